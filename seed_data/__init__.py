@@ -1,0 +1,1 @@
+"""Generators of the messy reference e-commerce dataset, with a ground-truth manifest."""

@@ -1,0 +1,1 @@
+"""Glue-compatible Spark jobs (entry scripts) and the pure transform library they call."""

@@ -1,0 +1,1 @@
+"""GOLD transforms: marts and dimensional tables built from SILVER."""

@@ -1,0 +1,78 @@
+"""The one module that knows whether a job runs on AWS Glue or on plain Spark.
+
+On Glue (`awsglue` importable) arguments come from `getResolvedOptions` and the session from
+`GlueContext`; elsewhere from argparse and a plain SparkSession. Job scripts call `start_job`
+and `finish_job` and never branch on the platform themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+try:  # pragma: no cover - only present on AWS Glue
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from awsglue.utils import getResolvedOptions
+
+    ON_GLUE = True
+except ImportError:
+    ON_GLUE = False
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+@dataclass
+class JobContext:
+    spark: SparkSession
+    args: dict[str, str]
+    _glue_job: Any = None
+
+
+def build_session(app_name: str, conf: dict[str, str] | None = None) -> SparkSession:
+    """A plain SparkSession with Delta enabled; launch-time confs (spark-submit) still apply."""
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in {**DELTA_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def start_job(app_name: str, arg_names: list[str], argv: list[str] | None = None) -> JobContext:
+    argv = sys.argv if argv is None else argv
+    if ON_GLUE:  # pragma: no cover - exercised on AWS Glue only
+        from pyspark.context import SparkContext
+
+        args = getResolvedOptions(argv, ["JOB_NAME", *arg_names])
+        glue = GlueContext(SparkContext.getOrCreate())
+        job = Job(glue)
+        job.init(args["JOB_NAME"], args)
+        return JobContext(glue.spark_session, args, job)
+    parser = argparse.ArgumentParser(prog=app_name)
+    for name in arg_names:
+        parser.add_argument(f"--{name}", required=True)
+    # Glue passes extra system arguments (--JOB_ID, ...); ignore unknown ones the same way.
+    known, _unknown = parser.parse_known_args(argv[1:])
+    return JobContext(build_session(app_name), vars(known))
+
+
+def finish_job(ctx: JobContext) -> None:
+    if ctx._glue_job is not None:  # pragma: no cover
+        ctx._glue_job.commit()
+    else:
+        ctx.spark.stop()
+
+
+def path_exists(spark: SparkSession, path: str) -> bool:
+    """True if a file or folder exists at path (any Hadoop filesystem: s3a, file)."""
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return bool(fs.exists(hpath))

@@ -1,0 +1,1 @@
+"""SILVER transforms: typed, cleaned, deduplicated datasets built from BRONZE."""

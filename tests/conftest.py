@@ -1,0 +1,42 @@
+"""Shared fixtures. Markers come from the folder: tests/unit, tests/integration, tests/e2e."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakehouse.versions import missing_jars, runtime
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        if group in ("unit", "integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, group))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession with Delta for the whole run; 1 shuffle partition keeps it fast."""
+    missing = missing_jars()
+    if missing:
+        pytest.fail(f"Spark jars missing ({[p.name for p in missing]}): run `make jars`")
+    from spark_jobs.runtime import build_session
+
+    session = build_session(
+        "lakehouse-tests",
+        {
+            "spark.master": "local[1]",
+            "spark.jars": ",".join(str(p) for p in runtime().jar_files()),
+            "spark.sql.shuffle.partitions": "1",
+            "spark.default.parallelism": "1",
+            "spark.ui.enabled": "false",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.host": "127.0.0.1",
+        },
+    )
+    yield session
+    session.stop()
