@@ -34,7 +34,9 @@ def java_home() -> str:
         return os.environ["JAVA_HOME"]
     for candidate in sorted(Path("/usr/lib/jvm").glob("java-17-openjdk*")):
         return str(candidate)
-    raise RuntimeError("JDK 17 not found: set JAVA_HOME (Debian: apt-get install openjdk-17-jdk-headless)")
+    raise RuntimeError(
+        "JDK 17 not found: set JAVA_HOME (Debian: apt-get install openjdk-17-jdk-headless)"
+    )
 
 
 def _jwt_secret(home: Path) -> str:

@@ -190,7 +190,9 @@ def load_profile(name: str | None = None, path: Path | None = None) -> Profile:
     source = path or PROFILES_DIR / f"{name}.yaml"
     if not source.is_file():
         known = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
-        raise ConfigError(f"{source}: no such profile file (LAKEHOUSE_PROFILE={name!r}; known: {known})")
+        raise ConfigError(
+            f"{source}: no such profile file (LAKEHOUSE_PROFILE={name!r}; known: {known})"
+        )
     try:
         raw = yaml.safe_load(source.read_text())
     except yaml.YAMLError as exc:

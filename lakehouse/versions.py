@@ -50,7 +50,9 @@ def runtime(name: str | None = None) -> Runtime:
     matrix = load_matrix()
     key = name or matrix.default
     if key not in matrix.runtimes:
-        raise KeyError(f"config/versions.yaml: no runtime {key!r}; known: {sorted(matrix.runtimes)}")
+        raise KeyError(
+            f"config/versions.yaml: no runtime {key!r}; known: {sorted(matrix.runtimes)}"
+        )
     return matrix.runtimes[key]
 
 
@@ -70,7 +72,10 @@ def fetch_jars(rt: Runtime | None = None) -> list[Path]:
         if target.is_file():
             continue
         cmd = [
-            mvn, "-q", "-B", "dependency:copy",
+            mvn,
+            "-q",
+            "-B",
+            "dependency:copy",
             f"-Dartifact={coordinate}",
             f"-DoutputDirectory={folder}",
         ]

@@ -14,12 +14,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-EVENT_TYPES = ["page_view", "product_view", "search", "add_to_cart", "remove_from_cart",
-               "checkout", "purchase", "login", "logout"]
+EVENT_TYPES = [
+    "page_view",
+    "product_view",
+    "search",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout",
+    "purchase",
+    "login",
+    "logout",
+]
 DEVICES = ["web", "ios", "android"]
 COUNTRIES = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "BR", "IN"]
-COLUMNS = ["event_id", "user_id", "event_type", "event_ts", "session_id", "device", "country",
-           "product_id"]
+COLUMNS = [
+    "event_id",
+    "user_id",
+    "event_type",
+    "event_ts",
+    "session_id",
+    "device",
+    "country",
+    "product_id",
+]
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
@@ -42,8 +59,9 @@ def _event(rng: random.Random, number: int, days: int) -> dict:
         "session_id": f"s-{rng.randint(1, 150):05d}",
         "device": rng.choice(DEVICES),
         "country": rng.choice(COUNTRIES).lower() if rng.random() < 0.2 else rng.choice(COUNTRIES),
-        "product_id": f"p-{rng.randint(1, 40):04d}" if etype in ("product_view", "add_to_cart",
-                                                                 "purchase") else "",
+        "product_id": f"p-{rng.randint(1, 40):04d}"
+        if etype in ("product_view", "add_to_cart", "purchase")
+        else "",
     }
 
 
@@ -68,7 +86,7 @@ def generate(out: Path, seed: int = 42, spec: ThinSpec = ThinSpec()) -> dict:
 
     half = len(events) // 2
     csv_rows = events[:half] + [r for r, _ in bad[: spec.bad_rows // 2]]
-    ndjson_rows = events[half:] + duplicates + [r for r, _ in bad[spec.bad_rows // 2:]]
+    ndjson_rows = events[half:] + duplicates + [r for r, _ in bad[spec.bad_rows // 2 :]]
     rng.shuffle(csv_rows)
     rng.shuffle(ndjson_rows)
 
@@ -79,8 +97,9 @@ def generate(out: Path, seed: int = 42, spec: ThinSpec = ThinSpec()) -> dict:
     writer.writeheader()
     writer.writerows(csv_rows)
     (raw / "events_2026-11-01_batch1.csv").write_text(buf.getvalue())
-    ndjson = "".join(json.dumps({k: (v if v != "" else None) for k, v in r.items()}) + "\n"
-                     for r in ndjson_rows)
+    ndjson = "".join(
+        json.dumps({k: (v if v != "" else None) for k, v in r.items()}) + "\n" for r in ndjson_rows
+    )
     (raw / "events_2026-11-02_batch2.ndjson").write_text(ndjson)
     # A file cut off mid-record by a failed upload: must be quarantined, not half-loaded.
     (raw / "events_2026-11-03_batch3.json").write_text(ndjson[: len(ndjson) // 3].rstrip("\n")[:-7])

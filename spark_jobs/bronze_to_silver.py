@@ -24,17 +24,27 @@ def extract_bronze(spark: SparkSession, bronze_path: str) -> DataFrame:
     for folder, delimiter in CSV_DELIMITERS.items():
         path = f"{bronze_path.rstrip('/')}/{folder}/"
         if path_exists(spark, path):
-            df = (spark.read.option("header", True).option("sep", delimiter)
-                  .option("inferSchema", False).option("mode", "PERMISSIVE").csv(path))
+            df = (
+                spark.read.option("header", True)
+                .option("sep", delimiter)
+                .option("inferSchema", False)
+                .option("mode", "PERMISSIVE")
+                .csv(path)
+            )
             frames.append(events.conform(df.withColumn("source_file", F.input_file_name())))
     for folder, multiline in JSON_FOLDERS.items():
         path = f"{bronze_path.rstrip('/')}/{folder}/"
         if path_exists(spark, path):
-            df = spark.read.schema(events.RAW_EVENTS_SCHEMA).option("multiLine", multiline).json(path)
+            df = (
+                spark.read.schema(events.RAW_EVENTS_SCHEMA)
+                .option("multiLine", multiline)
+                .json(path)
+            )
             frames.append(events.conform(df.withColumn("source_file", F.input_file_name())))
     if not frames:
         return spark.createDataFrame([], events.RAW_EVENTS_SCHEMA).withColumn(
-            "source_file", F.lit(None).cast("string"))
+            "source_file", F.lit(None).cast("string")
+        )
     out = frames[0]
     for frame in frames[1:]:
         out = out.unionByName(frame)
@@ -42,7 +52,9 @@ def extract_bronze(spark: SparkSession, bronze_path: str) -> DataFrame:
 
 
 def main() -> None:
-    ctx = start_job("bronze_to_silver", ["bronze_path", "silver_path", "quarantine_path", "metrics_path"])
+    ctx = start_job(
+        "bronze_to_silver", ["bronze_path", "silver_path", "quarantine_path", "metrics_path"]
+    )
     spark, args = ctx.spark, ctx.args
     started = time.time()
 
@@ -52,10 +64,16 @@ def main() -> None:
     silver = events.deduplicate_events(valid)
     bad = events.quarantined_rows(cleaned)
 
-    (silver.write.format("delta").mode("overwrite").option("overwriteSchema", True)
-     .partitionBy("event_date").save(args["silver_path"]))
+    (
+        silver.write.format("delta")
+        .mode("overwrite")
+        .option("overwriteSchema", True)
+        .partitionBy("event_date")
+        .save(args["silver_path"])
+    )
     bad.write.format("delta").mode("overwrite").option("overwriteSchema", True).save(
-        args["quarantine_path"])
+        args["quarantine_path"]
+    )
 
     rows_in = raw.count()
     rows_valid = valid.count()
@@ -73,7 +91,8 @@ def main() -> None:
     if rows_in != rows_silver + rows_quarantined + metrics["duplicates_dropped"]:
         raise RuntimeError(f"row counts do not reconcile: {metrics}")
     spark.createDataFrame([(json.dumps(metrics),)], "value string").coalesce(1).write.mode(
-        "overwrite").text(args["metrics_path"])
+        "overwrite"
+    ).text(args["metrics_path"])
     print(json.dumps(metrics))
     finish_job(ctx)
 

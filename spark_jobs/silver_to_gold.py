@@ -19,12 +19,14 @@ def main() -> None:
     silver_events = spark.read.format("delta").load(args["silver_path"])
     daily = marts.build_daily_event_counts(silver_events)
     daily.write.format("delta").mode("overwrite").option("overwriteSchema", True).save(
-        args["gold_path"])
+        args["gold_path"]
+    )
     # The export is a plain Parquet copy of the committed Delta version, one file, so the
     # warehouse loader never sees uncommitted or vacuumed files.
     committed = spark.read.format("delta").load(args["gold_path"])
     committed.orderBy("event_date", "event_type").coalesce(1).write.mode("overwrite").parquet(
-        args["export_path"])
+        args["export_path"]
+    )
     metrics = {
         "stage": "silver_to_gold",
         "table": "daily_event_counts",
@@ -33,7 +35,8 @@ def main() -> None:
         "duration_s": round(time.time() - started, 3),
     }
     spark.createDataFrame([(json.dumps(metrics),)], "value string").coalesce(1).write.mode(
-        "overwrite").text(args["metrics_path"])
+        "overwrite"
+    ).text(args["metrics_path"])
     print(json.dumps(metrics))
     finish_job(ctx)
 

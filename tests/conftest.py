@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from lakehouse.paths import stack_dir
 from lakehouse.versions import missing_jars, runtime
+
+# In-process Airflow imports (DAG integrity tests) get a throwaway home, never ~/airflow.
+os.environ.setdefault("AIRFLOW_HOME", str(stack_dir() / "test-airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 TESTS = Path(__file__).parent
 

@@ -7,12 +7,14 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, LongType, StringType, StructField, StructType
 
 # Column order is the warehouse contract: Redshift's Parquet COPY loads by position.
-DAILY_EVENT_COUNTS_SCHEMA = StructType([
-    StructField("event_date", DateType(), False),
-    StructField("event_type", StringType(), False),
-    StructField("event_count", LongType(), False),
-    StructField("unique_users", LongType(), False),
-])
+DAILY_EVENT_COUNTS_SCHEMA = StructType(
+    [
+        StructField("event_date", DateType(), False),
+        StructField("event_type", StringType(), False),
+        StructField("event_count", LongType(), False),
+        StructField("unique_users", LongType(), False),
+    ]
+)
 
 
 def build_daily_event_counts(silver_events: DataFrame) -> DataFrame:

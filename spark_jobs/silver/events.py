@@ -17,34 +17,51 @@ from pyspark.sql.types import (
 )
 
 RAW_COLUMNS = [
-    "event_id", "user_id", "event_type", "event_ts", "session_id", "device", "country",
+    "event_id",
+    "user_id",
+    "event_type",
+    "event_ts",
+    "session_id",
+    "device",
+    "country",
     "product_id",
 ]
 RAW_EVENTS_SCHEMA = StructType([StructField(c, StringType()) for c in RAW_COLUMNS])
 
 EVENT_TYPES = [
-    "page_view", "product_view", "search", "add_to_cart", "remove_from_cart", "checkout",
-    "purchase", "login", "logout",
+    "page_view",
+    "product_view",
+    "search",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout",
+    "purchase",
+    "login",
+    "logout",
 ]
 
-SILVER_EVENTS_SCHEMA = StructType([
-    StructField("event_id", StringType(), False),
-    StructField("user_id", LongType(), True),
-    StructField("event_type", StringType(), False),
-    StructField("event_ts", TimestampType(), False),
-    StructField("session_id", StringType(), True),
-    StructField("device", StringType(), True),
-    StructField("country", StringType(), True),
-    StructField("product_id", StringType(), True),
-    StructField("source_file", StringType(), True),
-    StructField("event_date", DateType(), False),
-])
+SILVER_EVENTS_SCHEMA = StructType(
+    [
+        StructField("event_id", StringType(), False),
+        StructField("user_id", LongType(), True),
+        StructField("event_type", StringType(), False),
+        StructField("event_ts", TimestampType(), False),
+        StructField("session_id", StringType(), True),
+        StructField("device", StringType(), True),
+        StructField("country", StringType(), True),
+        StructField("product_id", StringType(), True),
+        StructField("source_file", StringType(), True),
+        StructField("event_date", DateType(), False),
+    ]
+)
 
-QUARANTINE_SCHEMA = StructType([
-    *[StructField(c, StringType()) for c in RAW_COLUMNS],
-    StructField("source_file", StringType()),
-    StructField("quarantine_reason", StringType(), False),
-])
+QUARANTINE_SCHEMA = StructType(
+    [
+        *[StructField(c, StringType()) for c in RAW_COLUMNS],
+        StructField("source_file", StringType()),
+        StructField("quarantine_reason", StringType(), False),
+    ]
+)
 
 # Accepted timestamp spellings, tried in order (deterministic: the first that parses wins).
 TIMESTAMP_FORMATS = [
@@ -59,16 +76,26 @@ def conform(df: DataFrame, columns: list[str] = RAW_COLUMNS) -> DataFrame:
     present = {c.lower(): c for c in df.columns}
     return df.select(
         *[
-            (F.col(f"`{present[c]}`").cast("string") if c in present else F.lit(None).cast("string")).alias(c)
+            (
+                F.col(f"`{present[c]}`").cast("string")
+                if c in present
+                else F.lit(None).cast("string")
+            ).alias(c)
             for c in columns
         ],
-        *([F.col("source_file")] if "source_file" in df.columns else [F.lit(None).cast("string").alias("source_file")]),
+        *(
+            [F.col("source_file")]
+            if "source_file" in df.columns
+            else [F.lit(None).cast("string").alias("source_file")]
+        ),
     )
 
 
 def _blank_to_null(col: Column) -> Column:
     trimmed = F.trim(col)
-    return F.when((trimmed == "") | F.lower(trimmed).isin("null", "none", "n/a"), None).otherwise(trimmed)
+    return F.when((trimmed == "") | F.lower(trimmed).isin("null", "none", "n/a"), None).otherwise(
+        trimmed
+    )
 
 
 def parse_timestamp(col: Column) -> Column:
@@ -94,10 +121,13 @@ def clean_events(raw: DataFrame) -> DataFrame:
         ",",
         F.when(F.col("event_id").isNull(), F.lit("missing_event_id")),
         F.when(F.col("event_ts").isNull(), F.lit("invalid_event_ts")),
-        F.when(~F.col("event_type").isin(EVENT_TYPES) | F.col("event_type").isNull(),
-               F.lit("unknown_event_type")),
-        F.when(F.col("_raw_user_id").isNotNull() & F.col("user_id").isNull(),
-               F.lit("invalid_user_id")),
+        F.when(
+            ~F.col("event_type").isin(EVENT_TYPES) | F.col("event_type").isNull(),
+            F.lit("unknown_event_type"),
+        ),
+        F.when(
+            F.col("_raw_user_id").isNotNull() & F.col("user_id").isNull(), F.lit("invalid_user_id")
+        ),
     )
     return typed.withColumn("quarantine_reason", F.when(reasons != "", reasons))
 
@@ -120,7 +150,8 @@ def valid_rows(cleaned: DataFrame) -> DataFrame:
 def deduplicate_events(valid: DataFrame) -> DataFrame:
     """One row per event_id: the latest event_ts wins, ties broken by source file then values."""
     order = Window.partitionBy("event_id").orderBy(
-        F.col("event_ts").desc(), F.col("source_file").desc_nulls_last(),
+        F.col("event_ts").desc(),
+        F.col("source_file").desc_nulls_last(),
         *[F.col(c).asc_nulls_last() for c in ("user_id", "event_type", "session_id")],
     )
     ranked = valid.withColumn("_rank", F.row_number().over(order))

@@ -33,7 +33,9 @@ def test_missing_variable_names_the_file_and_key(monkeypatch):
 def test_wrong_type_names_the_key(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     text = (Path(__file__).parents[2] / "config/profiles/embedded.yaml").read_text()
-    bad.write_text(text.replace("  driver_memory: 2g\n", "  driver_memory: 2g\n  executor_cores: many\n"))
+    bad.write_text(
+        text.replace("  driver_memory: 2g\n", "  driver_memory: 2g\n  executor_cores: many\n")
+    )
     with pytest.raises(ConfigError) as err:
         load_profile("embedded", path=bad)
     assert "spark.local.executor_cores" in str(err.value) or "executor_cores" in str(err.value)

@@ -44,7 +44,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("data", "folder", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("data", "folder", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_detect(data: bytes, folder: str | None, reason: str | None):
     verdict = detect(data)
     assert (verdict.folder, verdict.reason) == (folder, reason), verdict.detail

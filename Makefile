@@ -1,0 +1,82 @@
+# The commands a user types. Everything runs from the project's own virtualenv (.venv) and
+# keeps its state (binaries, jars, service data, logs) in the ignored .stack/ folder.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION ?= 3.11
+UV_VERSION ?= 0.13.8
+VENV := .venv
+PY := $(VENV)/bin/python
+LAKEHOUSE := $(VENV)/bin/lakehouse
+PYTEST := $(PY) -m pytest
+PROFILE ?= local
+DEMO_PROFILE ?= embedded
+
+.PHONY: help install venv jars s3-server services-up services-down status up down demo run \
+        seed test test-unit test-integration test-e2e lint format clean
+
+help: ## list the commands
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: venv jars s3-server ## everything the native stack needs (Python deps, jars, S3 server)
+
+venv: $(VENV)/.installed ## the virtualenv from the committed lock (requirements.lock)
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@command -v uv >/dev/null || python$(PYTHON_VERSION) -m pip install -q "uv==$(UV_VERSION)"
+	uv venv --allow-existing --python $(PYTHON_VERSION) $(VENV)
+	uv pip sync --python $(PY) requirements.lock
+	uv pip install --python $(PY) --no-deps -e .
+	@touch $@
+
+lock: ## re-resolve requirements.lock from pyproject.toml
+	uv pip compile pyproject.toml --extra dev --python-version $(PYTHON_VERSION) -o requirements.lock
+
+jars: venv ## fetch the Spark jars (Delta, S3A, JDBC) with Maven into .stack/jars
+	$(LAKEHOUSE) jars >/dev/null
+
+s3-server: venv ## build the S3 server (versitygw) from the Go module proxy into .stack/bin
+	$(PY) -c "from lakehouse.services import versitygw_binary; print(versitygw_binary())"
+
+services-up: install ## start the native services of PROFILE (default local) and wait for health
+	$(LAKEHOUSE) --profile $(PROFILE) services start
+
+services-down: ## stop the native services of PROFILE
+	-$(LAKEHOUSE) --profile $(PROFILE) services stop
+
+status: ## health of every service of PROFILE
+	$(LAKEHOUSE) --profile $(PROFILE) services status
+
+up: services-up ## bring the local platform up (native services on this machine)
+
+down: services-down ## stop the local platform
+
+demo: venv jars ## run the whole pipeline on sample data (embedded profile: no Docker, no services)
+	$(LAKEHOUSE) --profile $(DEMO_PROFILE) demo
+
+run: ## trigger the master DAG on PROFILE and wait for it
+	$(LAKEHOUSE) --profile $(PROFILE) run
+
+seed: venv ## write the thin sample dataset to .stack/seed
+	$(LAKEHOUSE) seed thin --out .stack/seed
+
+test: lint test-unit test-integration test-e2e ## lint + unit + integration + e2e (needs `make services-up`)
+
+test-unit: venv jars ## fast tests, no services
+	$(PYTEST) -m unit tests/unit
+
+test-integration: venv jars ## real S3 server, PostgreSQL, Spark with Delta over S3A
+	$(PYTEST) -m integration tests/integration
+
+test-e2e: venv jars ## the master DAG through the real Airflow scheduler; `make demo` on embedded
+	$(PYTEST) -m e2e tests/e2e
+
+lint: venv ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean: services-down ## stop services and remove all local state (.stack/, keeping built binaries and jars)
+	rm -rf .stack/local .stack/embedded .stack/test-airflow

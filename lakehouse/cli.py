@@ -1,0 +1,178 @@
+"""`lakehouse`: one entry point for the services, the jars, the sample data and pipeline runs.
+
+lakehouse services start|stop|status|restart [NAME ...]
+lakehouse jars                   fetch the Spark jars of the pinned runtime with Maven
+lakehouse seed thin --out DIR    write the thin sample dataset
+lakehouse drop DIR [--dataset]   upload a folder of files into RAW
+lakehouse run [--timeout S]      trigger the master DAG and wait for it
+lakehouse demo                   the whole pipeline on the sample data, then a summary
+lakehouse airflow ARGS...        the Airflow CLI with the profile's environment
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lakehouse.config import ConfigError, load_profile
+
+
+def _profile(args: argparse.Namespace):
+    return load_profile(args.profile)
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    from lakehouse import services
+
+    argv = [args.action, *args.names]
+    if args.profile:
+        argv += ["--profile", args.profile]
+    return services.main(argv)
+
+
+def cmd_jars(_args: argparse.Namespace) -> int:
+    from lakehouse.versions import fetch_jars
+
+    for path in fetch_jars():
+        print(path)
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from seed_data import thin
+
+    manifest = thin.generate(args.out, args.seed)
+    print(f"wrote {args.out}: {manifest['rows_in']} event rows in {len(manifest['files'])} files")
+    return 0
+
+
+def cmd_drop(args: argparse.Namespace) -> int:
+    from lakehouse.pipeline import drop_files
+
+    for key in drop_files(_profile(args), args.folder, args.dataset):
+        print(f"raw/{key}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lakehouse import pipeline
+
+    profile = _profile(args)
+    pipeline.wait_for_dag(profile)
+    run_id = pipeline.trigger(profile)
+    print(f"triggered {run_id}")
+    pipeline.wait_for_run(profile, run_id, timeout=args.timeout, echo=True)
+    print(json.dumps(pipeline.summary(profile), indent=2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the profile's services, run the thin sample through every layer, show the result."""
+    from lakehouse import pipeline, services
+    from lakehouse.versions import fetch_jars
+    from seed_data import thin
+
+    profile = _profile(args)
+    started = time.monotonic()
+    fetch_jars()
+    services.Stack(profile).start()
+    pipeline.reset_dataset(profile, "events")
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = thin.generate(Path(tmp), seed=42)
+        keys = pipeline.drop_files(profile, Path(tmp) / "events", "events")
+    print(f"dropped {len(keys)} files into {profile.uri('raw', 'events/')}")
+    pipeline.wait_for_dag(profile)
+    run_id = pipeline.trigger(profile)
+    print(f"triggered master DAG run {run_id}")
+    pipeline.wait_for_run(profile, run_id, timeout=args.timeout, echo=True)
+    result = pipeline.summary(profile)
+    api = f"http://127.0.0.1:{profile.airflow.api_port}"
+    print(f"\nDone in {time.monotonic() - started:.0f}s (profile {profile.name}).")
+    print(f"  BRONZE     {len(result['bronze'])} files   {profile.uri('bronze', 'events/')}")
+    print(
+        f"  QUARANTINE {len(result['quarantine'])} objects {profile.uri('quarantine', 'events/')}"
+    )
+    print(f"  SILVER     Delta table         {profile.uri('silver', 'events')}")
+    print(f"  GOLD       Delta table         {profile.uri('gold', 'daily_event_counts')}")
+    wh = result.get("warehouse", {})
+    print(
+        f"  WAREHOUSE  {wh.get('table')}: {wh.get('rows')} rows, {wh.get('events')} events "
+        f"(expected {manifest['silver_rows']} events)"
+    )
+    print(f"  Airflow UI {api}   (stop everything: make down PROFILE={profile.name})")
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from lakehouse.airflow_env import airflow_environment
+    from lakehouse.services import _airflow_bin
+
+    env = airflow_environment(_profile(args))
+    return subprocess.call([_airflow_bin(), *args.rest], env=env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lakehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--profile",
+        default=os.environ.get("LAKEHOUSE_PROFILE"),
+        help="local | embedded | aws (default: LAKEHOUSE_PROFILE, else local)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("services", help="start/stop/status of the native services")
+    p.add_argument("action", choices=["start", "stop", "status", "restart"])
+    p.add_argument("names", nargs="*")
+    p.set_defaults(func=cmd_services)
+
+    sub.add_parser("jars", help="fetch the Spark jars with Maven").set_defaults(func=cmd_jars)
+
+    p = sub.add_parser("seed", help="generate sample data")
+    p.add_argument("kind", choices=["thin"])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("drop", help="upload a folder of files into RAW")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--dataset", default="events")
+    p.set_defaults(func=cmd_drop)
+
+    p = sub.add_parser("run", help="trigger the master DAG and wait")
+    p.add_argument("--timeout", type=float, default=1200)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the sample data")
+    p.add_argument("--timeout", type=float, default=1200)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("airflow", help="the Airflow CLI with this profile's environment")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_airflow)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the message is the useful part; the traceback is noise here
+        if os.environ.get("LAKEHOUSE_DEBUG"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Driving the pipeline from outside Airflow: drop files into RAW, trigger the master DAG
+through the real scheduler (Airflow's CLI), wait for the run, and summarise what it produced.
+Used by the `lakehouse` CLI, `make demo` and the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from lakehouse.airflow_env import MASTER_DAG_ID, airflow_environment, airflow_home
+from lakehouse.config import PostgresWarehouse, Profile
+from lakehouse.services import _airflow_bin
+from lakehouse.storage import object_store
+
+TERMINAL = {"success", "failed"}
+
+
+class PipelineError(RuntimeError):
+    pass
+
+
+def airflow_cli(profile: Profile, *args: str) -> str:
+    env = airflow_environment(profile)
+    env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+    proc = subprocess.run([_airflow_bin(), *args], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PipelineError(f"`airflow {' '.join(args)}` failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def _json(stdout: str) -> Any:
+    for i, line in enumerate(stdout.splitlines()):
+        if line.startswith(("[", "{")):
+            return json.loads("\n".join(stdout.splitlines()[i:]))
+    if "No data found" in stdout:
+        return []
+    raise PipelineError(f"no JSON in Airflow CLI output:\n{stdout[-2000:]}")
+
+
+def wait_for_dag(profile: Profile, dag_id: str = MASTER_DAG_ID, timeout: float = 180) -> None:
+    """Wait until the dag-processor has parsed dag_id; fail fast on import errors."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        errors = _json(airflow_cli(profile, "dags", "list-import-errors", "-o", "json"))
+        if errors:
+            raise PipelineError(f"DAG import errors: {json.dumps(errors, indent=2)}")
+        dags = _json(airflow_cli(profile, "dags", "list", "-o", "json"))
+        if any(d.get("dag_id") == dag_id for d in dags):
+            return
+        time.sleep(3)
+    raise PipelineError(f"DAG {dag_id} not parsed after {timeout:.0f}s; see the dag-processor log")
+
+
+def trigger(profile: Profile, dag_id: str = MASTER_DAG_ID) -> str:
+    runs = _json(airflow_cli(profile, "dags", "trigger", dag_id, "-o", "json"))
+    return runs[0]["dag_run_id"]
+
+
+def run_state(profile: Profile, dag_id: str, run_id: str) -> str:
+    runs = _json(airflow_cli(profile, "dags", "list-runs", dag_id, "-o", "json"))
+    for run in runs:
+        if run.get("run_id", run.get("dag_run_id")) == run_id:
+            return run["state"]
+    raise PipelineError(f"run {run_id} of {dag_id} not found")
+
+
+def task_states(profile: Profile, dag_id: str, run_id: str) -> dict[str, str]:
+    rows = _json(airflow_cli(profile, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
+    return {r["task_id"]: r["state"] for r in rows}
+
+
+def task_log(profile: Profile, dag_id: str, run_id: str, task_id: str, tail: int = 150) -> str:
+    folder = (
+        airflow_home(profile)
+        / "logs"
+        / f"dag_id={dag_id}"
+        / f"run_id={run_id}"
+        / f"task_id={task_id}"
+    )
+    attempts = sorted(folder.glob("attempt=*.log"))
+    if not attempts:
+        return f"(no log under {folder})"
+    lines = []
+    for raw in attempts[-1].read_text(errors="replace").splitlines():
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            lines.append(raw)
+            continue
+        lines.append(f"{rec.get('timestamp', '')} {rec.get('level', '')} {rec.get('event', '')}")
+        if rec.get("error_detail"):
+            lines.append(json.dumps(rec["error_detail"], indent=1)[:4000])
+    return f"--- {attempts[-1]} ---\n" + "\n".join(lines[-tail:])
+
+
+def wait_for_run(
+    profile: Profile,
+    run_id: str,
+    dag_id: str = MASTER_DAG_ID,
+    timeout: float = 900,
+    poll: float = 5,
+    echo: bool = False,
+) -> str:
+    """Wait for a run to finish; on failure or timeout raise with the failed tasks' logs."""
+    deadline = time.monotonic() + timeout
+    state, last = "queued", ""
+    while time.monotonic() < deadline:
+        state = run_state(profile, dag_id, run_id)
+        if echo:
+            states = task_states(profile, dag_id, run_id)
+            line = "  ".join(f"{t}={s or 'none'}" for t, s in states.items())
+            if line != last:
+                print(f"[{state}] {line}", flush=True)
+                last = line
+        if state in TERMINAL:
+            break
+        time.sleep(poll)
+    if state == "success":
+        return state
+    states = task_states(profile, dag_id, run_id)
+    bad = [t for t, s in states.items() if s not in ("success", "skipped")]
+    logs = "\n".join(
+        task_log(profile, dag_id, run_id, t)
+        for t in bad
+        if states[t] in ("failed", "up_for_retry", "running", "upstream_failed")
+    )
+    why = "timed out" if state not in TERMINAL else f"ended {state}"
+    raise PipelineError(
+        f"run {run_id} {why} after {timeout:.0f}s limit; task states {states}\n{logs}"
+    )
+
+
+def drop_files(profile: Profile, source: Path, dataset: str) -> list[str]:
+    """Upload every file of source/ (as an upstream system would) to raw/<dataset>/."""
+    store = object_store(profile)
+    keys = []
+    for path in sorted(p for p in source.iterdir() if p.is_file()):
+        key = f"{dataset}/{path.name}"
+        store.put(profile.zones.raw, key, path.read_bytes())
+        keys.append(key)
+    return keys
+
+
+def reset_dataset(profile: Profile, dataset: str) -> None:
+    """Remove a dataset's objects from every zone (tests and demo start from a clean slate)."""
+    store = object_store(profile)
+    prefixes = {
+        "raw": [f"{dataset}/"],
+        "bronze": [f"{dataset}/"],
+        "silver": [f"{dataset}/"],
+        "quarantine": [f"{dataset}/", f"rows/{dataset}/"],
+        "gold": [""],
+        "metrics": [""],
+    }
+    for zone, zone_prefixes in prefixes.items():
+        bucket = getattr(profile.zones, zone)
+        store.ensure_bucket(bucket)
+        for prefix in zone_prefixes:
+            for obj in list(store.list(bucket, prefix)):
+                store.delete(bucket, obj.key)
+
+
+def summary(profile: Profile, dataset: str = "events", table: str = "daily_event_counts") -> dict:
+    store = object_store(profile)
+    zones = profile.zones
+    out: dict[str, Any] = {
+        "raw": [o.key for o in store.list(zones.raw, f"{dataset}/")],
+        "bronze": [o.key for o in store.list(zones.bronze, f"{dataset}/")],
+        "quarantine": [o.key for o in store.list(zones.quarantine, f"{dataset}/")],
+    }
+    wh = profile.warehouse
+    if isinstance(wh, PostgresWarehouse):
+        from lakehouse.warehouse import connect
+
+        conn = connect(profile)
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                f'SELECT count(*), coalesce(sum(event_count), 0) FROM "{wh.schema_name}"."{table}"'
+            )
+            rows, events = cur.fetchone()
+        conn.close()
+        out["warehouse"] = {
+            "table": f"{wh.schema_name}.{table}",
+            "rows": rows,
+            "events": int(events),
+        }
+    return out
