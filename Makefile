@@ -59,7 +59,10 @@ run: ## trigger the master DAG on PROFILE and wait for it
 seed: venv ## write the thin sample dataset to .stack/seed
 	$(LAKEHOUSE) seed thin --out .stack/seed
 
-test: lint test-unit test-integration test-e2e ## lint + unit + integration + e2e (needs `make services-up`)
+test: venv jars ## lint + unit + integration + e2e (needs `make services-up`); times each group
+	@set -e; for group in lint test-unit test-integration test-e2e; do \
+	  t0=$$(date +%s); $(MAKE) --no-print-directory $$group; \
+	  echo "::: $$group passed in $$(( $$(date +%s) - t0 ))s"; done
 
 test-unit: venv jars ## fast tests, no services
 	$(PYTEST) -m unit tests/unit
