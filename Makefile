@@ -13,7 +13,7 @@ PROFILE ?= local
 DEMO_PROFILE ?= embedded
 
 .PHONY: help install venv jars s3-server services-up services-down status up down demo run \
-        seed test test-unit test-integration test-e2e lint format clean
+        seed sample test test-unit test-integration test-e2e lint format clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,8 +56,14 @@ demo: venv jars ## run the whole pipeline on sample data (embedded profile: no D
 run: ## trigger the master DAG on PROFILE and wait for it
 	$(LAKEHOUSE) --profile $(PROFILE) run
 
-seed: venv ## write the thin sample dataset to .stack/seed
-	$(LAKEHOUSE) seed thin --out .stack/seed
+SCALE ?= 0.01
+SEED ?= 42
+seed: venv ## generate the reference dataset (SCALE=0.01, SEED=42) into .stack/seed/scale-SCALE
+	$(PY) -m seed_data generate --scale $(SCALE) --seed $(SEED) --out .stack/seed/scale-$(SCALE)
+
+sample: venv ## regenerate the committed sample (seed_data/sample, scale 0.01, seed 42)
+	rm -rf seed_data/sample
+	$(PY) -m seed_data generate --scale 0.01 --seed 42 --out seed_data/sample
 
 test: venv jars ## lint + unit + integration + e2e (needs `make services-up`); times each group
 	@set -e; for group in lint test-unit test-integration test-e2e; do \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 
 from lakehouse.paths import stack_dir
 from lakehouse.versions import missing_jars, runtime
+
+# py4j logs its shutdown after pytest has closed the capture streams; keep that quiet.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 # In-process Airflow imports (DAG integrity tests) get a throwaway home, never ~/airflow.
 os.environ.setdefault("AIRFLOW_HOME", str(stack_dir() / "test-airflow"))

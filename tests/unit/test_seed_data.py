@@ -1,0 +1,341 @@
+"""The reference dataset: determinism, every documented fault present at the smallest scale,
+and the manifest reconciled against an independent recount of the generated files.
+
+The recount below reads the files with plain Python and applies the input contract (README,
+seed_data/contract.py) itself; it shares no code with the generator beyond those constants.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from seed_data import contract as C
+from seed_data.generate import generate
+
+SCALE = 0.01
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("ref")
+    return out, generate(out, scale=SCALE, seed=42)
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_same_seed_gives_identical_bytes(dataset, tmp_path):
+    out, _ = dataset
+    generate(tmp_path / "again", scale=SCALE, seed=42)
+    assert _digest(out) == _digest(tmp_path / "again")
+
+
+def test_other_seed_differs(dataset, tmp_path):
+    out, manifest = dataset
+    other = generate(tmp_path / "other", scale=SCALE, seed=43)
+    assert other["gold"] != manifest["gold"]
+
+
+# ----------------------------------------------------------------------------- reading
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict]]:
+    data = path.read_bytes()
+    name = path.name
+    if name.endswith(".gz"):
+        data, name = gzip.decompress(data), name[:-3]
+    if name.endswith(".parquet"):
+        table = pq.read_table(io.BytesIO(data))
+        return table.column_names, table.to_pylist()
+    text = data.decode("utf-8-sig")
+    if name.endswith(".ndjson"):
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return sorted({k for r in rows for k in r}), rows
+    if name.endswith(".json"):
+        rows = json.loads(text)
+        return sorted({k for r in rows for k in r}), rows
+    delimiter = "|" if name.endswith(".txt") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return list(reader.fieldnames or []), list(reader)
+
+
+def is_null(v) -> bool:
+    return v is None or (isinstance(v, str) and v.strip() in C.NULL_SPELLINGS)
+
+
+def parse_ts(v) -> datetime | None:
+    s = str(v).strip()
+    try:
+        if re.fullmatch(r"\d{13}", s):
+            return datetime.fromtimestamp(int(s) / 1000, UTC)
+        if re.fullmatch(r"\d{10}", s):
+            return datetime.fromtimestamp(int(s), UTC)
+        if m := re.fullmatch(r"(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2})", s):
+            d, mo, y, h, mi = map(int, m.groups())
+            return datetime(y, mo, d, h, mi, tzinfo=UTC)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})?", s):
+            ts = datetime.fromisoformat(s.replace("Z", "+00:00"))
+            return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return None
+
+
+def parse_amount(v) -> Decimal | None:
+    try:
+        return Decimal(re.sub(r"[$€£,\s]", "", str(v)))
+    except InvalidOperation:
+        return None
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+ENUMS = {
+    "events": {"event_type": C.EVENT_TYPES, "device": C.DEVICES},
+    "transactions": {"status": C.TRANSACTION_STATUSES},
+    "users": {"status": C.USER_STATUSES},
+}
+TS_COLS = {
+    "events": ["event_ts"],
+    "transactions": ["transaction_ts"],
+    "users": ["updated_at"],
+    "shipment_tracking": ["reading_ts"],
+}
+
+
+def check(dataset: str, row: dict) -> tuple[str | None, dict]:
+    """The contract applied to one canonical row: (reason or None, parsed values)."""
+    parsed = {c: (None if is_null(v) else v) for c, v in row.items()}
+    if any(parsed.get(c) is None for c in C.REQUIRED_COLUMNS[dataset]):
+        return C.MISSING_REQUIRED_KEY, parsed
+    for col in TS_COLS[dataset]:
+        parsed[col] = parse_ts(parsed[col])
+        if parsed[col] is None:
+            return C.INVALID_TIMESTAMP, parsed
+    for col, allowed in ENUMS.get(dataset, {}).items():
+        if parsed.get(col) is not None:
+            parsed[col] = str(parsed[col]).strip().lower()
+            if parsed[col] not in allowed:
+                return C.UNKNOWN_ENUM, parsed
+    if dataset == "transactions":
+        parsed["amount"] = parse_amount(parsed["amount"])
+        if parsed["amount"] is None or parsed["amount"] < 0:
+            return C.NEGATIVE_AMOUNT, parsed
+        parsed["currency"] = str(parsed["currency"]).strip().upper()
+        if parsed["currency"] not in C.CURRENCIES:
+            return C.INVALID_CURRENCY, parsed
+    if dataset == "users" and not EMAIL.fullmatch(str(parsed["email"]).strip()):
+        return C.MALFORMED_EMAIL, parsed
+    if "user_id" in parsed:
+        parsed["user_id"] = int(parsed["user_id"])
+    return None, parsed
+
+
+@pytest.fixture(scope="module")
+def recount(dataset):
+    out, manifest = dataset
+    rows_in: Counter = Counter()
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    valid: dict[str, list[dict]] = defaultdict(list)
+    for batch in manifest["batches"]:
+        for f in batch["files"]:
+            if f["expect"] != "bronze":
+                continue
+            ds = f["dataset"]
+            canon = {_norm(c): c for c in C.CANONICAL_COLUMNS[ds]}
+            _, rows = read_rows(out / f["path"])
+            for raw in rows:
+                rows_in[ds] += 1
+                row = {canon[_norm(k)]: v for k, v in raw.items() if _norm(k) in canon}
+                reason, parsed = check(ds, row)
+                if reason:
+                    reasons[ds][reason] += 1
+                else:
+                    valid[ds].append(parsed)
+    return manifest, rows_in, reasons, valid
+
+
+def _freeze(row: dict) -> tuple:
+    return tuple(sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in row.items()))
+
+
+@pytest.mark.parametrize("ds", ["events", "transactions", "users", "shipment_tracking"])
+def test_manifest_matches_independent_recount(recount, ds):
+    manifest, rows_in, reasons, valid = recount
+    expected = manifest["datasets"][ds]
+    assert rows_in[ds] == expected["rows_in"]
+    assert dict(reasons[ds]) == expected["quarantined_rows"]
+    key_cols = C.BUSINESS_KEYS[ds]
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in valid[ds]:
+        groups[tuple(row[c] for c in key_cols)].append(row)
+    exact = sum(len(g) - len({_freeze(r) for r in g}) for g in groups.values())
+    superseded = sum(len({_freeze(r) for r in g}) - 1 for g in groups.values())
+    assert exact == expected["duplicates_dropped"]["exact"]
+    assert superseded == expected["duplicates_dropped"]["superseded_by_later"]
+    assert len(groups) == expected["silver_rows"]
+
+
+def test_scd2_versions_match(recount):
+    manifest, _, _, valid = recount
+    versions: dict[int, set] = defaultdict(set)
+    for row in valid["users"]:
+        versions[row["user_id"]].add(row["updated_at"])
+    expected = manifest["datasets"]["users"]["scd2"]["versions_per_user"]
+    assert {str(k): len(v) for k, v in versions.items()} == expected
+
+
+def test_gold_figures_match(recount):
+    manifest, _, _, valid = recount
+    events: dict[str, dict] = {}
+    for row in valid["events"]:
+        if row["event_id"] not in events or row["event_ts"] > events[row["event_id"]]["event_ts"]:
+            events[row["event_id"]] = row
+    dau: dict[str, set] = defaultdict(set)
+    for row in events.values():
+        dau[row["event_ts"].strftime("%Y-%m-%d")].add(row["user_id"])
+    txns: dict[str, dict] = {}
+    for row in valid["transactions"]:
+        tid = row["transaction_id"]
+        if tid not in txns or row["transaction_ts"] > txns[tid]["transaction_ts"]:
+            txns[tid] = row
+    orders: Counter = Counter()
+    revenue: dict[str, Decimal] = defaultdict(Decimal)
+    for row in txns.values():
+        if row["status"] == "completed":
+            orders[row["transaction_ts"].strftime("%Y-%m-%d")] += 1
+            revenue[row["currency"]] += row["amount"]
+    gold = manifest["gold"]
+    assert {d: len(u) for d, u in dau.items()} == gold["daily_active_users"]
+    assert dict(orders) == gold["orders_per_day"]
+    assert {k: str(v) for k, v in revenue.items()} == gold["net_revenue_by_currency"]
+
+
+# ----------------------------------------------------------------------------- faults present
+def test_every_file_fault_occurs_and_is_unreadable(dataset):
+    out, manifest = dataset
+    bad = [f for b in manifest["batches"] for f in b["files"] if f["expect"] == "quarantine"]
+    assert {f["reason"] for f in bad} == {
+        C.EMPTY_FILE,
+        C.CORRUPT_GZIP,
+        C.MALFORMED_JSON,
+        C.UNREADABLE_ENCODING,
+        C.CORRUPT_PARQUET,
+        C.UNSUPPORTED_FORMAT,
+    }
+    for f in bad:
+        path = out / f["path"]
+        if f["reason"] == C.UNSUPPORTED_FORMAT:
+            assert not path.name.endswith(C.SUPPORTED_EXTENSIONS)
+            continue
+        with pytest.raises((ValueError, OSError, EOFError, UnicodeDecodeError, Exception)):
+            _, rows = read_rows(path)
+            if not rows:
+                raise ValueError("no rows")
+
+
+def test_every_row_fault_occurs(recount):
+    _, _, reasons, _ = recount
+    seen = set().union(*[set(c) for c in reasons.values()])
+    assert seen == {
+        C.MISSING_REQUIRED_KEY,
+        C.INVALID_TIMESTAMP,
+        C.UNKNOWN_ENUM,
+        C.NEGATIVE_AMOUNT,
+        C.INVALID_CURRENCY,
+        C.MALFORMED_EMAIL,
+    }
+
+
+def _all_text(out: Path, manifest: dict) -> str:
+    parts = []
+    for b in manifest["batches"]:
+        for f in b["files"]:
+            if f["expect"] == "bronze" and not f["path"].endswith(".parquet"):
+                data = (out / f["path"]).read_bytes()
+                parts.append(
+                    (gzip.decompress(data) if f["path"].endswith(".gz") else data).decode(
+                        "utf-8-sig"
+                    )
+                )
+    return "\n".join(parts)
+
+
+def test_schema_drift_and_value_faults_occur(dataset):
+    out, manifest = dataset
+    headers = {}
+    for b in manifest["batches"]:
+        for f in b["files"]:
+            if f["expect"] == "bronze":
+                headers[f["path"]] = read_rows(out / f["path"])[0]
+    flat = {h for cols in headers.values() for h in cols}
+    assert {"event_id", "eventId", "EventId", "EVENT_ID", "Event Id"} <= flat  # name variants
+    assert "INGEST_HOST" in flat  # extra unknown column
+    events = [cols for p, cols in headers.items() if "/events/" in p]
+    assert any(not any(_norm(c) == "properties" for c in cols) for cols in events)  # missing
+    canonical_order = [_norm(c) for c in C.CANONICAL_COLUMNS["events"]]
+    assert any([_norm(c) for c in cols] != canonical_order[: len(cols)] for cols in events)
+
+    text = _all_text(out, manifest)
+    raw1 = next(p for p in headers if p.startswith("batch-01/raw/events/") and p.endswith("c.csv"))
+    assert (out / raw1).read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM
+    assert b"\r\n" in (out / raw1).read_bytes()  # CRLF
+    assert re.search(r'"userId": "\d+"', text)  # a number arriving as a string
+    patterns = {
+        "iso_z": r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+        "iso_offset": r"T\d\d:\d\d:\d\d[+-]\d\d:\d\d",
+        "space": r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d",
+        "epoch_s": r"\b\d{10}\b",
+        "epoch_ms": r"\b\d{13}\b",
+        "day_first": r"\d\d/\d\d/\d{4} \d\d:\d\d",
+    }
+    for fmt, pattern in patterns.items():
+        assert re.search(pattern, text), f"timestamp format {fmt} missing"
+    for spelling in ("null", "NULL", "None", "N/A"):
+        assert re.search(rf'(,|"){re.escape(spelling)}(,|"|\r?\n)', text), spelling
+    assert re.search(r"[$€£]\d{1,3}(,\d{3})+\.\d\d", text)  # symbol + thousands separator
+    assert re.search(r"(PAGE_VIEW|Page_View| page_view )", text)  # mixed case, stray spaces
+
+
+def test_duplicates_and_late_data_occur(dataset):
+    _, manifest = dataset
+    for ds in ("events", "transactions"):
+        dups = manifest["datasets"][ds]["duplicates_dropped"]
+        assert dups["exact"] > 0 and dups["superseded_by_later"] > 0, ds
+    assert manifest["datasets"]["events"]["late_rows"] > 0
+    assert manifest["datasets"]["users"]["scd2"]["users_by_version_count"].keys() > {"1"}
+    ops = manifest["operational"]["batches"]
+    assert all(b["upserted"]["products"] > 0 and b["upserted"]["shipments"] > 0 for b in ops)
+
+
+def test_scale_sets_volume():
+    from seed_data.generate import Plan
+
+    assert Plan(1).n_events == 1_000_000
+    assert Plan(0.01).n_events == 10_000
+    assert Plan(0.1).n_events == 100_000 and Plan(0.1).n_transactions == 10_000
+    assert Plan(0.01).day(3) - Plan(0.01).day(1) == timedelta(days=2)
+
+
+def test_committed_sample_is_what_the_generator_writes(dataset):
+    out, _ = dataset
+    sample = Path(__file__).parents[2] / "seed_data" / "sample"
+    assert _digest(sample) == _digest(out), "stale sample: run `make sample` and commit it"
