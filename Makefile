@@ -13,7 +13,22 @@ PROFILE ?= local
 DEMO_PROFILE ?= embedded
 
 .PHONY: help install venv jars s3-server services-up services-down status up down demo run \
-        seed sample test test-unit test-integration test-e2e lint format clean
+        seed sample test test-unit test-integration test-e2e lint format clean \
+        down-volumes logs ps shell-spark psql drop-sample
+
+# `make up` / `make down` drive Docker Compose (docker-compose.yml) when a Docker engine answers
+# and the native services otherwise (CI, machines without Docker). STACK=native|compose forces
+# one; S3_SERVER=versitygw adds docker/compose.versitygw.yml (versitygw instead of MinIO).
+STACK ?= auto
+S3_SERVER ?= minio
+COMPOSE_FILES := -f docker-compose.yml $(if $(filter versitygw,$(S3_SERVER)),-f docker/compose.versitygw.yml)
+COMPOSE := docker compose $(COMPOSE_FILES)
+STACK_SH := COMPOSE="$(COMPOSE)" S3_SERVER="$(S3_SERVER)" docker/stack.sh
+USE_COMPOSE = { [ "$(STACK)" = compose ] || { [ "$(STACK)" = auto ] && docker info >/dev/null 2>&1; }; }
+NEED_ENGINE = docker info >/dev/null 2>&1 || { echo "no Docker engine answers (docker info): \
+  this target is for the Compose stack; the native one: make status, logs in .stack/$(PROFILE)/logs"; exit 1; }
+SERVICE ?=
+DB ?= warehouse
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,9 +61,48 @@ services-down: ## stop the native services of PROFILE
 status: ## health of every service of PROFILE
 	$(LAKEHOUSE) --profile $(PROFILE) services status
 
-up: services-up ## bring the local platform up (native services on this machine)
+up: ## bring the local platform up: Docker Compose if a Docker engine answers, else native services
+	@if $(USE_COMPOSE); then \
+	  $(COMPOSE) up -d --build && $(STACK_SH) wait && $(STACK_SH) info; \
+	else \
+	  $(MAKE) --no-print-directory services-up; \
+	fi
 
-down: services-down ## stop the local platform
+down: ## stop the local platform (Compose: containers stop, volumes stay; native: services-down)
+	@if $(USE_COMPOSE); then \
+	  $(COMPOSE) down; \
+	else \
+	  $(MAKE) --no-print-directory services-down; \
+	fi
+
+down-volumes: ## Compose: stop and DELETE all its volumes (lake, warehouse, Airflow DB), after asking
+	@$(NEED_ENGINE)
+	@read -r -p "Delete every volume of the Compose stack (object store, warehouse, Airflow DB)? [y/N] " answer \
+	  && [ "$$answer" = y -o "$$answer" = Y ] || { echo "kept the volumes"; exit 1; }
+	$(COMPOSE) down --volumes --remove-orphans
+	@# Volumes of the other S3 server's file (MinIO vs versitygw) belong to the project as well.
+	@docker volume ls -q --filter label=com.docker.compose.project=lakehouse | xargs -r docker volume rm
+
+logs: ## Compose: follow the logs (SERVICE=airflow-scheduler for one service)
+	@$(NEED_ENGINE)
+	$(COMPOSE) logs --follow --tail 200 $(SERVICE)
+
+ps: ## Compose: the containers and their health
+	@$(NEED_ENGINE)
+	$(COMPOSE) ps --all
+
+shell-spark: ## Compose: a shell in the Spark master container
+	@$(NEED_ENGINE)
+	$(COMPOSE) exec spark-master bash
+
+psql: ## Compose: psql on the warehouse PostgreSQL (DB=operational for the source DB)
+	@$(NEED_ENGINE)
+	$(COMPOSE) exec warehouse-db sh -c 'psql -U "$$POSTGRES_USER" -d "$(DB)"'
+
+drop-sample: ## Compose: put the thin sample (as make demo) into RAW; then trigger lakehouse_master
+	@$(NEED_ENGINE)
+	$(COMPOSE) exec airflow-scheduler sh -c \
+	  'lakehouse seed thin --out /tmp/lakehouse-sample && lakehouse drop /tmp/lakehouse-sample/events'
 
 demo: venv jars ## run the whole pipeline on sample data (embedded profile: no Docker, no services)
 	$(LAKEHOUSE) --profile $(DEMO_PROFILE) demo
