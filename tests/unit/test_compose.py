@@ -741,3 +741,76 @@ def test_stack_info_prints_urls_and_logins(tmp_path):
     assert "versitygw WebUI  http://127.0.0.1:19001   login v-lakehouse_s3_access_key" in (
         proc.stdout
     )
+
+
+def _fake_mc(tmp_path: Path, admin: bool, attach_output: str = "", attach_rc: int = 0) -> Path:
+    """An `mc` stand-in that logs its arguments; `admin info` answers only on MinIO."""
+    bindir = _mk(tmp_path / "bin")
+    mc = bindir / "mc"
+    mc.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> "{tmp_path}/mc.log"\n'
+        'case "$1 $2" in\n'
+        f'  "admin info") exit {0 if admin else 1} ;;\n'
+        f'  "admin policy") echo "{attach_output}"; exit {attach_rc} ;;\n'
+        "esac\n"
+    )
+    mc.chmod(0o755)
+    return bindir
+
+
+def _minio_init(bindir: Path, **env: str) -> subprocess.CompletedProcess:
+    base = {
+        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+        "S3_ENDPOINT": "http://s3:9000",
+        "S3_ROOT_USER": "root",
+        "S3_ROOT_PASSWORD": "root-secret",
+        "LAKEHOUSE_S3_ACCESS_KEY": "lakehouse",
+        "LAKEHOUSE_S3_SECRET_KEY": "lakehouse-secret",
+        "LAKEHOUSE_BUCKETS": "lakehouse-raw lakehouse-bronze",
+    }
+    return subprocess.run(
+        ["sh", str(DOCKER / "minio" / "init.sh")],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_minio_init_on_minio_creates_buckets_and_the_pipeline_user(tmp_path):
+    proc = _minio_init(_fake_mc(tmp_path, admin=True))
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "mc.log").read_text().splitlines()
+    assert calls[0] == "alias set lake http://s3:9000 root root-secret"
+    assert "mb --ignore-existing lake/lakehouse-raw" in calls
+    assert "mb --ignore-existing lake/lakehouse-bronze" in calls
+    assert "admin user add lake lakehouse lakehouse-secret" in calls
+    assert calls[-1] == "admin policy attach lake readwrite --user lakehouse"
+
+
+def test_minio_init_reruns_and_fails_on_real_errors(tmp_path):
+    rerun = _fake_mc(
+        _mk(tmp_path / "a"), True, "The specified policy change is already in effect.", 1
+    )
+    assert _minio_init(rerun).returncode == 0
+    broken = _fake_mc(_mk(tmp_path / "b"), True, "Access Denied.", 1)
+    proc = _minio_init(broken)
+    assert proc.returncode == 1 and "Access Denied." in proc.stderr
+
+
+def test_minio_init_on_versitygw_only_creates_buckets(tmp_path):
+    proc = _minio_init(_fake_mc(tmp_path, admin=False))
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "mc.log").read_text().splitlines()
+    assert not any(c.startswith(("admin user", "admin policy")) for c in calls)
+    assert sum(c.startswith("mb ") for c in calls) == 2
+
+
+def test_scripts_run_directly_are_executable():
+    for script in ("stack.sh", "fetch-jars.sh", "airflow/init.sh", "spark/healthcheck.py"):
+        assert os.access(DOCKER / script, os.X_OK), f"chmod +x docker/{script}"
+    for path in DOCKERFILES:
+        text = path.read_text()
+        if "--mount=" in text or "--chmod=" in text:
+            assert text.startswith("# syntax=docker/dockerfile:1"), path
