@@ -12,12 +12,13 @@ import secrets
 import sys
 from pathlib import Path
 
-from lakehouse.config import PostgresWarehouse, Profile, S3Store, SparkCluster
+from lakehouse.config import FilesystemStore, PostgresWarehouse, Profile, S3Store, SparkCluster
 from lakehouse.paths import REPO_ROOT, stack_dir
 
 SPARK_CONN_ID = "lakehouse_spark"
 WAREHOUSE_CONN_ID = "lakehouse_warehouse"
 AWS_CONN_ID = "lakehouse_aws"
+FS_CONN_ID = "lakehouse_fs"
 MASTER_DAG_ID = "lakehouse_master"
 
 
@@ -103,6 +104,10 @@ def airflow_environment(profile: Profile) -> dict[str, str]:
             host, _, port = master.rpartition(":")
             conn = {"conn_type": "spark", "host": host, "port": int(port)}
         env[f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}"] = json.dumps(conn)
+    if isinstance(profile.object_store, FilesystemStore):
+        env[f"AIRFLOW_CONN_{FS_CONN_ID.upper()}"] = json.dumps(
+            {"conn_type": "fs", "extra": {"path": "/"}}
+        )
     if isinstance(profile.object_store, S3Store):
         store = profile.object_store
         extra = {"region_name": store.region}

@@ -76,17 +76,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Start the profile's services, run the thin sample through every layer, show the result."""
     from lakehouse import pipeline, services
     from lakehouse.versions import fetch_jars
-    from seed_data import thin
 
     profile = _profile(args)
     started = time.monotonic()
     fetch_jars()
     services.Stack(profile).start()
-    pipeline.reset_dataset(profile, "events")
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = thin.generate(Path(tmp), seed=42)
-        keys = pipeline.drop_files(profile, Path(tmp) / "events", "events")
-    print(f"dropped {len(keys)} files into {profile.uri('raw', 'events/')}")
+        manifest, _ = pipeline.prepare_sample_run(profile, Path(tmp))
+    print(f"dropped the sample files into {profile.uri('raw')} and loaded the operational source")
     pipeline.wait_for_dag(profile)
     run_id = pipeline.trigger(profile)
     print(f"triggered master DAG run {run_id}")
@@ -94,10 +91,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = pipeline.summary(profile)
     api = f"http://127.0.0.1:{profile.airflow.api_port}"
     print(f"\nDone in {time.monotonic() - started:.0f}s (profile {profile.name}).")
-    print(f"  BRONZE     {len(result['bronze'])} files   {profile.uri('bronze', 'events/')}")
-    print(
-        f"  QUARANTINE {len(result['quarantine'])} objects {profile.uri('quarantine', 'events/')}"
-    )
+    print(f"  RAW        left: {sum(result['raw'].values())} files")
+    print(f"  BRONZE     files {result['bronze_files']}  {profile.uri('bronze')}")
+    print(f"             tables from the operational DB: {result['bronze_tables']}")
+    print(f"  QUARANTINE files {result['quarantined_files']}  {profile.uri('quarantine')}")
     print(f"  SILVER     Delta table         {profile.uri('silver', 'events')}")
     print(f"  GOLD       Delta table         {profile.uri('gold', 'daily_event_counts')}")
     wh = result.get("warehouse", {})

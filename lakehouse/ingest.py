@@ -1,15 +1,19 @@
-"""RAW -> BRONZE: validate each landed file by its content, copy it 1:1 to BRONZE or move it
-to QUARANTINE with a reason, and delete the RAW copy only once the target copy is verified.
+"""RAW -> BRONZE: validate each landed file by its content, copy it 1:1 to
+`bronze/<dataset>/ingest_date=YYYY-MM-DD/<name>` or move it to QUARANTINE with a reason, record
+it in the ingestion log, and delete the RAW copy only after the copy is verified and recorded.
 
-Crash safety: the target is written and read back (sha256) before RAW is deleted, so a crash
-leaves the file in RAW and a rerun rewrites the same target key (no duplicates: the bronze key
-is a function of the RAW key and the detected format).
+Crash safety and idempotency: the steps are copy -> verify (size + sha256) -> record -> delete.
+The bronze key depends only on the RAW key and its landing date (the object's LastModified), so
+a rerun after a crash rewrites the same key; the ingestion log (one JSON object per file under
+`bronze/_ingestion_log/<dataset>/<sha256>/`) makes a file whose content was already ingested a
+no-op (a crash after the record) or a counted duplicate (the same content re-sent).
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import zlib
@@ -20,21 +24,26 @@ from pathlib import PurePosixPath
 import pyarrow.parquet as pq
 
 from lakehouse.config import Profile
-from lakehouse.storage import ObjectStore, object_store, sha256
+from lakehouse.storage import MissingObject, ObjectInfo, ObjectStore, object_store, sha256
+from seed_data import contract as C
 
 PARQUET_MAGIC = b"PAR1"
 GZIP_MAGIC = b"\x1f\x8b"
-CSV_FOLDERS = {",": "csv", "|": "csv_pipe", "\t": "csv_tab", ";": "csv_semicolon"}
+DELIMITERS = (",", "|", "\t", ";")
 SNIFF_BYTES = 64 * 1024
+LOG_PREFIX = "_ingestion_log"
+UNSAFE_KEY = "unsafe_key"
+TEXT_EXTENSIONS = (".csv", ".txt", ".json", ".ndjson", ".jsonl")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a file is: `folder` is its bronze sub-folder, or `reason` says why it is rejected."""
+    """What a file is (`format`, `delimiter`, `compressed`), or `reason` it is rejected."""
 
-    folder: str | None = None
-    reason: str | None = None
+    format: str | None = None  # csv | json | ndjson | parquet
+    delimiter: str | None = None
     compressed: bool = False
+    reason: str | None = None
     detail: str = ""
 
     @property
@@ -46,27 +55,51 @@ def _reject(reason: str, detail: str = "") -> Verdict:
     return Verdict(reason=reason, detail=detail)
 
 
-def detect(data: bytes) -> Verdict:
-    """Classify a file by content: CSV/TXT (delimiter sniffed), JSON, NDJSON, Parquet, gzip."""
+def unsafe_key_reason(key: str) -> str | None:
+    """Why an object key must never be used as a path, or None when it is safe."""
+    if key.startswith("/") or (len(key) > 1 and key[1] == ":"):
+        return "absolute path"
+    if "\\" in key:
+        return "backslash in key"
+    if any(part in ("..", ".") for part in key.split("/")):
+        return "path traversal segment"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        return "control character in key"
+    return None
+
+
+def extension_supported(name: str) -> bool:
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        return lower[:-3].endswith(TEXT_EXTENSIONS)
+    return lower.endswith((*TEXT_EXTENSIONS, ".parquet"))
+
+
+def detect(data: bytes, name: str | None = None) -> Verdict:
+    """Classify a file: supported extension, then content (gzip, Parquet, JSON, NDJSON, CSV/TXT)."""
+    if name is not None and not extension_supported(name):
+        return _reject(C.UNSUPPORTED_FORMAT, f"extension of {name!r} is not supported")
     if not data.strip():
-        return _reject("empty_file")
+        return _reject(C.EMPTY_FILE)
     if data[:2] == GZIP_MAGIC:
         try:
             inner = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
-            return _reject("corrupt_gzip", str(exc))
+            return _reject(C.CORRUPT_GZIP, str(exc))
         verdict = detect(inner)
-        if verdict.ok and verdict.folder == "parquet":
-            return _reject("unsupported_format", "gzip of parquet")
-        return Verdict(verdict.folder, verdict.reason, compressed=True, detail=verdict.detail)
+        if verdict.ok and verdict.format == "parquet":
+            return _reject(C.UNSUPPORTED_FORMAT, "gzip of parquet")
+        return Verdict(verdict.format, verdict.delimiter, True, verdict.reason, verdict.detail)
     if data[:4] == PARQUET_MAGIC:
         return _detect_parquet(data)
+    if name is not None and name.lower().endswith(".parquet"):
+        return _reject(C.CORRUPT_PARQUET, "no PAR1 magic bytes")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return _reject("unreadable_encoding", f"not UTF-8 at byte {exc.start}")
+        return _reject(C.UNREADABLE_ENCODING, f"not UTF-8 at byte {exc.start}")
     if "\x00" in text:
-        return _reject("unreadable_encoding", "NUL bytes in text")
+        return _reject(C.UNREADABLE_ENCODING, "NUL bytes in text")
     stripped = text.lstrip()
     if stripped[:1] in "[{":
         return _detect_json(stripped)
@@ -75,11 +108,11 @@ def detect(data: bytes) -> Verdict:
 
 def _detect_parquet(data: bytes) -> Verdict:
     if len(data) < 12 or data[-4:] != PARQUET_MAGIC:
-        return _reject("corrupt_parquet", "missing trailing PAR1 magic (truncated file)")
+        return _reject(C.CORRUPT_PARQUET, "missing trailing PAR1 magic (truncated file)")
     try:
         meta = pq.read_metadata(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several types for a bad footer
-        return _reject("corrupt_parquet", f"unreadable footer: {exc}")
+        return _reject(C.CORRUPT_PARQUET, f"unreadable footer: {exc}")
     return Verdict("parquet", detail=f"{meta.num_rows} rows")
 
 
@@ -89,35 +122,36 @@ def _detect_json(text: str) -> Verdict:
         try:
             records = [json.loads(ln) for ln in lines]
         except json.JSONDecodeError as exc:
-            return _reject("malformed_json", f"NDJSON line fails to parse: {exc}")
+            return _reject(C.MALFORMED_JSON, f"NDJSON line fails to parse: {exc}")
         if all(isinstance(r, dict) for r in records):
             return Verdict("ndjson", detail=f"{len(records)} records")
-        return _reject("malformed_json", "NDJSON lines must be objects")
+        return _reject(C.MALFORMED_JSON, "NDJSON lines must be objects")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        return _reject("malformed_json", str(exc))
+        return _reject(C.MALFORMED_JSON, str(exc))
     if isinstance(doc, dict):
         return Verdict("ndjson", detail="1 record")
     if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
         return Verdict("json", detail=f"{len(doc)} records")
-    return _reject("malformed_json", "expected an object or a non-empty array of objects")
+    return _reject(C.MALFORMED_JSON, "expected an object or a non-empty array of objects")
 
 
 def _detect_delimited(text: str) -> Verdict:
     sample = text[:SNIFF_BYTES]
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",|\t;").delimiter
+        delimiter = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
     except csv.Error:
         # The sniffer wants consistent rows; fall back to the header's most frequent
         # delimiter so a ragged file is reported as such rather than as unknown.
         header_line = next((ln for ln in sample.splitlines() if ln.strip()), "")
-        counts = {d: header_line.count(d) for d in CSV_FOLDERS}
+        counts = {d: header_line.count(d) for d in DELIMITERS}
         delimiter = max(counts, key=lambda d: counts[d])
         if counts[delimiter] == 0:
             return _reject("unrecognised_format", "no delimiter found in the header line")
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    rows = [
+        r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)
+    ]
     header = rows[0]
     if len(header) < 2:
         return _reject("unrecognised_format", "fewer than two columns")
@@ -129,74 +163,112 @@ def _detect_delimited(text: str) -> Verdict:
                 "malformed_csv", f"row {number} has {len(row)} fields, header has {len(header)}"
             )
     if len(rows) < 2:
-        return _reject("empty_file", "header only")
-    return Verdict(CSV_FOLDERS[delimiter], detail=f"{len(rows) - 1} rows")
+        return _reject(C.EMPTY_FILE, "header only")
+    return Verdict("csv", delimiter, detail=f"{len(rows) - 1} rows")
 
 
 @dataclass
 class FileOutcome:
-    raw_key: str
-    target: str  # "bronze" or "quarantine"
-    target_key: str
+    """One ingestion log record."""
+
+    dataset: str
+    source_key: str
+    outcome: str  # bronze | quarantine | duplicate | already_ingested
+    target_key: str | None
     size: int
     sha256: str
+    format: str | None = None
+    delimiter: str | None = None
+    compressed: bool = False
     reason: str | None = None
     detail: str = ""
+    landed_at: str | None = None
+    ingested_at: str = ""
 
 
-def bronze_key(dataset: str, raw_key: str, verdict: Verdict) -> str:
-    name = PurePosixPath(raw_key).name
-    if verdict.compressed and not name.endswith(".gz"):
-        name += ".gz"  # Spark picks its codec from the extension
-    return f"{dataset}/{verdict.folder}/{name}"
+def _log_key(dataset: str, digest: str, source_key: str) -> str:
+    source_hash = hashlib.sha256(source_key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f"{LOG_PREFIX}/{dataset}/{digest}/{source_hash}.json"
 
 
-def _write_verified(store: ObjectStore, bucket: str, key: str, data: bytes) -> str:
-    digest = sha256(data)
+def read_log(
+    store: ObjectStore, bronze: str, dataset: str, digest: str | None = None
+) -> list[dict]:
+    prefix = f"{LOG_PREFIX}/{dataset}/" + (f"{digest}/" if digest else "")
+    return [json.loads(store.get(bronze, o.key)) for o in store.list(bronze, prefix)]
+
+
+def _write_verified(store: ObjectStore, bucket: str, key: str, data: bytes) -> None:
     store.put(bucket, key, data)
-    if sha256(store.get(bucket, key)) != digest:
-        raise OSError(f"verification failed for {bucket}/{key}: checksum differs after write")
-    return digest
+    back = store.get(bucket, key)
+    if len(back) != len(data) or sha256(back) != sha256(data):
+        raise OSError(f"verification failed for {bucket}/{key}: size or checksum differs")
 
 
-def ingest_file(profile: Profile, store: ObjectStore, dataset: str, raw_key: str) -> FileOutcome:
+def ingest_file(
+    profile: Profile, store: ObjectStore, dataset: str, obj: ObjectInfo, now: datetime
+) -> FileOutcome | None:
+    """Ingest one RAW object; None when another run took it meanwhile."""
     zones = profile.zones
-    data = store.get(zones.raw, raw_key)
-    verdict = detect(data)
+    try:
+        data = store.get(zones.raw, obj.key)
+    except MissingObject:
+        return None
+    digest = sha256(data)
+    landed = obj.last_modified or now
+    partition = f"{dataset}/ingest_date={landed:%Y-%m-%d}"
+    name = PurePosixPath(obj.key).name
+    unsafe = unsafe_key_reason(obj.key)
+    verdict = _reject(UNSAFE_KEY, unsafe) if unsafe else detect(data, name)
+    record = FileOutcome(
+        dataset, obj.key, "bronze", None, len(data), digest, verdict.format, verdict.delimiter,
+        verdict.compressed, verdict.reason, verdict.detail, landed.isoformat(), now.isoformat(),
+    )  # fmt: skip
     if verdict.ok:
-        key = bronze_key(dataset, raw_key, verdict)
-        digest = _write_verified(store, zones.bronze, key, data)
-        outcome = FileOutcome(raw_key, "bronze", key, len(data), digest, detail=verdict.detail)
+        prior = [
+            r for r in read_log(store, zones.bronze, dataset, digest) if r["outcome"] == "bronze"
+        ]
+        if prior:
+            same = [r for r in prior if r["source_key"] == obj.key]
+            record.outcome = "already_ingested" if same else "duplicate"
+            record.target_key = (same or prior)[0]["target_key"]
+            if not same:
+                store.put(zones.bronze, _log_key(dataset, digest, obj.key),
+                          json.dumps(asdict(record)).encode())  # fmt: skip
+            store.delete(zones.raw, obj.key)
+            return record
+        record.target_key = f"{partition}/{name}"
+        _write_verified(store, zones.bronze, record.target_key, data)
     else:
-        key = f"{dataset}/{PurePosixPath(raw_key).name}"
-        digest = _write_verified(store, zones.quarantine, key, data)
-        outcome = FileOutcome(
-            raw_key, "quarantine", key, len(data), digest, verdict.reason, verdict.detail
-        )
-        reason = {
-            **asdict(outcome),
-            "raw_bucket": zones.raw,
-            "quarantined_at": datetime.now(UTC).isoformat(),
-        }
-        store.put(zones.quarantine, f"{key}.reason.json", json.dumps(reason, indent=2).encode())
-    store.delete(zones.raw, raw_key)
-    return outcome
+        record.outcome = "quarantine"
+        safe_name = f"unsafe-{digest[:16]}" if unsafe else name
+        record.target_key = f"{partition}/{safe_name}"
+        _write_verified(store, zones.quarantine, record.target_key, data)
+        store.put(zones.quarantine, f"{record.target_key}.reason.json",
+                  json.dumps(asdict(record), indent=2).encode())  # fmt: skip
+    store.put(zones.bronze, _log_key(dataset, digest, obj.key), json.dumps(asdict(record)).encode())
+    store.delete(zones.raw, obj.key)
+    return record
 
 
 def ingest_dataset(profile: Profile, dataset: str, store: ObjectStore | None = None) -> dict:
     """Ingest every file under raw/<dataset>/; returns a summary for metrics and XCom."""
     store = store or object_store(profile)
-    outcomes = [
-        ingest_file(profile, store, dataset, obj.key)
-        for obj in store.list(profile.zones.raw, f"{dataset}/")
-    ]
-    summary = {
+    started = datetime.now(UTC)
+    outcomes = []
+    for obj in list(store.list(profile.zones.raw, f"{dataset}/")):
+        outcome = ingest_file(profile, store, dataset, obj, datetime.now(UTC))
+        if outcome is not None:
+            outcomes.append(outcome)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    by = {k: sum(o.outcome == k for o in outcomes)
+          for k in ("bronze", "quarantine", "duplicate", "already_ingested")}  # fmt: skip
+    return {
         "stage": "raw_to_bronze",
         "dataset": dataset,
         "files_in": len(outcomes),
-        "files_bronze": sum(o.target == "bronze" for o in outcomes),
-        "files_quarantined": sum(o.target == "quarantine" for o in outcomes),
+        **{f"files_{k}": v for k, v in by.items()},
         "bytes": sum(o.size for o in outcomes),
+        "duration_s": round(seconds, 3),
         "files": [asdict(o) for o in outcomes],
     }
-    return summary

@@ -145,32 +145,82 @@ def drop_files(profile: Profile, source: Path, dataset: str) -> list[str]:
     return keys
 
 
-def reset_dataset(profile: Profile, dataset: str) -> None:
-    """Remove a dataset's objects from every zone (tests and demo start from a clean slate)."""
+def drop_reference_batch(profile: Profile, data: Path, batch: int, store=None) -> list[str]:
+    """Upload one batch of the generated reference dataset (seed_data) into RAW."""
+    from seed_data.generate import iter_raw_files
+
+    store = store or object_store(profile)
+    keys = []
+    for dataset, path in iter_raw_files(data, batch):
+        key = f"{dataset}/{path.name}"
+        store.put(profile.zones.raw, key, path.read_bytes())
+        keys.append(key)
+    return keys
+
+
+def reset_lake(profile: Profile) -> None:
+    """Empty every zone (tests and the demo start from a clean slate; never for production)."""
     store = object_store(profile)
-    prefixes = {
-        "raw": [f"{dataset}/"],
-        "bronze": [f"{dataset}/"],
-        "silver": [f"{dataset}/"],
-        "quarantine": [f"{dataset}/", f"rows/{dataset}/"],
-        "gold": [""],
-        "metrics": [""],
-    }
-    for zone, zone_prefixes in prefixes.items():
-        bucket = getattr(profile.zones, zone)
+    for bucket in profile.bucket_names:
         store.ensure_bucket(bucket)
-        for prefix in zone_prefixes:
-            for obj in list(store.list(bucket, prefix)):
-                store.delete(bucket, obj.key)
+        for obj in list(store.list(bucket)):
+            store.delete(bucket, obj.key)
 
 
-def summary(profile: Profile, dataset: str = "events", table: str = "daily_event_counts") -> dict:
+def reset_source(profile: Profile, schema: str = "shop") -> None:
+    """Drop the operational source schema (tests and the demo reload it batch by batch)."""
+    import psycopg2
+
+    if profile.source_db is None:
+        return
+    conn = psycopg2.connect(profile.source_db.dsn())
+    with conn, conn.cursor() as cur:
+        cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    conn.close()
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "seed_data" / "sample"
+
+
+def prepare_sample_run(profile: Profile, workdir: Path) -> tuple[dict, dict]:
+    """A clean lake, then the sample inputs in place: the thin events slice, batch 1 of the
+    committed reference sample for the other file datasets, and its operational batch 1 in the
+    source database. Returns (thin manifest, reference sample manifest)."""
+    from seed_data import thin
+    from seed_data.generate import iter_raw_files
+    from seed_data.operational import load_batch
+
+    reset_lake(profile)
+    reset_source(profile)
+    thin_manifest = thin.generate(workdir, seed=42)
+    drop_files(profile, workdir / "events", "events")
+    store = object_store(profile)
+    for dataset, path in iter_raw_files(SAMPLE, 1):
+        if dataset != "events":  # SILVER reads the thin events slice for now
+            store.put(profile.zones.raw, f"{dataset}/{path.name}", path.read_bytes())
+    if profile.source_db is not None:
+        load_batch(profile.source_db.dsn(), SAMPLE / "batch-01")
+    sample_manifest = json.loads((SAMPLE / "manifest.json").read_text())
+    return thin_manifest, sample_manifest
+
+
+def summary(profile: Profile, table: str = "daily_event_counts") -> dict:
+    """What the lake and the warehouse hold now, per zone and dataset."""
+    from lakehouse.registry import registry
+
     store = object_store(profile)
     zones = profile.zones
+    datasets = sorted(registry().file_datasets)
     out: dict[str, Any] = {
-        "raw": [o.key for o in store.list(zones.raw, f"{dataset}/")],
-        "bronze": [o.key for o in store.list(zones.bronze, f"{dataset}/")],
-        "quarantine": [o.key for o in store.list(zones.quarantine, f"{dataset}/")],
+        "raw": {d: len(list(store.list(zones.raw, f"{d}/"))) for d in datasets},
+        "bronze_files": {d: len(list(store.list(zones.bronze, f"{d}/"))) for d in datasets},
+        "quarantined_files": {
+            d: sum(
+                not o.key.endswith(".reason.json") for o in store.list(zones.quarantine, f"{d}/")
+            )
+            for d in datasets
+        },
+        "bronze_tables": sorted(registry().source_tables),
     }
     wh = profile.warehouse
     if isinstance(wh, PostgresWarehouse):

@@ -12,6 +12,7 @@ import hashlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +27,11 @@ from lakehouse.config import FilesystemStore, Profile, S3Store
 class ObjectInfo:
     key: str
     size: int
+    last_modified: datetime | None = None
+
+
+class MissingObject(KeyError):
+    """The object is not there (any more): another run may have taken it."""
 
 
 class ObjectStore(Protocol):
@@ -70,10 +76,15 @@ class S3ObjectStore:
         for page in pages:
             for obj in page.get("Contents", []):
                 if not obj["Key"].endswith("/"):
-                    yield ObjectInfo(obj["Key"], obj["Size"])
+                    yield ObjectInfo(obj["Key"], obj["Size"], obj.get("LastModified"))
 
     def get(self, bucket: str, key: str) -> bytes:
-        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                raise MissingObject(f"s3://{bucket}/{key}") from exc
+            raise
 
     def put(self, bucket: str, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=bucket, Key=key, Body=data)
@@ -116,10 +127,14 @@ class FilesystemObjectStore:
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
             key = path.relative_to(base).as_posix()
             if key.startswith(prefix) and not path.name.startswith(".tmp-"):
-                yield ObjectInfo(key, path.stat().st_size)
+                stat = path.stat()
+                yield ObjectInfo(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
 
     def get(self, bucket: str, key: str) -> bytes:
-        return self._path(bucket, key).read_bytes()
+        try:
+            return self._path(bucket, key).read_bytes()
+        except FileNotFoundError as exc:
+            raise MissingObject(f"{bucket}/{key}") from exc
 
     def put(self, bucket: str, key: str, data: bytes) -> None:
         path = self._path(bucket, key)

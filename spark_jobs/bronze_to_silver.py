@@ -14,37 +14,40 @@ from pyspark.sql import functions as F
 from spark_jobs.runtime import finish_job, path_exists, start_job
 from spark_jobs.silver import events
 
-# Bronze folder per detected format -> how Spark reads it (written by the ingestion step).
-CSV_DELIMITERS = {"csv": ",", "csv_pipe": "|", "csv_tab": "\t", "csv_semicolon": ";"}
-JSON_FOLDERS = {"ndjson": False, "json": True}  # folder -> multiLine
 
-
-def extract_bronze(spark: SparkSession, bronze_path: str) -> DataFrame:
-    frames: list[DataFrame] = []
-    for folder, delimiter in CSV_DELIMITERS.items():
-        path = f"{bronze_path.rstrip('/')}/{folder}/"
-        if path_exists(spark, path):
-            df = (
-                spark.read.option("header", True)
-                .option("sep", delimiter)
-                .option("inferSchema", False)
-                .option("mode", "PERMISSIVE")
-                .csv(path)
-            )
-            frames.append(events.conform(df.withColumn("source_file", F.input_file_name())))
-    for folder, multiline in JSON_FOLDERS.items():
-        path = f"{bronze_path.rstrip('/')}/{folder}/"
-        if path_exists(spark, path):
-            df = (
-                spark.read.schema(events.RAW_EVENTS_SCHEMA)
-                .option("multiLine", multiline)
-                .json(path)
-            )
-            frames.append(events.conform(df.withColumn("source_file", F.input_file_name())))
-    if not frames:
-        return spark.createDataFrame([], events.RAW_EVENTS_SCHEMA).withColumn(
-            "source_file", F.lit(None).cast("string")
+def bronze_files(spark: SparkSession, bronze_root: str, dataset: str) -> dict[tuple, list[str]]:
+    """Bronze files of a dataset grouped by (format, delimiter), from the ingestion log."""
+    log = f"{bronze_root.rstrip('/')}/_ingestion_log/{dataset}/"
+    if not path_exists(spark, log):
+        return {}
+    records = (
+        spark.read.json(log, recursiveFileLookup=True)
+        .where(F.col("outcome") == "bronze")
+        .select("target_key", "format", "delimiter")
+        .distinct()
+        .collect()
+    )
+    groups: dict[tuple, list[str]] = {}
+    for r in sorted(records):
+        groups.setdefault((r.format, r.delimiter), []).append(
+            f"{bronze_root.rstrip('/')}/{r.target_key}"
         )
+    return groups
+
+
+def extract_bronze(spark: SparkSession, bronze_root: str, dataset: str) -> DataFrame:
+    frames: list[DataFrame] = []
+    for (fmt, delimiter), paths in bronze_files(spark, bronze_root, dataset).items():
+        if fmt == "csv":
+            df = spark.read.csv(paths, header=True, sep=delimiter, inferSchema=False)
+        elif fmt in ("json", "ndjson"):
+            df = spark.read.schema(events.RAW_EVENTS_SCHEMA).json(paths, multiLine=fmt == "json")
+        else:
+            df = spark.read.parquet(*paths)
+        frames.append(events.conform(df.withColumn("source_file", F.input_file_name())))
+    if not frames:
+        empty = spark.createDataFrame([], events.RAW_EVENTS_SCHEMA)
+        return empty.withColumn("source_file", F.lit(None).cast("string"))
     out = frames[0]
     for frame in frames[1:]:
         out = out.unionByName(frame)
@@ -53,12 +56,13 @@ def extract_bronze(spark: SparkSession, bronze_path: str) -> DataFrame:
 
 def main() -> None:
     ctx = start_job(
-        "bronze_to_silver", ["bronze_path", "silver_path", "quarantine_path", "metrics_path"]
+        "bronze_to_silver",
+        ["bronze_root", "dataset", "silver_path", "quarantine_path", "metrics_path"],
     )
     spark, args = ctx.spark, ctx.args
     started = time.time()
 
-    raw = extract_bronze(spark, args["bronze_path"]).cache()
+    raw = extract_bronze(spark, args["bronze_root"], args["dataset"]).cache()
     cleaned = events.clean_events(raw).cache()
     valid = events.valid_rows(cleaned)
     silver = events.deduplicate_events(valid)

@@ -76,3 +76,17 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     hpath = jvm.org.apache.hadoop.fs.Path(path)
     fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     return bool(fs.exists(hpath))
+
+
+def secret(name: str) -> str:
+    """A secret the job needs (e.g. the source DB password).
+
+    Locally it comes from the environment variable LAKEHOUSE_<NAME>, set by the launcher from
+    the profile; on Glue it would come from the job's connection / Secrets Manager.
+    """
+    import os
+
+    var = f"LAKEHOUSE_{name.upper()}"
+    if var not in os.environ:
+        raise KeyError(f"secret {name!r} not provided: set {var} for this job")
+    return os.environ[var]

@@ -42,6 +42,8 @@ def spark():
             "spark.master": "local[1]",
             "spark.jars": ",".join(str(p) for p in runtime().jar_files()),
             "spark.sql.shuffle.partitions": "1",
+            "spark.databricks.delta.snapshotPartitions": "1",
+            "spark.ui.showConsoleProgress": "false",
             "spark.default.parallelism": "1",
             "spark.ui.enabled": "false",
             "spark.driver.bindAddress": "127.0.0.1",

@@ -1,45 +1,26 @@
 """
 ### Lakehouse master pipeline
 
-RAW -> BRONZE -> SILVER -> GOLD -> WAREHOUSE for the `events` dataset, in strict order, one
-run at a time, stopping at the first failure. The same file runs under every profile
-(`LAKEHOUSE_PROFILE`): only the connections and paths it reads from the profile differ.
+RAW -> BRONZE -> SILVER -> GOLD -> WAREHOUSE in strict order, one run at a time, stopping at
+the first failure. BRONZE runs two parallel branches: every file dataset of the registry
+(`config/datasets.yaml`) is ingested from RAW, and the operational database tables are read over
+JDBC. The same file runs under every profile (`LAKEHOUSE_PROFILE`).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import chain, dag, task
 
-from lakehouse.airflow_env import MASTER_DAG_ID, SPARK_CONN_ID
+from lakehouse.airflow_env import MASTER_DAG_ID
 from lakehouse.config import load_profile
-from lakehouse.spark_conf import jar_paths, spark_conf
+from lakehouse.dag_factory import RUN_KEY, db_to_bronze_job, spark_job
+from lakehouse.registry import registry
 
 PROFILE = load_profile()  # a bad profile fails the import with the file and key named
-JOBS = Path(__file__).resolve().parents[2] / "spark_jobs"
-RUN_KEY = "{{ dag_run.run_id | replace(':', '-') | replace('+', '_') }}"
-DATASET = "events"
+REGISTRY = registry()
 GOLD_TABLE = "daily_event_counts"
-
-
-def spark_job(task_id: str, script: str, args: dict[str, str]) -> SparkSubmitOperator:
-    """A Glue-compatible job script submitted to the profile's Spark cluster."""
-    argv: list[str] = []
-    for name, value in args.items():
-        argv += [f"--{name}", value]
-    return SparkSubmitOperator(
-        task_id=task_id,
-        conn_id=SPARK_CONN_ID,
-        application=str(JOBS / script),
-        application_args=argv,
-        conf=spark_conf(PROFILE),
-        jars=",".join(jar_paths()),
-        name=f"{MASTER_DAG_ID}.{task_id}",
-        doc_md=f"Runs `spark_jobs/{script}` (Glue-compatible) on the Spark cluster.",
-    )
 
 
 @dag(
@@ -53,32 +34,44 @@ def spark_job(task_id: str, script: str, args: dict[str, str]) -> SparkSubmitOpe
 )
 def lakehouse_master() -> None:
     @task
-    def validate_config() -> str:
-        """Re-validate the profile at run time, before anything touches data."""
-        return load_profile().name
+    def validate_config() -> list[str]:
+        """Re-validate the profile and registry at run time, before anything touches data."""
+        from lakehouse.registry import load_registry
 
-    @task
-    def raw_to_bronze() -> dict:
+        load_profile()
+        return sorted(load_registry().file_datasets)
+
+    @task(max_active_tis_per_dagrun=2)
+    def raw_to_bronze(dataset: str) -> dict:
         """Validate each RAW file by content; copy to BRONZE or quarantine; then delete RAW."""
         from lakehouse.ingest import ingest_dataset
 
-        return ingest_dataset(load_profile(), DATASET)
+        summary = ingest_dataset(load_profile(), dataset)
+        summary.pop("files")  # the per-file records are in the ingestion log
+        return summary
+
+    datasets = validate_config()
+    files_to_bronze = raw_to_bronze.expand(dataset=datasets)
+    db_to_bronze = db_to_bronze_job(PROFILE, REGISTRY.source_tables_json())
 
     bronze_to_silver = spark_job(
+        PROFILE,
         "bronze_to_silver",
         "bronze_to_silver.py",
         {
-            "bronze_path": PROFILE.spark_uri("bronze", DATASET),
-            "silver_path": PROFILE.spark_uri("silver", DATASET),
-            "quarantine_path": PROFILE.spark_uri("quarantine", f"rows/{DATASET}"),
+            "bronze_root": PROFILE.spark_uri("bronze").rstrip("/"),
+            "dataset": "events",
+            "silver_path": PROFILE.spark_uri("silver", "events"),
+            "quarantine_path": PROFILE.spark_uri("quarantine", "rows/events"),
             "metrics_path": PROFILE.spark_uri("metrics", f"runs/{RUN_KEY}/bronze_to_silver"),
         },
     )
     silver_to_gold = spark_job(
+        PROFILE,
         "silver_to_gold",
         "silver_to_gold.py",
         {
-            "silver_path": PROFILE.spark_uri("silver", DATASET),
+            "silver_path": PROFILE.spark_uri("silver", "events"),
             "gold_path": PROFILE.spark_uri("gold", GOLD_TABLE),
             "export_path": PROFILE.spark_uri("gold", f"_export/{GOLD_TABLE}"),
             "metrics_path": PROFILE.spark_uri("metrics", f"runs/{RUN_KEY}/silver_to_gold"),
@@ -105,14 +98,9 @@ def lakehouse_master() -> None:
         result = warehouse.validate_table(profile, GOLD_TABLE, data, "event_count")
         return {"table": result.table, "rows": result.rows, "checksum": result.checksum}
 
-    chain(
-        validate_config(),
-        raw_to_bronze(),
-        bronze_to_silver,
-        silver_to_gold,
-        load_warehouse(),
-        validate_warehouse(),
-    )
+    datasets >> db_to_bronze
+    chain([files_to_bronze, db_to_bronze], bronze_to_silver, silver_to_gold)
+    chain(silver_to_gold, load_warehouse(), validate_warehouse())
 
 
 lakehouse_master()

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.spark_conf import jar_paths, spark_conf
 from lakehouse.storage import object_store
-
-
-@pytest.fixture(scope="module")
-def s3_spark(s3_profile, spark):
-    # The session-wide test session has no S3A settings; S3A reads its config per filesystem
-    # instance, so set them on the running context's Hadoop configuration.
-    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
-    for key, value in spark_conf(s3_profile).items():
-        if key.startswith("spark.hadoop."):
-            hadoop.set(key.removeprefix("spark.hadoop."), value)
-    assert jar_paths()
-    return spark
 
 
 def test_delta_round_trip_over_s3a(s3_spark: SparkSession, s3_profile, run_id):

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.ingest import bronze_key, detect
+from lakehouse.ingest import detect, extension_supported, unsafe_key_reason
 
 
 def _parquet() -> bytes:
@@ -22,8 +22,9 @@ PARQUET = _parquet()
 CASES = [
     ("csv", CSV, "csv", None),
     ("csv with BOM", b"\xef\xbb\xbf" + CSV, "csv", None),
-    ("pipe txt", b"a|b|c\n1|2|3\n4|5|6\n", "csv_pipe", None),
-    ("tab txt", b"a\tb\n1\t2\n", "csv_tab", None),
+    ("csv with CRLF", CSV.replace(b"\n", b"\r\n"), "csv", None),
+    ("pipe txt", b"a|b|c\n1|2|3\n4|5|6\n", "csv", None),
+    ("tab txt", b"a\tb\n1\t2\n", "csv", None),
     ("ndjson", b'{"a": 1}\n{"a": 2}\n', "ndjson", None),
     ("json array", b'[{"a": 1}, {"a": 2}]', "json", None),
     ("single json object", b'{"a": 1}', "ndjson", None),
@@ -49,11 +50,35 @@ CASES = [
 )
 def test_detect(data: bytes, folder: str | None, reason: str | None):
     verdict = detect(data)
-    assert (verdict.folder, verdict.reason) == (folder, reason), verdict.detail
+    assert (verdict.format, verdict.reason) == (folder, reason), verdict.detail
 
 
-def test_gzip_is_flagged_and_keeps_a_gz_extension_in_bronze():
-    verdict = detect(gzip.compress(CSV))
-    assert verdict.compressed
-    assert bronze_key("events", "events/drop/batch.csv", verdict) == "events/csv/batch.csv.gz"
-    assert bronze_key("events", "events/b.csv.gz", verdict) == "events/csv/b.csv.gz"
+def test_delimiter_and_compression_are_reported():
+    assert detect(b"a|b|c\n1|2|3\n").delimiter == "|"
+    assert detect(gzip.compress(CSV)).compressed
+    assert not detect(CSV).compressed
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("a.csv", True), ("a.CSV", True), ("a.txt", True), ("a.ndjson", True), ("a.jsonl", True),
+     ("a.json", True), ("a.parquet", True), ("a.csv.gz", True), ("a.json.gz", True),
+     ("a.xlsx", False), ("a.gz", False), ("a.parquet.gz", False), ("a", False), ("a.xml", False)],
+)  # fmt: skip
+def test_extension_allow_list(name, ok):
+    assert extension_supported(name) is ok
+
+
+def test_unsupported_extension_is_rejected_even_with_good_content():
+    assert detect(CSV, "events.xlsx").reason == "unsupported_format"
+    assert detect(b"not parquet at all,x\n1,2\n", "t.parquet").reason == "corrupt_parquet"
+
+
+@pytest.mark.parametrize(
+    ("key", "unsafe"),
+    [("events/a.csv", False), ("events/sub/a.csv", False), ("events/../../etc/passwd", True),
+     ("/etc/passwd", True), ("events/./a.csv", True), ("events/a\x00.csv", True),
+     ("events/a\nb.csv", True), ("events\\..\\a.csv", True), ("C:/x.csv", True)],
+)  # fmt: skip
+def test_unsafe_keys(key, unsafe):
+    assert (unsafe_key_reason(key) is not None) is unsafe

@@ -1,5 +1,8 @@
-"""RAW -> BRONZE on the filesystem store (the embedded profile's object store): nothing lost,
-RAW deleted only after the copy is verified, reruns duplicate nothing."""
+"""RAW -> BRONZE on the filesystem store (the embedded profile's object store) with the
+reference dataset: every file where the manifest says, checksums intact, RAW empty; crashes
+between any two steps lose nothing and duplicate nothing; re-sent content is not ingested twice."""
+
+from __future__ import annotations
 
 import json
 from pathlib import Path
@@ -8,71 +11,130 @@ import pytest
 
 from lakehouse import ingest
 from lakehouse.config import load_profile
+from lakehouse.pipeline import drop_reference_batch
 from lakehouse.storage import FilesystemObjectStore, sha256
-from seed_data import thin
+from seed_data.generate import generate
+
+DATASETS = ("events", "transactions", "users", "shipment_tracking")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    return out, generate(out, scale=0.01, seed=42)
 
 
 @pytest.fixture
-def lake(tmp_path: Path, monkeypatch):
+def lake(tmp_path: Path, reference):
     profile = load_profile("embedded")
-    store_cfg = profile.object_store.model_copy(update={"root": tmp_path / "lake"})
-    profile = profile.model_copy(update={"object_store": store_cfg})
-    store = FilesystemObjectStore(store_cfg)
-    manifest = thin.generate(tmp_path / "seed")
-    for path in sorted((tmp_path / "seed" / "events").iterdir()):
-        store.put(profile.zones.raw, f"events/{path.name}", path.read_bytes())
-    return profile, store, manifest, tmp_path / "seed" / "events"
+    cfg = profile.object_store.model_copy(update={"root": tmp_path / "lake"})
+    profile = profile.model_copy(update={"object_store": cfg})
+    store = FilesystemObjectStore(cfg)
+    for bucket in profile.bucket_names:
+        store.ensure_bucket(bucket)
+    return profile, store
 
 
-def test_valid_files_copied_one_to_one_and_corrupt_one_quarantined(lake):
-    profile, store, manifest, seed = lake
-    summary = ingest.ingest_dataset(profile, "events", store)
-    assert summary["files_in"] == len(manifest["files"])
-    assert list(store.list(profile.zones.raw, "events/")) == []
-    for name, expect in manifest["files"].items():
-        original = (seed / name).read_bytes()
-        outcome = next(f for f in summary["files"] if f["raw_key"] == f"events/{name}")
-        assert outcome["target"] == expect["expect"], outcome
-        bucket = getattr(profile.zones, expect["expect"])
-        assert sha256(store.get(bucket, outcome["target_key"])) == sha256(original)
-        if expect["expect"] == "quarantine":
-            reason = json.loads(store.get(bucket, outcome["target_key"] + ".reason.json"))
-            assert reason["reason"] == expect["reason"]
+def _ingest_all(profile, store) -> list[dict]:
+    return [f for ds in DATASETS for f in ingest.ingest_dataset(profile, ds, store)["files"]]
 
 
-def test_rerun_after_crash_between_copy_and_delete_duplicates_nothing(lake, monkeypatch):
-    profile, store, manifest, _ = lake
-    real_delete = store.delete
-    calls = {"n": 0}
+def _bronze_data_keys(profile, store) -> list[str]:
+    return [o.key for ds in DATASETS for o in store.list(profile.zones.bronze, f"{ds}/")]
 
-    def crash_on_second_delete(bucket, key):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise OSError("simulated crash before RAW delete")
+
+def test_every_file_lands_where_the_manifest_says(lake, reference):
+    profile, store = lake
+    out, manifest = reference
+    for batch in manifest["batches"]:
+        drop_reference_batch(profile, out, batch["batch"], store)
+        outcomes = {f["source_key"]: f for f in _ingest_all(profile, store)}
+        for expected in batch["files"]:
+            key = f"{expected['dataset']}/{Path(expected['path']).name}"
+            got = outcomes[key]
+            assert got["outcome"] == expected["expect"], (key, got)
+            assert got["reason"] == expected.get("reason"), (key, got)
+            bucket = getattr(profile.zones, expected["expect"])
+            original = (out / expected["path"]).read_bytes()
+            assert sha256(store.get(bucket, got["target_key"])) == sha256(original)
+            assert got["target_key"].startswith(f"{expected['dataset']}/ingest_date=")
+            if expected["expect"] == "quarantine":
+                sidecar = json.loads(store.get(bucket, got["target_key"] + ".reason.json"))
+                assert sidecar["reason"] == expected["reason"]
+    assert list(store.list(profile.zones.raw)) == []
+    log = [r for ds in DATASETS for r in ingest.read_log(store, profile.zones.bronze, ds)]
+    n_files = sum(len(b["files"]) for b in manifest["batches"])
+    assert len(log) == n_files
+    assert {r["outcome"] for r in log} == {"bronze", "quarantine"}
+
+
+@pytest.mark.parametrize("crash_at", ["after_copy", "after_record"])
+def test_crash_then_rerun_loses_and_duplicates_nothing(lake, reference, monkeypatch, crash_at):
+    profile, store = lake
+    out, manifest = reference
+    drop_reference_batch(profile, out, 1, store)
+    raw_before = {o.key: sha256(store.get(profile.zones.raw, o.key))
+                  for o in store.list(profile.zones.raw)}  # fmt: skip
+    real_put, real_delete = store.put, store.delete
+    seen = {"n": 0}
+
+    def crash(*_args):
+        raise OSError(f"simulated crash {crash_at}")
+
+    def put(bucket, key, data):
+        # the 3rd file: its copy is written and verified, then the process dies
+        if crash_at == "after_copy" and key.startswith(ingest.LOG_PREFIX):
+            seen["n"] += 1
+            if seen["n"] == 3:
+                crash()
+        real_put(bucket, key, data)
+
+    def delete(bucket, key):
+        if crash_at == "after_record" and bucket == profile.zones.raw:
+            seen["n"] += 1
+            if seen["n"] == 3:
+                crash()
         real_delete(bucket, key)
 
-    monkeypatch.setattr(store, "delete", crash_on_second_delete)
+    monkeypatch.setattr(store, "put", put)
+    monkeypatch.setattr(store, "delete", delete)
     with pytest.raises(OSError, match="simulated crash"):
-        ingest.ingest_dataset(profile, "events", store)
+        _ingest_all(profile, store)
+    monkeypatch.setattr(store, "put", real_put)
     monkeypatch.setattr(store, "delete", real_delete)
-    assert len(list(store.list(profile.zones.raw, "events/"))) == 2  # nothing lost
+    left = {o.key for o in store.list(profile.zones.raw)}
+    assert left and left < set(raw_before)  # stopped half-way, nothing deleted unrecorded
+
+    _ingest_all(profile, store)  # the rerun
+    assert list(store.list(profile.zones.raw)) == []
+    bronze = _bronze_data_keys(profile, store)
+    assert len(bronze) == len(set(bronze))
+    expected_bronze = [f for f in manifest["batches"][0]["files"] if f["expect"] == "bronze"]
+    assert len(bronze) == len(expected_bronze)
+    stored = {sha256(store.get(profile.zones.bronze, k)) for k in bronze}
+    assert stored == {raw_before[f"{f['dataset']}/{Path(f['path']).name}"] for f in expected_bronze}
+    log = [r for ds in DATASETS for r in ingest.read_log(store, profile.zones.bronze, ds)]
+    assert sorted(r["source_key"] for r in log) == sorted(raw_before)  # one record per file
+
+
+def test_resent_content_is_a_counted_duplicate(lake):
+    profile, store = lake
+    data = b"event_id,user_id\ne1,1\ne2,2\n"
+    store.put(profile.zones.raw, "events/first.csv", data)
     ingest.ingest_dataset(profile, "events", store)
-    bronze = [o.key for o in store.list(profile.zones.bronze, "events/")]
-    quarantine = [o.key for o in store.list(profile.zones.quarantine, "events/")]
-    assert len(bronze) == 2 and len(set(bronze)) == 2
-    assert len(quarantine) == 2  # the file and its reason
-    assert list(store.list(profile.zones.raw, "events/")) == []
+    store.put(profile.zones.raw, "events/again_later.csv", data)
+    store.put(profile.zones.raw, "events/first.csv", data)
+    summary = ingest.ingest_dataset(profile, "events", store)
+    assert (summary["files_duplicate"], summary["files_already_ingested"]) == (1, 1)
+    assert summary["files_bronze"] == 0
+    assert len(list(store.list(profile.zones.bronze, "events/"))) == 1
+    assert list(store.list(profile.zones.raw)) == []
 
 
-def test_failed_verification_keeps_raw(lake, monkeypatch):
-    profile, store, _, _ = lake
-    real_get = store.get
-
-    def corrupting_get(bucket, key):
-        data = real_get(bucket, key)
-        return data + b"x" if bucket == profile.zones.bronze else data
-
-    monkeypatch.setattr(store, "get", corrupting_get)
-    with pytest.raises(OSError, match="verification failed"):
-        ingest.ingest_dataset(profile, "events", store)
-    assert len(list(store.list(profile.zones.raw, "events/"))) == 3
+def test_control_characters_in_a_key_are_quarantined_not_followed(lake):
+    profile, store = lake
+    store.put(profile.zones.raw, "events/evil\x01name.csv", b"a,b\n1,2\n")
+    (outcome,) = ingest.ingest_dataset(profile, "events", store)["files"]
+    assert (outcome["outcome"], outcome["reason"]) == ("quarantine", "unsafe_key")
+    assert "\x01" not in outcome["target_key"]
+    assert list(store.list(profile.zones.bronze, "events/")) == []

@@ -1,0 +1,73 @@
+"""The dataset registry (config/datasets.yaml): file datasets and operational source tables.
+
+Validated with pydantic when loaded; an error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lakehouse.config import ConfigError
+from lakehouse.paths import CONFIG_DIR
+
+REGISTRY_FILE = CONFIG_DIR / "datasets.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileDataset(_Strict):
+    owner: str
+    sensor_schedule_minutes: int = Field(default=5, ge=1, le=1440)
+
+
+class SourceTable(_Strict):
+    schema_name: str = Field(alias="schema")
+    mode: Literal["full", "incremental"]
+    watermark: str | None = None
+    key: list[str] = Field(min_length=1)
+    read_partitions: int = Field(default=1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _incremental_needs_watermark(self) -> SourceTable:
+        if self.mode == "incremental" and not self.watermark:
+            raise ValueError("mode 'incremental' needs a 'watermark' column")
+        return self
+
+    def job_spec(self, name: str) -> dict:
+        return {"table": name, **self.model_dump(by_alias=True)}
+
+
+class Registry(_Strict):
+    file_datasets: dict[str, FileDataset]
+    source_tables: dict[str, SourceTable] = {}
+
+    def source_tables_json(self) -> str:
+        """The table specs as the db_to_bronze job takes them (one JSON argument)."""
+        return json.dumps([t.job_spec(n) for n, t in sorted(self.source_tables.items())])
+
+
+def load_registry(path: Path = REGISTRY_FILE) -> Registry:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the dataset registry: {exc}") from exc
+    try:
+        return Registry.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    return load_registry()
