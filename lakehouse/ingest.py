@@ -255,10 +255,14 @@ def ingest_dataset(profile: Profile, dataset: str, store: ObjectStore | None = N
     """Ingest every file under raw/<dataset>/; returns a summary for metrics and XCom."""
     store = store or object_store(profile)
     started = datetime.now(UTC)
-    outcomes = []
+    outcomes, skipped = [], []
     for obj in list(store.list(profile.zones.raw, f"{dataset}/")):
         outcome = ingest_file(profile, store, dataset, obj, datetime.now(UTC))
-        if outcome is not None:
+        if outcome is None:
+            # Gone between listing and reading: another run took it, or the server lists a
+            # key it cannot serve back (some S3 servers mangle control characters).
+            skipped.append(obj.key)
+        else:
             outcomes.append(outcome)
     seconds = (datetime.now(UTC) - started).total_seconds()
     by = {k: sum(o.outcome == k for o in outcomes)
@@ -268,6 +272,8 @@ def ingest_dataset(profile: Profile, dataset: str, store: ObjectStore | None = N
         "dataset": dataset,
         "files_in": len(outcomes),
         **{f"files_{k}": v for k, v in by.items()},
+        "files_skipped": len(skipped),
+        "skipped_keys": skipped,
         "bytes": sum(o.size for o in outcomes),
         "duration_s": round(seconds, 3),
         "files": [asdict(o) for o in outcomes],
