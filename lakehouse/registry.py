@@ -23,9 +23,47 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ColumnType = Literal[
+    "string", "long", "double", "timestamp", "enum", "money", "currency", "country", "email", "json"
+]
+
+
+class ColumnSpec(_Strict):
+    type: ColumnType
+    required: bool = False
+    values: list[str] | None = None
+    range: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _values_for_enums(self) -> ColumnSpec:
+        if self.type in ("enum", "currency") and not self.values:
+            raise ValueError(f"type '{self.type}' needs 'values'")
+        return self
+
+
+class SilverSpec(_Strict):
+    key: list[str] = Field(min_length=1)
+    order_by: str
+    columns: dict[str, ColumnSpec]
+    partition_date_from: str | None = None
+    scd2_tracked: list[str] | None = None
+    max_error_rate: float = Field(default=0.1, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _columns_exist(self) -> SilverSpec:
+        named = [*self.key, self.order_by, *(self.scd2_tracked or [])]
+        if self.partition_date_from:
+            named.append(self.partition_date_from)
+        missing = [c for c in named if c not in self.columns]
+        if missing:
+            raise ValueError(f"columns {missing} are used but not declared under 'columns'")
+        return self
+
+
 class FileDataset(_Strict):
     owner: str
     sensor_schedule_minutes: int = Field(default=5, ge=1, le=1440)
+    silver: SilverSpec | None = None
 
 
 class SourceTable(_Strict):
@@ -48,6 +86,16 @@ class SourceTable(_Strict):
 class Registry(_Strict):
     file_datasets: dict[str, FileDataset]
     source_tables: dict[str, SourceTable] = {}
+
+    def silver_specs_json(self) -> str:
+        """The SILVER specs as the bronze_to_silver job takes them (one JSON argument)."""
+        return json.dumps(
+            [
+                {"dataset": name, **ds.silver.model_dump(mode="json")}
+                for name, ds in sorted(self.file_datasets.items())
+                if ds.silver is not None
+            ]
+        )
 
     def source_tables_json(self) -> str:
         """The table specs as the db_to_bronze job takes them (one JSON argument)."""

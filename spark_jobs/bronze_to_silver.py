@@ -1,103 +1,345 @@
-"""BRONZE -> SILVER job (Glue-compatible): read every bronze file of a dataset, clean, type,
-deduplicate, quarantine bad rows, write a Delta table partitioned by event_date, and record
-metrics that reconcile: rows_in = rows_silver + rows_quarantined + duplicates_dropped.
+"""BRONZE -> SILVER job (Glue-compatible), driven by the registry's `silver:` specs.
+
+For each dataset: read only the bronze files not processed yet (the ingestion log minus the
+processed-files log, a bookmark that works the same locally and on Glue), conform drifted
+columns, type and clean, quarantine bad rows with reason codes, deduplicate by business key
+(latest wins), then MERGE into the silver Delta table (SCD2 for datasets with tracked columns),
+check data quality and write metrics that reconcile:
+rows_read = rows_quarantined + duplicates (+ unchanged SCD2 re-sends) + rows kept.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from functools import reduce
+from operator import or_
+from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from spark_jobs.runtime import finish_job, path_exists, start_job
-from spark_jobs.silver import events
+from spark_jobs.silver import transforms as T
+
+PROCESSED = "_state/processed_files"
 
 
-def bronze_files(spark: SparkSession, bronze_root: str, dataset: str) -> dict[tuple, list[str]]:
-    """Bronze files of a dataset grouped by (format, delimiter), from the ingestion log."""
-    log = f"{bronze_root.rstrip('/')}/_ingestion_log/{dataset}/"
+def _exists(spark: SparkSession, path: str) -> bool:
+    return path_exists(spark, f"{path}/_delta_log")
+
+
+def pending_files(
+    spark: SparkSession, bronze_root: str, silver_root: str, dataset: str
+) -> list[tuple[str, str | None, str]]:
+    """(format, delimiter, bronze key) of the dataset's bronze files not yet processed."""
+    log = f"{bronze_root}/_ingestion_log/{dataset}/"
     if not path_exists(spark, log):
-        return {}
+        return []
     records = (
         spark.read.json(log, recursiveFileLookup=True)
         .where(F.col("outcome") == "bronze")
-        .select("target_key", "format", "delimiter")
+        .select("format", "delimiter", "target_key")
         .distinct()
-        .collect()
     )
-    groups: dict[tuple, list[str]] = {}
-    for r in sorted(records):
-        groups.setdefault((r.format, r.delimiter), []).append(
-            f"{bronze_root.rstrip('/')}/{r.target_key}"
+    if _exists(spark, f"{silver_root}/{PROCESSED}"):
+        done = (
+            spark.read.format("delta")
+            .load(f"{silver_root}/{PROCESSED}")
+            .where(F.col("dataset") == dataset)
+            .select(F.col("bronze_key").alias("target_key"))
         )
-    return groups
+        records = records.join(done, "target_key", "left_anti")
+    return sorted((r.format, r.delimiter, r.target_key) for r in records.collect())
 
 
-def extract_bronze(spark: SparkSession, bronze_root: str, dataset: str) -> DataFrame:
-    frames: list[DataFrame] = []
-    for (fmt, delimiter), paths in bronze_files(spark, bronze_root, dataset).items():
-        if fmt == "csv":
-            df = spark.read.csv(paths, header=True, sep=delimiter, inferSchema=False)
-        elif fmt in ("json", "ndjson"):
-            df = spark.read.schema(events.RAW_EVENTS_SCHEMA).json(paths, multiLine=fmt == "json")
-        else:
-            df = spark.read.parquet(*paths)
-        frames.append(events.conform(df.withColumn("source_file", F.input_file_name())))
-    if not frames:
-        empty = spark.createDataFrame([], events.RAW_EVENTS_SCHEMA)
-        return empty.withColumn("source_file", F.lit(None).cast("string"))
+def read_file(spark: SparkSession, path: str, fmt: str, delimiter: str | None) -> DataFrame:
+    # One read per file: files of one dataset spell their columns differently, and a shared
+    # case-insensitive schema would collide (event_id vs EVENT_ID).
+    if fmt == "csv":
+        return spark.read.csv(path, header=True, sep=delimiter or ",", inferSchema=False)
+    if fmt in ("json", "ndjson"):
+        return spark.read.json(path, multiLine=fmt == "json", primitivesAsString=True)
+    return spark.read.parquet(path)
+
+
+def extract(spark: SparkSession, bronze_root: str, files: list, spec: dict) -> DataFrame:
+    frames = [
+        T.conform(
+            read_file(spark, f"{bronze_root}/{key}", fmt, delim).withColumn(T.SOURCE, F.lit(key)),
+            spec,
+        )
+        for fmt, delim, key in files
+    ]
     out = frames[0]
     for frame in frames[1:]:
         out = out.unionByName(frame)
     return out
 
 
+def merge_latest(spark: SparkSession, rows: DataFrame, path: str, spec: dict) -> dict[str, int]:
+    """Upsert winners: a newer version replaces the stored one; older or equal ones are dropped."""
+    key, order_by = spec["key"], spec["order_by"]
+    if not _exists(spark, path):
+        writer = rows.write.format("delta")
+        if "event_date" in rows.columns:
+            writer = writer.partitionBy("event_date")
+        writer.save(path)
+        return {"inserted": rows.count(), "exact": 0, "superseded": 0}
+    target = spark.read.format("delta").load(path)
+    matched = rows.alias("s").join(target.select(*key, F.col("_row_hash").alias("_t_hash")), key)
+    exact = matched.where(F.col("_row_hash") == F.col("_t_hash")).count()
+    superseded = matched.count() - exact
+    cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
+    table = DeltaTable.forPath(spark, path)
+    (
+        table.alias("t")
+        .merge(rows.alias("s"), cond)
+        .whenMatchedUpdateAll(condition=f"s.`{order_by}` > t.`{order_by}`")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+    inserted = rows.count() - matched.count()
+    return {"inserted": inserted, "exact": exact, "superseded": superseded}
+
+
+def merge_scd2(spark: SparkSession, good: DataFrame, path: str, spec: dict) -> int:
+    """Close the current version of changed keys and add the new versions, in one MERGE."""
+    key = spec["key"]
+    if _exists(spark, path):
+        current = spark.read.format("delta").load(path).where("is_current")
+    else:
+        current = good.limit(0).withColumn("_scd_hash", T.row_hash(spec, spec["scd2_tracked"]))
+    new = T.scd2_versions(good, current, spec).cache()
+    count = new.count()
+    if not _exists(spark, path):
+        new.write.format("delta").save(path)
+        return count
+    closes = (
+        new.groupBy(*key)
+        .agg(F.min("valid_from").alias("_close_at"))
+        .join(current.select(*key), key)
+        .withColumn("_action", F.lit("close"))
+    )
+    staged = new.withColumn("_action", F.lit("insert")).unionByName(
+        closes, allowMissingColumns=True
+    )
+    cond = "t.is_current AND s._action = 'close' AND " + " AND ".join(
+        f"t.`{k}` = s.`{k}`" for k in key
+    )
+    columns = list(new.columns)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(staged.alias("s"), cond)
+        .whenMatchedUpdate(set={"valid_to": "s._close_at", "is_current": "false"})
+        .whenNotMatchedInsert(
+            condition="s._action = 'insert'", values={c: f"s.`{c}`" for c in columns}
+        )
+        .execute()
+    )
+    new.unpersist()
+    return count
+
+
+def write_quarantine(spark: SparkSession, bad: DataFrame, path: str, spec: dict) -> None:
+    """Append bad rows idempotently: a re-processed file adds no second copy."""
+    raw_cols = [*spec["columns"], T.SOURCE]
+    keyed = bad.withColumn("_row_hash", F.xxhash64(*[F.col(c) for c in raw_cols]))
+    keyed = keyed.withColumn(
+        "_dup_index",
+        F.row_number().over(Window.partitionBy(T.SOURCE, "_row_hash").orderBy("_row_hash")),
+    )
+    if not _exists(spark, path):
+        keyed.write.format("delta").save(path)
+        return
+    cond = " AND ".join(f"t.{c} <=> s.{c}" for c in (T.SOURCE, "_row_hash", "_dup_index"))
+    DeltaTable.forPath(spark, path).alias("t").merge(
+        keyed.alias("s"), cond
+    ).whenNotMatchedInsertAll().execute()
+
+
+def quality_checks(table: DataFrame, spec: dict, rows_read: int, quarantined: int) -> list[dict]:
+    """Centralised checks on the silver table after the write (and the error rate)."""
+    key = spec["key"]
+    checks: list[dict[str, Any]] = []
+    rate = quarantined / rows_read if rows_read else 0.0
+    checks.append(
+        {
+            "check": "error_rate",
+            "observed": round(rate, 5),
+            "limit": spec["max_error_rate"],
+            "passed": rate <= spec["max_error_rate"],
+        }
+    )
+    live = table.where("is_current") if spec.get("scd2_tracked") else table
+    stats = live.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.countDistinct(*key).alias("keys"),
+        F.sum(F.when(reduce(or_, [F.col(k).isNull() for k in key]), 1).otherwise(0)).alias(
+            "null_keys"
+        ),
+    ).collect()[0]
+    checks.append(
+        {
+            "check": "unique_key",
+            "observed": stats.rows - stats.keys,
+            "limit": 0,
+            "passed": stats.rows == stats.keys,
+        }
+    )
+    checks.append(
+        {
+            "check": "not_null_key",
+            "observed": stats.null_keys or 0,
+            "limit": 0,
+            "passed": not stats.null_keys,
+        }
+    )
+    for name, col in spec["columns"].items():
+        if col["type"] in ("enum", "currency"):
+            bad = live.where(F.col(name).isNotNull() & ~F.col(name).isin(col["values"])).count()
+            checks.append(
+                {
+                    "check": f"accepted_values:{name}",
+                    "observed": bad,
+                    "limit": 0,
+                    "passed": bad == 0,
+                }
+            )
+        if col.get("range"):
+            low, high = col["range"]
+            bad = live.where(~F.col(name).between(low, high)).count()
+            limit = spec["max_error_rate"] * max(stats.rows, 1)
+            checks.append(
+                {"check": f"range:{name}", "observed": bad, "limit": limit, "passed": bad <= limit}
+            )
+    return checks
+
+
+def process_dataset(
+    spark: SparkSession,
+    spec: dict,
+    bronze_root: str,
+    silver_root: str,
+    quarantine_root: str,
+    batch_id: str,
+) -> dict:
+    dataset = spec["dataset"]
+    path = f"{silver_root}/{dataset}"
+    files = pending_files(spark, bronze_root, silver_root, dataset)
+    metrics: dict[str, Any] = {"dataset": dataset, "files": len(files)}
+    if not files:
+        return {**metrics, "rows_read": 0, "skipped": "no new bronze files"}
+    t0 = time.time()
+    raw = extract(spark, bronze_root, files, spec).cache()
+    rows_read = raw.count()
+    t1 = time.time()
+    cleaned = T.clean(raw, spec).cache()
+    reasons = {
+        r.quarantine_reason: r["count"]
+        for r in cleaned.where("quarantine_reason IS NOT NULL")
+        .groupBy("quarantine_reason")
+        .count()
+        .collect()
+    }
+    quarantined = sum(reasons.values())
+    extras = sorted(
+        {k for r in raw.select(F.explode(F.map_keys(T.EXTRA))).distinct().collect() for k in r}
+    )
+    good = T.valid(cleaned, spec).withColumn("_batch_id", F.lit(batch_id)).cache()
+    good.count()
+    t2 = time.time()
+    rate = quarantined / rows_read if rows_read else 0.0
+    if rate > spec["max_error_rate"]:
+        raise RuntimeError(
+            f"{dataset}: {quarantined} of {rows_read} rows quarantined ({rate:.1%}) is above "
+            f"max_error_rate {spec['max_error_rate']:.1%} (config/datasets.yaml); nothing written"
+        )
+    if spec.get("scd2_tracked"):
+        exact = good.count() - good.dropDuplicates([*spec["key"], "_row_hash"]).count()
+        new_versions = merge_scd2(spark, good, path, spec)
+        kept = {
+            "scd2_new_versions": new_versions,
+            "scd2_unchanged": good.count() - exact - new_versions,
+        }
+        duplicates = {"exact": exact, "superseded_by_later": 0}
+    else:
+        exact, superseded = T.duplicate_counts(good, spec)
+        merged = merge_latest(spark, T.winners(good, spec), path, spec)
+        duplicates = {
+            "exact": exact + merged["exact"],
+            "superseded_by_later": superseded + merged["superseded"],
+        }
+        kept = {"rows_inserted": merged["inserted"]}
+    write_quarantine(
+        spark,
+        T.quarantined(cleaned).withColumn("_batch_id", F.lit(batch_id)),
+        f"{quarantine_root}/{dataset}",
+        spec,
+    )
+    done = spark.createDataFrame(
+        [(dataset, key, batch_id) for _f, _d, key in files],
+        "dataset string, bronze_key string, batch_id string",
+    )
+    done.write.format("delta").mode("append").save(f"{silver_root}/{PROCESSED}")
+    t3 = time.time()
+    table = spark.read.format("delta").load(path)
+    checks = quality_checks(table, spec, rows_read, quarantined)
+    for frame in (raw, cleaned, good):
+        frame.unpersist()
+    return {
+        **metrics,
+        "rows_read": rows_read,
+        "rows_quarantined": dict(sorted(reasons.items())),
+        "duplicates_dropped": duplicates,
+        **kept,
+        "extra_columns": extras,
+        "silver_rows_total": table.where("is_current").count()
+        if spec.get("scd2_tracked")
+        else table.count(),
+        "dq": checks,
+        "seconds": {
+            "read": round(t1 - t0, 2),
+            "transform": round(t2 - t1, 2),
+            "write": round(t3 - t2, 2),
+        },
+    }
+
+
 def main() -> None:
     ctx = start_job(
         "bronze_to_silver",
-        ["bronze_root", "dataset", "silver_path", "quarantine_path", "metrics_path"],
+        ["specs", "bronze_root", "silver_root", "quarantine_root", "batch_id", "metrics_path"],
     )
     spark, args = ctx.spark, ctx.args
     started = time.time()
-
-    raw = extract_bronze(spark, args["bronze_root"], args["dataset"]).cache()
-    cleaned = events.clean_events(raw).cache()
-    valid = events.valid_rows(cleaned)
-    silver = events.deduplicate_events(valid)
-    bad = events.quarantined_rows(cleaned)
-
-    (
-        silver.write.format("delta")
-        .mode("overwrite")
-        .option("overwriteSchema", True)
-        .partitionBy("event_date")
-        .save(args["silver_path"])
-    )
-    bad.write.format("delta").mode("overwrite").option("overwriteSchema", True).save(
-        args["quarantine_path"]
-    )
-
-    rows_in = raw.count()
-    rows_valid = valid.count()
-    rows_silver = spark.read.format("delta").load(args["silver_path"]).count()
-    rows_quarantined = spark.read.format("delta").load(args["quarantine_path"]).count()
+    results = [
+        process_dataset(
+            spark,
+            spec,
+            args["bronze_root"],
+            args["silver_root"],
+            args["quarantine_root"],
+            args["batch_id"],
+        )
+        for spec in json.loads(args["specs"])
+    ]
     metrics = {
         "stage": "bronze_to_silver",
-        "dataset": "events",
-        "rows_in": rows_in,
-        "rows_silver": rows_silver,
-        "rows_quarantined": rows_quarantined,
-        "duplicates_dropped": rows_valid - rows_silver,
+        "datasets": {r["dataset"]: r for r in results},
         "duration_s": round(time.time() - started, 3),
     }
-    if rows_in != rows_silver + rows_quarantined + metrics["duplicates_dropped"]:
-        raise RuntimeError(f"row counts do not reconcile: {metrics}")
     spark.createDataFrame([(json.dumps(metrics),)], "value string").coalesce(1).write.mode(
         "overwrite"
     ).text(args["metrics_path"])
     print(json.dumps(metrics))
+    failed = [
+        c | {"dataset": r["dataset"]} for r in results for c in r.get("dq", []) if not c["passed"]
+    ]
+    if failed:
+        raise RuntimeError(f"data quality checks failed: {failed}")
     finish_job(ctx)
 
 
