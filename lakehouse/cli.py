@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -81,9 +80,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     fetch_jars()
     services.Stack(profile).start()
-    with tempfile.TemporaryDirectory() as tmp:
-        manifest, _ = pipeline.prepare_sample_run(profile, Path(tmp))
-    print(f"dropped the sample files into {profile.uri('raw')} and loaded the operational source")
+    manifest = pipeline.prepare_sample_run(profile)
+    print(f"dropped the reference sample into {profile.uri('raw')}, loaded the operational DB")
     pipeline.wait_for_dag(profile)
     run_id = pipeline.trigger(profile)
     print(f"triggered master DAG run {run_id}")
@@ -95,12 +93,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  BRONZE     files {result['bronze_files']}  {profile.uri('bronze')}")
     print(f"             tables from the operational DB: {result['bronze_tables']}")
     print(f"  QUARANTINE files {result['quarantined_files']}  {profile.uri('quarantine')}")
-    print(f"  SILVER     Delta table         {profile.uri('silver', 'events')}")
+    print(
+        f"  SILVER     Delta tables        {profile.uri('silver')} (events, transactions, "
+        "users with SCD2 history, shipment_tracking)"
+    )
     print(f"  GOLD       Delta table         {profile.uri('gold', 'daily_event_counts')}")
     wh = result.get("warehouse", {})
     print(
         f"  WAREHOUSE  {wh.get('table')}: {wh.get('rows')} rows, {wh.get('events')} events "
-        f"(expected {manifest['silver_rows']} events)"
+        f"(expected {manifest['datasets']['events']['silver_rows']} events)"
     )
     print(f"  Airflow UI {api}   (stop everything: make down PROFILE={profile.name})")
     return 0

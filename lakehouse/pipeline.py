@@ -182,26 +182,19 @@ def reset_source(profile: Profile, schema: str = "shop") -> None:
 SAMPLE = Path(__file__).resolve().parent.parent / "seed_data" / "sample"
 
 
-def prepare_sample_run(profile: Profile, workdir: Path) -> tuple[dict, dict]:
-    """A clean lake, then the sample inputs in place: the thin events slice, batch 1 of the
-    committed reference sample for the other file datasets, and its operational batch 1 in the
-    source database. Returns (thin manifest, reference sample manifest)."""
-    from seed_data import thin
-    from seed_data.generate import iter_raw_files
+def prepare_sample_run(profile: Profile, batches: tuple[int, ...] = (1, 2, 3)) -> dict:
+    """A clean lake and source database, then the committed reference sample in place: the
+    RAW files of the given batches and the operational upserts of the same batches. Returns
+    the sample's ground-truth manifest."""
     from seed_data.operational import load_batch
 
     reset_lake(profile)
     reset_source(profile)
-    thin_manifest = thin.generate(workdir, seed=42)
-    drop_files(profile, workdir / "events", "events")
-    store = object_store(profile)
-    for dataset, path in iter_raw_files(SAMPLE, 1):
-        if dataset != "events":  # SILVER reads the thin events slice for now
-            store.put(profile.zones.raw, f"{dataset}/{path.name}", path.read_bytes())
-    if profile.source_db is not None:
-        load_batch(profile.source_db.dsn(), SAMPLE / "batch-01")
-    sample_manifest = json.loads((SAMPLE / "manifest.json").read_text())
-    return thin_manifest, sample_manifest
+    for batch in batches:
+        drop_reference_batch(profile, SAMPLE, batch)
+        if profile.source_db is not None:
+            load_batch(profile.source_db.dsn(), SAMPLE / f"batch-{batch:02d}")
+    return json.loads((SAMPLE / "manifest.json").read_text())
 
 
 def summary(profile: Profile, table: str = "daily_event_counts") -> dict:

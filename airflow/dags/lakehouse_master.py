@@ -59,10 +59,11 @@ def lakehouse_master() -> None:
         "bronze_to_silver",
         "bronze_to_silver.py",
         {
+            "specs": REGISTRY.silver_specs_json(),
             "bronze_root": PROFILE.spark_uri("bronze").rstrip("/"),
-            "dataset": "events",
-            "silver_path": PROFILE.spark_uri("silver", "events"),
-            "quarantine_path": PROFILE.spark_uri("quarantine", "rows/events"),
+            "silver_root": PROFILE.spark_uri("silver").rstrip("/"),
+            "quarantine_root": PROFILE.spark_uri("quarantine", "rows"),
+            "batch_id": RUN_KEY,
             "metrics_path": PROFILE.spark_uri("metrics", f"runs/{RUN_KEY}/bronze_to_silver"),
         },
     )

@@ -1,0 +1,178 @@
+"""SILVER transforms, one table of cases per fault class of the input contract (README)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+
+from lakehouse.registry import load_registry
+from spark_jobs.silver import transforms as T
+
+SPECS = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json())}
+EVENTS, TXNS, USERS = SPECS["events"], SPECS["transactions"], SPECS["users"]
+
+
+def _raw(spark, spec: dict, rows: list[dict]):
+    cols = list(spec["columns"])
+    data = [tuple(r.get(c) for c in cols) + (r.get("source_file", "f1"),) for r in rows]
+    schema = ", ".join(f"`{c}` string" for c in cols) + ", source_file string"
+    return T.conform(spark.createDataFrame(data, schema), spec)
+
+
+def _clean_one(spark, spec: dict, **values):
+    return T.clean(_raw(spark, spec, [values]), spec).collect()[0]
+
+
+GOOD_EVENT = {"event_id": "e1", "user_id": "7", "event_type": "login",
+              "event_ts": "2026-11-01T10:00:00Z"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-01T10:00:00Z", datetime(2026, 11, 1, 10)),
+        ("2026-11-01T12:00:00+02:00", datetime(2026, 11, 1, 10)),
+        ("2026-11-01T05:00:00-05:00", datetime(2026, 11, 1, 10)),
+        ("2026-11-01 10:00:00", datetime(2026, 11, 1, 10)),
+        ("1793527200", datetime(2026, 11, 1, 10)),
+        ("1793527200000", datetime(2026, 11, 1, 10)),
+        ("01/11/2026 10:00", datetime(2026, 11, 1, 10)),  # day-first, always
+        ("yesterday", None),
+        ("2026-13-45 25:61:00", None),
+        ("31/02/2026 10:00:99", None),
+    ],
+)
+def test_timestamp_formats(spark, text, expected):
+    row = _clean_one(spark, EVENTS, **{**GOOD_EVENT, "event_ts": text})
+    assert row.event_ts == expected
+    assert row.quarantine_reason == (None if expected else "invalid_timestamp")
+
+
+@pytest.mark.parametrize("spelling", ["", "null", "NULL", "None", "N/A", "-", "   ", None])
+def test_null_spellings(spark, spelling):
+    row = _clean_one(spark, EVENTS, **{**GOOD_EVENT, "product_id": spelling})
+    assert row.product_id is None and row.quarantine_reason is None
+    missing = _clean_one(spark, EVENTS, **{**GOOD_EVENT, "event_id": spelling})
+    assert missing.quarantine_reason == "missing_required_key"
+
+
+@pytest.mark.parametrize(
+    ("amount", "value", "reason"),
+    [
+        ("1234.50", Decimal("1234.50"), None),
+        ("$1,234.50", Decimal("1234.50"), None),
+        ("€12.00", Decimal("12.00"), None),
+        (" 99.90 ", Decimal("99.90"), None),
+        ("-12.50", Decimal("-12.50"), "negative_amount"),
+        ("twelve", None, "invalid_number"),
+    ],
+)
+def test_money(spark, amount, value, reason):
+    row = _clean_one(spark, TXNS, transaction_id="t1", user_id="1", amount=amount,
+                     currency="usd", status=" Completed ", transaction_ts="1793527200")  # fmt: skip
+    assert (row.amount, row.quarantine_reason) == (value, reason)
+    if reason is None:
+        assert (row.currency, row.status) == ("USD", "completed")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("event_type", "teleport", "unknown_enum"),
+        ("event_type", " PAGE_VIEW ", None),
+        ("device", "Android", None),
+        ("user_id", "x9", "invalid_number"),
+        ("country", "de", None),
+    ],
+)
+def test_enums_numbers_and_codes(spark, field, value, reason):
+    row = _clean_one(spark, EVENTS, **{**GOOD_EVENT, field: value})
+    assert row.quarantine_reason == reason
+    if field == "country":
+        assert row.country == "DE"
+
+
+@pytest.mark.parametrize(
+    ("currency", "reason"),
+    [
+        ("EUR", None),
+        ("eur", None),
+        ("ABC", "invalid_currency"),
+        ("EURO", "invalid_currency"),
+    ],  # fmt: skip
+)
+def test_currency(spark, currency, reason):
+    row = _clean_one(spark, TXNS, transaction_id="t1", user_id="1", amount="1.00",
+                     currency=currency, status="pending", transaction_ts="1793527200")  # fmt: skip
+    assert row.quarantine_reason == reason
+
+
+@pytest.mark.parametrize(
+    ("email", "reason"),
+    [("a@example.com", None), ("user1@", "malformed_email"),
+     ("no-at-sign.example.com", "malformed_email"), ("two words@example.com", "malformed_email")],
+)  # fmt: skip
+def test_email(spark, email, reason):
+    row = _clean_one(spark, USERS, user_id="1", email=email, updated_at="1793527200")
+    assert row.quarantine_reason == reason
+
+
+def test_conform_maps_name_variants_keeps_extras_and_fills_missing(spark):
+    df = spark.createDataFrame(
+        [("e1", "7", "login", "1793527200", "edge-7")],
+        "`Event Id` string, userId string, EVENT_TYPE string, EventTs string, INGEST_HOST string",
+    )
+    out = T.conform(df, EVENTS)
+    assert out.columns == [*EVENTS["columns"], "_extra", "source_file"]
+    row = out.collect()[0]
+    assert (row.event_id, row.user_id, row.event_type, row.event_ts) == (
+        "e1", "7", "login", "1793527200")  # fmt: skip
+    assert row.properties is None and row._extra == {"INGEST_HOST": "edge-7"}
+
+
+def test_quarantined_rows_keep_the_original_strings(spark):
+    cleaned = T.clean(_raw(spark, EVENTS, [{**GOOD_EVENT, "event_type": " Teleport "}]), EVENTS)
+    (bad,) = T.quarantined(cleaned).collect()
+    original = (bad.event_type, bad.event_ts, bad.source_file)
+    assert original == (" Teleport ", "2026-11-01T10:00:00Z", "f1")
+    assert bad.quarantine_reason == "unknown_enum"
+
+
+def test_winners_latest_wins_and_duplicates_are_counted(spark):
+    rows = [
+        {**GOOD_EVENT, "event_id": "e1"},
+        {**GOOD_EVENT, "event_id": "e1"},  # exact duplicate
+        {**GOOD_EVENT, "event_id": "e2", "event_type": "login"},
+        {**GOOD_EVENT, "event_id": "e2", "event_type": "logout",
+         "event_ts": "2026-11-01T11:00:00Z"},  # later version
+    ]  # fmt: skip
+    good = T.valid(T.clean(_raw(spark, EVENTS, rows), EVENTS), EVENTS)
+    assert T.duplicate_counts(good, EVENTS) == (1, 1)
+    out = T.winners(good, EVENTS).select("event_id", "event_type").orderBy("event_id")
+    expected = spark.createDataFrame([("e1", "login"), ("e2", "logout")],
+                                     "event_id string, event_type string")  # fmt: skip
+    assert_df_equality(out, expected, ignore_nullable=True)
+
+
+def test_scd2_versions_open_only_on_change(spark):
+    spec = USERS
+    base = {"user_id": "1", "email": "a@example.com", "country": "DE", "status": "active"}
+    rows = [
+        {**base, "updated_at": "2026-11-01T00:00:00Z"},
+        {**base, "updated_at": "2026-11-02T00:00:00Z"},  # re-sent, unchanged: no version
+        {**base, "country": "FR", "updated_at": "2026-11-03T00:00:00Z"},  # a change
+    ]
+    good = T.valid(T.clean(_raw(spark, spec, rows), spec), spec)
+    current = good.limit(0).withColumn("_scd_hash", T.row_hash(spec, spec["scd2_tracked"]))
+    new = T.scd2_versions(good, current, spec).orderBy("valid_from").collect()
+    assert [(r.country, r.valid_from.day, r.valid_to and r.valid_to.day, r.is_current)
+            for r in new] == [("DE", 1, 3, False), ("FR", 3, None, True)]  # fmt: skip
+
+
+def test_silver_schema_types_money_as_decimal():
+    schema = {f.name: f.dataType.simpleString() for f in T.silver_schema(TXNS)}
+    assert schema["amount"] == "decimal(18,2)" and schema["transaction_ts"] == "timestamp"
