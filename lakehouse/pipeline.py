@@ -128,10 +128,8 @@ def wait_for_run(
         for t in bad
         if states[t] in ("failed", "up_for_retry", "running", "upstream_failed")
     )
-    why = "timed out" if state not in TERMINAL else f"ended {state}"
-    raise PipelineError(
-        f"run {run_id} {why} after {timeout:.0f}s limit; task states {states}\n{logs}"
-    )
+    why = f"timed out after {timeout:.0f}s" if state not in TERMINAL else f"ended {state}"
+    raise PipelineError(f"run {run_id} {why}; task states {states}\n{logs}")
 
 
 def drop_files(profile: Profile, source: Path, dataset: str) -> list[str]:

@@ -20,14 +20,14 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from spark_jobs.runtime import finish_job, path_exists, start_job
+from spark_jobs.runtime import finish_job, is_delta, path_exists, start_job
 from spark_jobs.silver import transforms as T
 
 PROCESSED = "_state/processed_files"
 
 
 def _exists(spark: SparkSession, path: str) -> bool:
-    return path_exists(spark, f"{path}/_delta_log")
+    return is_delta(spark, path)
 
 
 def pending_files(
@@ -82,7 +82,7 @@ def merge_latest(spark: SparkSession, rows: DataFrame, path: str, spec: dict) ->
     """Upsert winners: a newer version replaces the stored one; older or equal ones are dropped."""
     key, order_by = spec["key"], spec["order_by"]
     if not _exists(spark, path):
-        writer = rows.write.format("delta")
+        writer = rows.write.format("delta").mode("overwrite")
         if "event_date" in rows.columns:
             writer = writer.partitionBy("event_date")
         writer.save(path)
@@ -114,7 +114,7 @@ def merge_scd2(spark: SparkSession, good: DataFrame, path: str, spec: dict) -> i
     new = T.scd2_versions(good, current, spec).cache()
     count = new.count()
     if not _exists(spark, path):
-        new.write.format("delta").save(path)
+        new.write.format("delta").mode("overwrite").save(path)
         return count
     closes = (
         new.groupBy(*key)
@@ -152,7 +152,7 @@ def write_quarantine(spark: SparkSession, bad: DataFrame, path: str, spec: dict)
         F.row_number().over(Window.partitionBy(T.SOURCE, "_row_hash").orderBy("_row_hash")),
     )
     if not _exists(spark, path):
-        keyed.write.format("delta").save(path)
+        keyed.write.format("delta").mode("overwrite").save(path)
         return
     cond = " AND ".join(f"t.{c} <=> s.{c}" for c in (T.SOURCE, "_row_hash", "_dup_index"))
     DeltaTable.forPath(spark, path).alias("t").merge(
@@ -283,7 +283,8 @@ def process_dataset(
         [(dataset, key, batch_id) for _f, _d, key in files],
         "dataset string, bronze_key string, batch_id string",
     )
-    done.write.format("delta").mode("append").save(f"{silver_root}/{PROCESSED}")
+    mode = "append" if _exists(spark, f"{silver_root}/{PROCESSED}") else "overwrite"
+    done.write.format("delta").mode(mode).save(f"{silver_root}/{PROCESSED}")
     t3 = time.time()
     table = spark.read.format("delta").load(path)
     checks = quality_checks(table, spec, rows_read, quarantined)

@@ -17,7 +17,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs.runtime import finish_job, path_exists, secret, start_job
+from spark_jobs.runtime import finish_job, is_delta, secret, start_job
 
 STATE_TABLE = "_state/watermarks"
 
@@ -25,7 +25,7 @@ STATE_TABLE = "_state/watermarks"
 def read_watermarks(spark: SparkSession, bronze_root: str) -> dict[str, str]:
     """High-water marks per table, as UTC ISO strings (no Python timezone conversion)."""
     path = f"{bronze_root}/{STATE_TABLE}"
-    if not path_exists(spark, path):
+    if not is_delta(spark, path):
         return {}
     return {r.table_name: r.watermark for r in spark.read.format("delta").load(path).collect()}
 
@@ -35,8 +35,8 @@ def save_watermark(spark: SparkSession, bronze_root: str, table: str, value, bat
     row = spark.createDataFrame(
         [(table, value, batch_id)], "table_name string, watermark string, batch_id string"
     ).withColumn("updated_at", F.current_timestamp())
-    if not path_exists(spark, f"{path}/_delta_log"):
-        row.write.format("delta").save(path)
+    if not is_delta(spark, path):
+        row.write.format("delta").mode("overwrite").save(path)
         return
     (
         DeltaTable.forPath(spark, path)
@@ -83,7 +83,7 @@ def ingest_table(
     source = source.cache()
     rows_read = source.count()
     inserted = rows_read
-    if spec["mode"] == "full" or not path_exists(spark, f"{target}/_delta_log"):
+    if spec["mode"] == "full" or not is_delta(spark, target):
         mode = "overwrite" if spec["mode"] == "full" else "append"
         source.write.format("delta").mode(mode).option("overwriteSchema", True).save(target)
     elif rows_read:

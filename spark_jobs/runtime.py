@@ -78,6 +78,14 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hpath))
 
 
+def is_delta(spark: SparkSession, path: str) -> bool:
+    """True if a Delta table (a readable transaction log) is at path; an empty or leftover
+    folder, which object stores and POSIX-backed S3 servers keep after deletes, is not one."""
+    from delta.tables import DeltaTable
+
+    return bool(DeltaTable.isDeltaTable(spark, path))
+
+
 def secret(name: str) -> str:
     """A secret the job needs (e.g. the source DB password).
 
