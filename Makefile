@@ -99,10 +99,10 @@ psql: ## Compose: psql on the warehouse PostgreSQL (DB=operational for the sourc
 	@$(NEED_ENGINE)
 	$(COMPOSE) exec warehouse-db sh -c 'psql -U "$$POSTGRES_USER" -d "$(DB)"'
 
-drop-sample: ## Compose: put the thin sample (as make demo) into RAW; then trigger lakehouse_master
+BATCH ?= 1
+drop-sample: ## Compose: batch BATCH of the committed sample into RAW and the operational DB
 	@$(NEED_ENGINE)
-	$(COMPOSE) exec airflow-scheduler sh -c \
-	  'lakehouse seed thin --out /tmp/lakehouse-sample && lakehouse drop /tmp/lakehouse-sample/events'
+	$(COMPOSE) exec airflow-scheduler lakehouse drop-sample --batch $(BATCH)
 
 demo: venv jars ## run the whole pipeline on sample data (embedded profile: no Docker, no services)
 	$(LAKEHOUSE) --profile $(DEMO_PROFILE) demo

@@ -44,10 +44,24 @@ def cmd_jars(_args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from seed_data import thin
+    from seed_data.generate import generate
 
-    manifest = thin.generate(args.out, args.seed)
-    print(f"wrote {args.out}: {manifest['rows_in']} event rows in {len(manifest['files'])} files")
+    manifest = generate(args.out, args.scale, args.seed, args.batches)
+    rows = {k: v["rows_in"] for k, v in manifest["datasets"].items()}
+    print(f"wrote {args.out}: rows {rows}; manifest {args.out / 'manifest.json'}")
+    return 0
+
+
+def cmd_drop_sample(args: argparse.Namespace) -> int:
+    from lakehouse.pipeline import SAMPLE, drop_reference_batch
+    from seed_data.operational import load_batch
+
+    profile = _profile(args)
+    keys = drop_reference_batch(profile, SAMPLE, args.batch)
+    print(f"dropped {len(keys)} files of sample batch {args.batch} into {profile.uri('raw')}")
+    if profile.source_db is not None:
+        counts = load_batch(profile.source_db.dsn(), SAMPLE / f"batch-{args.batch:02d}")
+        print(f"operational source upserts: {counts}")
     return 0
 
 
@@ -133,11 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("jars", help="fetch the Spark jars with Maven").set_defaults(func=cmd_jars)
 
-    p = sub.add_parser("seed", help="generate sample data")
-    p.add_argument("kind", choices=["thin"])
-    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("seed", help="generate the reference dataset (messy, with a manifest)")
+    p.add_argument("--scale", type=float, default=0.01, help="1 = about 1 million events")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--batches", type=int, default=3)
+    p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("drop-sample", help="one batch of the committed sample into RAW + DB")
+    p.add_argument("--batch", type=int, choices=[1, 2, 3], default=1)
+    p.set_defaults(func=cmd_drop_sample)
 
     p = sub.add_parser("drop", help="upload a folder of files into RAW")
     p.add_argument("folder", type=Path)

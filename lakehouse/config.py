@@ -203,7 +203,12 @@ def load_profile(name: str | None = None, path: Path | None = None) -> Profile:
     try:
         return Profile.model_validate(expanded)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from exc
+        raise validation_error(source, exc) from exc
+
+
+def validation_error(source: Path, exc: ValidationError) -> ConfigError:
+    """One message naming the file and every failing key."""
+    problems = "; ".join(
+        f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+    )
+    return ConfigError(f"{source}: {problems}")

@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lakehouse.config import ConfigError
+from lakehouse.config import ConfigError, validation_error
 from lakehouse.paths import CONFIG_DIR
 
 REGISTRY_FILE = CONFIG_DIR / "datasets.yaml"
@@ -110,10 +110,7 @@ def load_registry(path: Path = REGISTRY_FILE) -> Registry:
     try:
         return Registry.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise validation_error(path, exc) from exc
 
 
 @lru_cache(maxsize=1)

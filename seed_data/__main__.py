@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-from seed_data import thin
 from seed_data.generate import generate
 
 
@@ -33,9 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     p_load.add_argument("--data", type=Path, required=True, help="a generated dataset folder")
     p_load.add_argument("--batch", type=int, required=True)
     p_load.add_argument("--profile", default=None)
-    p_thin = sub.add_parser("thin", help="the thin-slice events dataset (a few hundred rows)")
-    p_thin.add_argument("--out", type=Path, required=True)
-    p_thin.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
     if args.command == "generate":
@@ -65,9 +61,6 @@ def main(argv: list[str] | None = None) -> int:
         if not batch_dir.is_dir():
             parser.error(f"{batch_dir} not found: generate the data first")
         print(json.dumps(load_batch(profile.source_db.dsn(), batch_dir)))
-    else:
-        manifest = thin.generate(args.out, args.seed)
-        print(json.dumps({k: manifest[k] for k in ("rows_in", "silver_rows", "duplicates")}))
     return 0
 
 

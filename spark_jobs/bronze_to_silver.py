@@ -20,7 +20,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from spark_jobs.runtime import finish_job, is_delta, path_exists, start_job
+from spark_jobs.runtime import finish_job, is_delta, path_exists, start_job, write_metrics
 from spark_jobs.silver import transforms as T
 
 PROCESSED = "_state/processed_files"
@@ -332,10 +332,7 @@ def main() -> None:
         "datasets": {r["dataset"]: r for r in results},
         "duration_s": round(time.time() - started, 3),
     }
-    spark.createDataFrame([(json.dumps(metrics),)], "value string").coalesce(1).write.mode(
-        "overwrite"
-    ).text(args["metrics_path"])
-    print(json.dumps(metrics))
+    write_metrics(spark, args["metrics_path"], metrics)
     failed = [
         c | {"dataset": r["dataset"]} for r in results for c in r.get("dq", []) if not c["passed"]
     ]

@@ -17,7 +17,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs.runtime import finish_job, is_delta, secret, start_job
+from spark_jobs.runtime import finish_job, is_delta, secret, start_job, write_metrics
 
 STATE_TABLE = "_state/watermarks"
 
@@ -134,10 +134,7 @@ def main() -> None:
     ]
     metrics = {"stage": "db_to_bronze", "tables": results,
                "duration_s": round(time.time() - started, 3)}  # fmt: skip
-    spark.createDataFrame([(json.dumps(metrics),)], "value string").coalesce(1).write.mode(
-        "overwrite"
-    ).text(args["metrics_path"])
-    print(json.dumps(metrics))
+    write_metrics(spark, args["metrics_path"], metrics)
     finish_job(ctx)
 
 

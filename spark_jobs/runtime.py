@@ -78,6 +78,15 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hpath))
 
 
+def write_metrics(spark: SparkSession, path: str, metrics: dict) -> None:
+    """One JSON document to the object store (a folder with one part file), and to the log."""
+    import json
+
+    text = json.dumps(metrics)
+    spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("overwrite").text(path)
+    print(text)
+
+
 def is_delta(spark: SparkSession, path: str) -> bool:
     """True if a Delta table (a readable transaction log) is at path; an empty or leftover
     folder, which object stores and POSIX-backed S3 servers keep after deletes, is not one."""

@@ -4,11 +4,10 @@ Parquet in warehouse column order for the COPY into the warehouse.
 
 from __future__ import annotations
 
-import json
 import time
 
 from spark_jobs.gold import marts
-from spark_jobs.runtime import finish_job, start_job
+from spark_jobs.runtime import finish_job, start_job, write_metrics
 
 
 def main() -> None:
@@ -34,10 +33,7 @@ def main() -> None:
         "rows_out": committed.count(),
         "duration_s": round(time.time() - started, 3),
     }
-    spark.createDataFrame([(json.dumps(metrics),)], "value string").coalesce(1).write.mode(
-        "overwrite"
-    ).text(args["metrics_path"])
-    print(json.dumps(metrics))
+    write_metrics(spark, args["metrics_path"], metrics)
     finish_job(ctx)
 
 
