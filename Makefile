@@ -107,8 +107,12 @@ drop-sample: ## Compose: batch BATCH of the committed sample into RAW and the op
 demo: venv jars ## run the whole pipeline on sample data (embedded profile: no Docker, no services)
 	$(LAKEHOUSE) --profile $(DEMO_PROFILE) demo
 
-run: ## trigger the master DAG on PROFILE and wait for it
-	$(LAKEHOUSE) --profile $(PROFILE) run
+run: ## trigger the master DAG and follow it to the end (Compose: inside the scheduler container)
+	@if $(USE_COMPOSE); then \
+	  $(COMPOSE) exec airflow-scheduler lakehouse --profile compose run; \
+	else \
+	  $(LAKEHOUSE) --profile $(PROFILE) run; \
+	fi
 
 SCALE ?= 0.01
 SEED ?= 42

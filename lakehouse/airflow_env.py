@@ -51,42 +51,54 @@ def _jwt_secret(home: Path) -> str:
 
 
 def airflow_environment(profile: Profile) -> dict[str, str]:
-    """The full process environment for Airflow components under this profile."""
+    """The full process environment for Airflow components (and its CLI) under this profile."""
+    env = dict(os.environ)
+    env["LAKEHOUSE_PROFILE"] = profile.name
+    if profile.airflow.settings_from == "profile":
+        env.update(_airflow_settings(profile, env.get("PATH", "")))
+    env.update(airflow_connections(profile))
+    return env
+
+
+def _airflow_settings(profile: Profile, path: str) -> dict[str, str]:
     home = airflow_home(profile)
     venv_bin = str(Path(sys.executable).parent)
-    env = dict(os.environ)
     api = f"http://127.0.0.1:{profile.airflow.api_port}"
-    env.update(
-        {
-            "LAKEHOUSE_PROFILE": profile.name,
-            "AIRFLOW_HOME": str(home),
-            "JAVA_HOME": java_home(),
-            "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-            "SPARK_LOCAL_IP": "127.0.0.1",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "airflow" / "dags"),
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(profile.airflow.api_port),
-            "AIRFLOW__API__BASE_URL": api,
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(home),
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
-        }
-    )
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "JAVA_HOME": java_home(),
+        "PATH": f"{venv_bin}{os.pathsep}{path}",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "airflow" / "dags"),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(profile.airflow.api_port),
+        "AIRFLOW__API__BASE_URL": api,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(home),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+    }
     if isinstance(profile.warehouse, PostgresWarehouse):
-        wh = profile.warehouse
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = wh.sqlalchemy_url(
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = profile.warehouse.sqlalchemy_url(
             profile.airflow.metadata_database
         )
+    return env
+
+
+def airflow_connections(profile: Profile) -> dict[str, str]:
+    """AIRFLOW_CONN_* variables for the profile's warehouse, Spark and object store."""
+    env: dict[str, str] = {}
+    if isinstance(profile.warehouse, PostgresWarehouse):
+        wh = profile.warehouse
         env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = json.dumps(
             {
                 "conn_type": "postgres",

@@ -126,6 +126,10 @@ class RedshiftWarehouse(_Strict):
 class AirflowSettings(_Strict):
     metadata_database: str = "airflow"
     api_port: int = 8080
+    # profile: the CLI and the native services derive Airflow's settings (home, metadata DB,
+    # API URL, JWT secret) from this profile. environment: they are already set in the
+    # process environment (the Compose containers) and only the connections are added.
+    settings_from: Literal["profile", "environment"] = "profile"
 
 
 class Profile(_Strict):
