@@ -1,39 +1,160 @@
-"""SILVER -> GOLD job (Glue-compatible): build the marts as Delta tables and export each as
-Parquet in warehouse column order for the COPY into the warehouse.
+"""SILVER -> GOLD job (Glue-compatible): build every dimension, fact and mart with its named
+builder, check gold-level data quality, then publish each table as Delta (full deterministic
+refresh: overwrite, one sorted file) and as a Parquet export in warehouse column order.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
+from collections.abc import Callable
 
-from spark_jobs.gold import marts
-from spark_jobs.runtime import finish_job, start_job, write_metrics
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs.gold import dims, facts, marts
+from spark_jobs.runtime import finish_job, is_delta, start_job, write_metrics
+
+SCHEMAS = {
+    "dim_users": dims.DIM_USERS, "dim_date": dims.DIM_DATE, "dim_country": dims.DIM_COUNTRY,
+    "dim_status": dims.DIM_STATUS, "dim_product": dims.DIM_PRODUCT,
+    "fact_events": facts.FACT_EVENTS, "fact_transactions": facts.FACT_TRANSACTIONS,
+    "fact_user_activity": facts.FACT_USER_ACTIVITY, "fact_shipments": facts.FACT_SHIPMENTS,
+    "daily_event_counts": marts.DAILY_EVENT_COUNTS, "daily_revenue": marts.DAILY_REVENUE,
+    "daily_active_users": marts.DAILY_ACTIVE_USERS, "user_ltv": marts.USER_LTV,
+    "sales_daily": marts.SALES_DAILY, "customer_360": marts.CUSTOMER_360,
+    "inventory_health": marts.INVENTORY_HEALTH,
+    "delivery_performance": marts.DELIVERY_PERFORMANCE,
+}  # fmt: skip
+
+
+def build_all(spark: SparkSession, silver_root: str, bronze_root: str) -> dict[str, DataFrame]:
+    """Every gold table as a DataFrame (lazy); tables whose source is absent are left out."""
+
+    def load(path: str) -> DataFrame | None:
+        return spark.read.format("delta").load(path) if is_delta(spark, path) else None
+
+    events = load(f"{silver_root}/events")
+    transactions = load(f"{silver_root}/transactions")
+    users = load(f"{silver_root}/users")
+    tracking = load(f"{silver_root}/shipment_tracking")
+    if events is None or transactions is None or users is None:
+        raise RuntimeError(f"silver events, transactions and users are needed under {silver_root}")
+    out: dict[str, DataFrame] = {}
+    out["dim_users"] = dims.build_dim_users(users).cache()
+    out["fact_events"] = facts.build_fact_events(events).cache()
+    out["fact_transactions"] = facts.build_fact_transactions(
+        spark, transactions, out["dim_users"]
+    ).cache()
+    bounds = (
+        out["fact_events"]
+        .select(F.col("event_date").alias("d"))
+        .unionByName(out["fact_transactions"].select(F.to_date("transaction_ts").alias("d")))
+        .agg(F.min("d"), F.max("d"))
+        .collect()[0]
+    )
+    first, last = bounds[0], bounds[1]
+    out["dim_date"] = dims.build_dim_date(spark, first, last)
+    out["dim_country"] = dims.build_dim_country(
+        spark, users.select("country").unionByName(events.select("country"))
+    )
+    out["dim_status"] = dims.build_dim_status(spark)
+    out["fact_user_activity"] = facts.build_fact_user_activity(
+        out["fact_events"], out["fact_transactions"]
+    )
+    out["daily_event_counts"] = marts.build_daily_event_counts(events)
+    out["daily_revenue"] = marts.build_daily_revenue(out["fact_transactions"])
+    out["daily_active_users"] = marts.build_daily_active_users(out["fact_events"])
+    out["user_ltv"] = marts.build_user_ltv(out["fact_transactions"]).cache()
+    out["sales_daily"] = marts.build_sales_daily(out["fact_transactions"])
+    out["customer_360"] = marts.build_customer_360(out["dim_users"], out["user_ltv"], last)
+    products = load(f"{bronze_root}/products")
+    if products is not None:
+        out["dim_product"] = dims.build_dim_product(products)
+    inventory = load(f"{bronze_root}/inventory")
+    if inventory is not None:
+        days = (last - first).days + 1
+        out["inventory_health"] = marts.build_inventory_health(inventory, out["fact_events"], days)
+    shipments = load(f"{bronze_root}/shipments")
+    if shipments is not None and tracking is not None:
+        out["fact_shipments"] = facts.build_fact_shipments(shipments, tracking)
+        out["delivery_performance"] = marts.build_delivery_performance(out["fact_shipments"])
+    return out
+
+
+def quality_checks(tables: dict[str, DataFrame]) -> list[dict]:
+    """Row counts > 0, referential integrity fact -> dim, no negative revenue."""
+    checks: list[dict] = []
+
+    def check(name: str, observed: int, passed: Callable[[int], bool]) -> None:
+        checks.append({"check": name, "observed": observed, "passed": bool(passed(observed))})
+
+    for name, df in tables.items():
+        check(f"rows>0:{name}", df.count(), lambda n: n > 0)
+    txn, users = tables["fact_transactions"], tables["dim_users"]
+    check(
+        "fk:fact_transactions.user_sk",
+        txn.where("user_sk IS NULL").count() + txn.join(users, "user_sk", "left_anti").count(),
+        lambda n: n == 0,
+    )
+    for fact in ("fact_events", "fact_transactions", "fact_user_activity"):
+        missing = tables[fact].join(tables["dim_date"], "date_key", "left_anti").count()
+        check(f"fk:{fact}.date_key", missing, lambda n: n == 0)
+    negative = tables["daily_revenue"].where("net < 0 OR net_usd < 0").count()
+    check("no_negative_revenue:daily_revenue", negative, lambda n: n == 0)
+    return checks
+
+
+def publish(df: DataFrame, gold_root: str, export_root: str, name: str) -> None:
+    """Delta (overwrite) and the Parquet export, both one file in the builder's sort order."""
+    single = df.coalesce(1).cache()
+    single.write.format("delta").mode("overwrite").option("overwriteSchema", True).save(
+        f"{gold_root}/{name}"
+    )
+    single.write.mode("overwrite").parquet(f"{export_root}/{name}")
+    single.unpersist()
+
+
+def largest_shuffle_bytes(spark: SparkSession) -> int | None:
+    """The largest shuffle write of any stage, from the driver's monitoring API (if enabled)."""
+    url = spark.sparkContext.uiWebUrl
+    if not url:
+        return None
+    app = spark.sparkContext.applicationId
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/applications/{app}/stages", timeout=5) as r:
+            stages = json.loads(r.read())
+    except OSError:
+        return None
+    return max((s.get("shuffleWriteBytes", 0) for s in stages), default=0)
 
 
 def main() -> None:
-    ctx = start_job("silver_to_gold", ["silver_path", "gold_path", "export_path", "metrics_path"])
+    ctx = start_job(
+        "silver_to_gold", ["silver_root", "bronze_root", "gold_root", "export_root", "metrics_path"]
+    )
     spark, args = ctx.spark, ctx.args
     started = time.time()
-
-    silver_events = spark.read.format("delta").load(args["silver_path"])
-    daily = marts.build_daily_event_counts(silver_events)
-    daily.write.format("delta").mode("overwrite").option("overwriteSchema", True).save(
-        args["gold_path"]
-    )
-    # The export is a plain Parquet copy of the committed Delta version, one file, so the
-    # warehouse loader never sees uncommitted or vacuumed files.
-    committed = spark.read.format("delta").load(args["gold_path"])
-    committed.orderBy("event_date", "event_type").coalesce(1).write.mode("overwrite").parquet(
-        args["export_path"]
-    )
+    tables = build_all(spark, args["silver_root"], args["bronze_root"])
+    checks = quality_checks(tables)
+    failed = [c for c in checks if not c["passed"]]
+    if not failed:
+        for name, df in tables.items():
+            publish(df, args["gold_root"], args["export_root"], name)
     metrics = {
         "stage": "silver_to_gold",
-        "table": "daily_event_counts",
-        "rows_in": silver_events.count(),
-        "rows_out": committed.count(),
+        "tables": {
+            name: next(c["observed"] for c in checks if c["check"] == f"rows>0:{name}")
+            for name in tables
+        },
+        "dq": checks,
+        "largest_shuffle_write_bytes": largest_shuffle_bytes(spark),
         "duration_s": round(time.time() - started, 3),
     }
     write_metrics(spark, args["metrics_path"], metrics)
+    if failed:
+        raise RuntimeError(f"gold data quality checks failed, nothing published: {failed}")
     finish_job(ctx)
 
 

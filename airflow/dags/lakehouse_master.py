@@ -72,9 +72,10 @@ def lakehouse_master() -> None:
         "silver_to_gold",
         "silver_to_gold.py",
         {
-            "silver_path": PROFILE.spark_uri("silver", "events"),
-            "gold_path": PROFILE.spark_uri("gold", GOLD_TABLE),
-            "export_path": PROFILE.spark_uri("gold", f"_export/{GOLD_TABLE}"),
+            "silver_root": PROFILE.spark_uri("silver").rstrip("/"),
+            "bronze_root": PROFILE.spark_uri("bronze").rstrip("/"),
+            "gold_root": PROFILE.spark_uri("gold").rstrip("/"),
+            "export_root": PROFILE.spark_uri("gold", "_export"),
             "metrics_path": PROFILE.spark_uri("metrics", f"runs/{RUN_KEY}/silver_to_gold"),
         },
     )

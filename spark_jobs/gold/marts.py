@@ -1,20 +1,106 @@
-"""GOLD marts, each one pure function with an explicit output schema."""
+"""GOLD marts, each one pure function with an explicit output schema.
+
+Rules (also in the README):
+- revenue: `gross` = completed + refunded amounts, `refunds` = refunded amounts, `net` =
+  gross - refunds (= completed); per currency and in USD at the fixed reference rates.
+- GMV = amounts of completed, pending and refunded transactions (USD); orders = completed
+  transactions; AOV = net revenue / orders.
+- customer_360, as of the last day with data: recency = days since the last completed order;
+  churn risk when recency > 30 days or the user is not active; segment: `prospect` (no
+  order), `vip` (LTV >= 1000 USD), `loyal` (>= 3 orders), else `occasional`.
+- delivery: late when delivery takes more than 48 hours.
+"""
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DateType, LongType, StringType, StructField, StructType
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from spark_jobs.gold.dims import conform_to, date_key
+
+MONEY = DecimalType(18, 2)
+VIP_LTV_USD, LOYAL_ORDERS, CHURN_DAYS, LATE_HOURS = 1000, 3, 30, 48
 
 # Column order is the warehouse contract: Redshift's Parquet COPY loads by position.
-DAILY_EVENT_COUNTS_SCHEMA = StructType(
-    [
-        StructField("event_date", DateType(), False),
-        StructField("event_type", StringType(), False),
-        StructField("event_count", LongType(), False),
-        StructField("unique_users", LongType(), False),
-    ]
-)
+DAILY_EVENT_COUNTS = StructType([
+    StructField("event_date", DateType(), False),
+    StructField("event_type", StringType(), False),
+    StructField("event_count", LongType(), False),
+    StructField("unique_users", LongType(), False),
+])  # fmt: skip
+DAILY_REVENUE = StructType([
+    StructField("date_key", IntegerType(), False),
+    StructField("revenue_date", DateType(), False),
+    StructField("currency", StringType(), False),
+    StructField("gross", MONEY, False),
+    StructField("refunds", MONEY, False),
+    StructField("net", MONEY, False),
+    StructField("gross_usd", MONEY, False),
+    StructField("refunds_usd", MONEY, False),
+    StructField("net_usd", MONEY, False),
+])  # fmt: skip
+DAILY_ACTIVE_USERS = StructType([
+    StructField("date_key", IntegerType(), False),
+    StructField("activity_date", DateType(), False),
+    StructField("active_users", LongType(), False),
+])  # fmt: skip
+USER_LTV = StructType([
+    StructField("user_id", LongType(), False),
+    StructField("orders", LongType(), False),
+    StructField("ltv_usd", MONEY, False),
+    StructField("first_order_date", DateType(), True),
+    StructField("last_order_date", DateType(), True),
+])  # fmt: skip
+SALES_DAILY = StructType([
+    StructField("date_key", IntegerType(), False),
+    StructField("sales_date", DateType(), False),
+    StructField("orders", LongType(), False),
+    StructField("gmv_usd", MONEY, False),
+    StructField("net_revenue_usd", MONEY, False),
+    StructField("aov_usd", MONEY, True),
+])  # fmt: skip
+CUSTOMER_360 = StructType([
+    StructField("user_id", LongType(), False),
+    StructField("country", StringType(), True),
+    StructField("status", StringType(), True),
+    StructField("cohort_month", StringType(), True),
+    StructField("orders", LongType(), False),
+    StructField("ltv_usd", MONEY, False),
+    StructField("recency_days", IntegerType(), True),
+    StructField("churn_risk", BooleanType(), False),
+    StructField("segment", StringType(), False),
+])  # fmt: skip
+INVENTORY_HEALTH = StructType([
+    StructField("product_id", StringType(), False),
+    StructField("warehouse_id", StringType(), False),
+    StructField("quantity_on_hand", LongType(), False),
+    StructField("out_of_stock", BooleanType(), False),
+    StructField("out_of_stock_incidents", LongType(), False),
+    StructField("units_sold", LongType(), False),
+    StructField("turnover", DoubleType(), True),
+    StructField("days_on_hand", DoubleType(), True),
+])  # fmt: skip
+DELIVERY_PERFORMANCE = StructType([
+    StructField("carrier", StringType(), False),
+    StructField("shipments", LongType(), False),
+    StructField("delivered", LongType(), False),
+    StructField("p50_delivery_hours", DoubleType(), True),
+    StructField("p90_delivery_hours", DoubleType(), True),
+    StructField("late_delivery_rate", DoubleType(), True),
+    StructField("shipping_cost_per_order", MONEY, True),
+    StructField("temperature_excursions", LongType(), False),
+])  # fmt: skip
 
 
 def build_daily_event_counts(silver_events: DataFrame) -> DataFrame:
@@ -23,6 +109,136 @@ def build_daily_event_counts(silver_events: DataFrame) -> DataFrame:
         F.count(F.lit(1)).alias("event_count"),
         F.countDistinct("user_id").alias("unique_users"),
     )
-    return agg.select(
-        *[F.col(f.name).cast(f.dataType) for f in DAILY_EVENT_COUNTS_SCHEMA.fields]
-    ).orderBy("event_date", "event_type")
+    return conform_to(agg, DAILY_EVENT_COUNTS).orderBy("event_date", "event_type")
+
+
+def _money_sum(condition: str, column: str) -> F.Column:
+    return F.coalesce(F.sum(F.when(F.expr(condition), F.col(column))), F.lit(0)).cast(MONEY)
+
+
+def build_daily_revenue(fact_transactions: DataFrame) -> DataFrame:
+    agg = fact_transactions.groupBy(
+        F.to_date("transaction_ts").alias("revenue_date"), "currency"
+    ).agg(
+        _money_sum("status IN ('completed', 'refunded')", "amount").alias("gross"),
+        _money_sum("status = 'refunded'", "amount").alias("refunds"),
+        _money_sum("status IN ('completed', 'refunded')", "amount_usd").alias("gross_usd"),
+        _money_sum("status = 'refunded'", "amount_usd").alias("refunds_usd"),
+    )
+    out = (
+        agg.withColumn("net", (F.col("gross") - F.col("refunds")).cast(MONEY))
+        .withColumn("net_usd", (F.col("gross_usd") - F.col("refunds_usd")).cast(MONEY))
+        .withColumn("date_key", date_key("revenue_date"))
+    )
+    return conform_to(out, DAILY_REVENUE).orderBy("revenue_date", "currency")
+
+
+def build_daily_active_users(fact_events: DataFrame) -> DataFrame:
+    out = fact_events.groupBy(F.col("event_date").alias("activity_date")).agg(
+        F.countDistinct("user_id").alias("active_users")
+    )
+    out = out.withColumn("date_key", date_key("activity_date"))
+    return conform_to(out, DAILY_ACTIVE_USERS).orderBy("activity_date")
+
+
+def build_user_ltv(fact_transactions: DataFrame) -> DataFrame:
+    done = fact_transactions.where("status = 'completed'")
+    out = done.groupBy("user_id").agg(
+        F.count(F.lit(1)).alias("orders"),
+        F.sum("amount_usd").alias("ltv_usd"),
+        F.min(F.to_date("transaction_ts")).alias("first_order_date"),
+        F.max(F.to_date("transaction_ts")).alias("last_order_date"),
+    )
+    return conform_to(out, USER_LTV).orderBy("user_id")
+
+
+def build_sales_daily(fact_transactions: DataFrame) -> DataFrame:
+    agg = fact_transactions.groupBy(F.to_date("transaction_ts").alias("sales_date")).agg(
+        F.sum(F.when(F.col("status") == "completed", 1).otherwise(0)).alias("orders"),
+        _money_sum("status IN ('completed', 'pending', 'refunded')", "amount_usd").alias("gmv_usd"),
+        _money_sum("status = 'completed'", "amount_usd").alias("net_revenue_usd"),
+    )
+    out = agg.withColumn(
+        "aov_usd",
+        F.when(F.col("orders") > 0, F.col("net_revenue_usd") / F.col("orders")).cast(MONEY),
+    ).withColumn("date_key", date_key("sales_date"))
+    return conform_to(out, SALES_DAILY).orderBy("sales_date")
+
+
+def build_customer_360(dim_users: DataFrame, user_ltv: DataFrame, as_of) -> DataFrame:
+    """One row per user (current version) with LTV, recency, cohort, churn risk and segment."""
+    current = dim_users.where("is_current").select(
+        "user_id", "country", "status",
+        F.date_format("signup_ts", "yyyy-MM").alias("cohort_month"),
+    )  # fmt: skip
+    joined = current.join(user_ltv, "user_id", "left")
+    recency = F.datediff(F.lit(as_of).cast("date"), F.col("last_order_date"))
+    orders = F.coalesce(F.col("orders"), F.lit(0))
+    ltv = F.coalesce(F.col("ltv_usd"), F.lit(0)).cast(MONEY)
+    out = joined.select(
+        "user_id", "country", "status", "cohort_month",
+        orders.alias("orders"), ltv.alias("ltv_usd"), recency.alias("recency_days"),
+        (F.coalesce(recency > CHURN_DAYS, F.lit(True)) | (F.col("status") != "active")).alias(
+            "churn_risk"
+        ),
+        F.when(orders == 0, "prospect")
+        .when(ltv >= VIP_LTV_USD, "vip")
+        .when(orders >= LOYAL_ORDERS, "loyal")
+        .otherwise("occasional")
+        .alias("segment"),
+    )  # fmt: skip
+    return conform_to(out, CUSTOMER_360).orderBy("user_id")
+
+
+def build_inventory_health(bronze_inventory: DataFrame, fact_events: DataFrame, days: int):
+    """Stock per product and warehouse: out-of-stock incidents over the change history, units
+    sold (purchase events, spread evenly over warehouses), turnover and days on hand."""
+    from spark_jobs.gold.facts import latest
+
+    now = latest(bronze_inventory, ["product_id", "warehouse_id"], "updated_at")
+    incidents = bronze_inventory.groupBy("product_id", "warehouse_id").agg(
+        F.sum(F.when(F.col("quantity_on_hand") == 0, 1).otherwise(0)).alias(
+            "out_of_stock_incidents"
+        ),
+        F.avg("quantity_on_hand").alias("avg_qty"),
+    )
+    warehouses = now.groupBy("product_id").agg(F.count(F.lit(1)).alias("n_wh"))
+    sold = (
+        fact_events.where("event_type = 'purchase' AND product_id IS NOT NULL")
+        .groupBy("product_id")
+        .agg(F.count(F.lit(1)).alias("units"))
+    )
+    out = (
+        now.join(incidents, ["product_id", "warehouse_id"])
+        .join(warehouses, "product_id")
+        .join(sold, "product_id", "left")
+        .withColumn("units_sold", F.floor(F.coalesce("units", F.lit(0)) / F.col("n_wh")))
+        .withColumn("out_of_stock", F.col("quantity_on_hand") == 0)
+        .withColumn(
+            "turnover", F.when(F.col("avg_qty") > 0, F.col("units_sold") / F.col("avg_qty"))
+        )
+        .withColumn(
+            "days_on_hand",
+            F.when(
+                F.col("units_sold") > 0, F.col("quantity_on_hand") / (F.col("units_sold") / days)
+            ),
+        )
+    )
+    return conform_to(out, INVENTORY_HEALTH).orderBy("product_id", "warehouse_id")
+
+
+def build_delivery_performance(fact_shipments: DataFrame) -> DataFrame:
+    delivered = F.col("delivery_hours").isNotNull()
+    out = fact_shipments.groupBy("carrier").agg(
+        F.count(F.lit(1)).alias("shipments"),
+        F.sum(F.when(delivered, 1).otherwise(0)).alias("delivered"),
+        F.percentile("delivery_hours", 0.5).alias("p50_delivery_hours"),
+        F.percentile("delivery_hours", 0.9).alias("p90_delivery_hours"),
+        (
+            F.sum(F.when(F.col("delivery_hours") > LATE_HOURS, 1).otherwise(0))
+            / F.sum(F.when(delivered, 1))
+        ).alias("late_delivery_rate"),
+        F.avg("shipping_cost").alias("shipping_cost_per_order"),
+        F.sum("temperature_excursions").alias("temperature_excursions"),
+    )
+    return conform_to(out.where("carrier IS NOT NULL"), DELIVERY_PERFORMANCE).orderBy("carrier")

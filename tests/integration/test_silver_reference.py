@@ -129,3 +129,57 @@ def test_rerun_with_nothing_new_changes_nothing(silver_run):
         result = job.process_dataset(spark, spec, bronze, silver, quarantine, "rerun")
         assert result["files"] == 0
     assert fingerprint() == before
+
+
+# ----------------------------------------------------------------------------- gold
+@pytest.fixture(scope="module")
+def gold(silver_run):
+    from spark_jobs import silver_to_gold
+
+    spark, _, silver, _ = silver_run
+    bronze = silver.replace("lakehouse-silver", "lakehouse-bronze")
+    return spark, silver_to_gold.build_all(spark, silver, bronze)
+
+
+def test_gold_marts_match_the_manifest(gold):
+    _, tables = gold
+    figures = MANIFEST["gold"]
+    revenue = {r.currency: str(r.net) for r in
+               tables["daily_revenue"].groupBy("currency").agg(F.sum("net").alias("net"))
+               .collect()}  # fmt: skip
+    assert revenue == figures["net_revenue_by_currency"]
+    dau = {str(r.activity_date): r.active_users for r in tables["daily_active_users"].collect()}
+    assert dau == figures["daily_active_users"]
+    orders = {str(r.sales_date): r.orders for r in tables["sales_daily"].collect() if r.orders}
+    assert orders == figures["orders_per_day"]
+
+
+def test_gold_schemas_are_the_declared_ones(gold):
+    from spark_jobs.silver_to_gold import SCHEMAS
+
+    _, tables = gold
+    for name, df in tables.items():
+        got = [(f.name, f.dataType) for f in df.schema.fields]
+        assert got == [(f.name, f.dataType) for f in SCHEMAS[name].fields], name
+
+
+def test_gold_quality_checks_pass(gold):
+    from spark_jobs.silver_to_gold import quality_checks
+
+    _, tables = gold
+    checks = quality_checks(tables)
+    assert checks and all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
+
+
+def test_gold_rebuild_is_identical(gold, silver_run):
+    from spark_jobs import silver_to_gold
+
+    spark, tables = gold
+    _, _, silver, _ = silver_run
+    again = silver_to_gold.build_all(spark, silver, silver.replace("lakehouse-silver", "x"))
+
+    def digest(df):
+        return df.select(F.sum(F.xxhash64(*df.columns)), F.count("*")).collect()[0]
+
+    for name in ("fact_transactions", "daily_revenue", "customer_360", "dim_users"):
+        assert digest(tables[name]) == digest(again[name]), name

@@ -1,0 +1,118 @@
+"""GOLD dimensions, each one pure function with an explicit output schema."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DecimalType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from spark_jobs.gold.reference import COUNTRIES, STATUSES
+
+DIM_USERS = StructType([
+    StructField("user_sk", LongType(), False),
+    StructField("user_id", LongType(), False),
+    StructField("email", StringType(), True),
+    StructField("full_name", StringType(), True),
+    StructField("country", StringType(), True),
+    StructField("status", StringType(), True),
+    StructField("signup_ts", TimestampType(), True),
+    StructField("valid_from", TimestampType(), False),
+    StructField("valid_to", TimestampType(), True),
+    StructField("is_current", BooleanType(), False),
+])  # fmt: skip
+DIM_DATE = StructType([
+    StructField("date_key", IntegerType(), False),
+    StructField("date", DateType(), False),
+    StructField("year", IntegerType(), False),
+    StructField("quarter", IntegerType(), False),
+    StructField("month", IntegerType(), False),
+    StructField("day", IntegerType(), False),
+    StructField("day_of_week", IntegerType(), False),
+    StructField("is_weekend", BooleanType(), False),
+])  # fmt: skip
+DIM_COUNTRY = StructType([
+    StructField("country_code", StringType(), False),
+    StructField("country_name", StringType(), True),
+    StructField("region", StringType(), True),
+])  # fmt: skip
+DIM_STATUS = StructType([
+    StructField("status", StringType(), False),
+    StructField("is_revenue", BooleanType(), False),
+    StructField("is_refund", BooleanType(), False),
+    StructField("counts_toward_gmv", BooleanType(), False),
+])  # fmt: skip
+DIM_PRODUCT = StructType([
+    StructField("product_id", StringType(), False),
+    StructField("name", StringType(), True),
+    StructField("category", StringType(), True),
+    StructField("unit_price", DecimalType(12, 2), True),
+    StructField("updated_at", TimestampType(), True),
+])  # fmt: skip
+
+
+def conform_to(df: DataFrame, schema: StructType) -> DataFrame:
+    """Select and cast to the declared schema, in its column order."""
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+def date_key(col) -> F.Column:
+    return F.date_format(col, "yyyyMMdd").cast("int")
+
+
+def build_dim_users(silver_users: DataFrame) -> DataFrame:
+    """One row per SCD2 version; the surrogate key is a stable hash of (user_id, valid_from)."""
+    out = silver_users.withColumn("user_sk", F.xxhash64("user_id", "valid_from"))
+    return conform_to(out, DIM_USERS).orderBy("user_id", "valid_from")
+
+
+def build_dim_date(spark: SparkSession, first, last) -> DataFrame:
+    """A calendar covering [first, last] (dates)."""
+    days = spark.createDataFrame([(first, last)], "a date, b date").select(
+        F.explode(F.sequence("a", "b")).alias("date")
+    )
+    out = days.select(
+        date_key("date").alias("date_key"),
+        "date",
+        F.year("date").alias("year"),
+        F.quarter("date").alias("quarter"),
+        F.month("date").alias("month"),
+        F.dayofmonth("date").alias("day"),
+        F.dayofweek("date").alias("day_of_week"),
+        F.dayofweek("date").isin(1, 7).alias("is_weekend"),
+    )
+    return conform_to(out, DIM_DATE).orderBy("date")
+
+
+def build_dim_country(spark: SparkSession, codes: DataFrame) -> DataFrame:
+    """Every country code seen in the data, named where the reference table knows it."""
+    ref = spark.createDataFrame(
+        [(c, n, r) for c, (n, r) in COUNTRIES.items()],
+        "country_code string, name string, region string",
+    )
+    seen = codes.select(F.col("country").alias("country_code")).where("country_code IS NOT NULL")
+    out = seen.distinct().join(F.broadcast(ref), "country_code", "left")
+    return conform_to(out.withColumnRenamed("name", "country_name"), DIM_COUNTRY).orderBy(
+        "country_code"
+    )
+
+
+def build_dim_status(spark: SparkSession) -> DataFrame:
+    rows = [(s, *flags) for s, flags in STATUSES.items()]
+    return spark.createDataFrame(rows, DIM_STATUS).orderBy("status")
+
+
+def build_dim_product(bronze_products: DataFrame) -> DataFrame:
+    """The latest version of each product from the operational source's change history."""
+    w = Window.partitionBy("product_id").orderBy(F.col("updated_at").desc())
+    latest = bronze_products.withColumn("_r", F.row_number().over(w)).where("_r = 1")
+    return conform_to(latest, DIM_PRODUCT).orderBy("product_id")

@@ -1,0 +1,90 @@
+"""GOLD builders on small hand-written cases."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from datetime import date, datetime
+from decimal import Decimal
+
+from chispa import assert_df_equality
+
+from spark_jobs.gold import dims, facts, marts
+
+Version = namedtuple("Version", "user_id email full_name country status signup_ts valid_from "
+                                "valid_to is_current")  # fmt: skip
+Txn = namedtuple("Txn", "transaction_id user_id amount currency status payment_method "
+                        "transaction_ts")  # fmt: skip
+T0 = datetime(2026, 1, 1)
+
+
+def _users(spark):
+    rows = [
+        Version(1, "a@x.io", "A", "DE", "active", T0, T0, datetime(2026, 11, 2, 12), False),
+        Version(1, "a@x.io", "A", "FR", "active", T0, datetime(2026, 11, 2, 12), None, True),
+        Version(2, "b@x.io", "B", "US", "closed", T0, T0, None, True),
+    ]
+    schema = (
+        "user_id long, email string, full_name string, country string, status string, "
+        "signup_ts timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
+    )
+    return dims.build_dim_users(spark.createDataFrame(rows, schema))
+
+
+def _txns(spark, rows):
+    schema = ("transaction_id string, user_id long, amount decimal(18,2), currency string, "
+              "status string, payment_method string, transaction_ts timestamp")  # fmt: skip
+    return spark.createDataFrame(rows, schema)
+
+
+def test_transactions_join_the_user_version_valid_at_transaction_time(spark):
+    users = _users(spark)
+    txns = _txns(spark, [
+        Txn("t-before", 1, Decimal("10.00"), "EUR", "completed", "card", datetime(2026, 11, 2, 9)),
+        Txn("t-after", 1, Decimal("20.00"), "USD", "completed", "card", datetime(2026, 11, 3, 9)),
+    ])  # fmt: skip
+    fact = facts.build_fact_transactions(spark, txns, users)
+    sk = {r.valid_from: r.user_sk for r in users.where("user_id = 1").collect()}
+    got = {r.transaction_id: r.user_sk for r in fact.collect()}
+    assert got == {"t-before": sk[T0], "t-after": sk[datetime(2026, 11, 2, 12)]}
+    usd = {r.transaction_id: r.amount_usd for r in fact.collect()}
+    assert usd == {"t-before": Decimal("10.80"), "t-after": Decimal("20.00")}
+
+
+def test_daily_revenue_gross_refunds_net(spark):
+    users = _users(spark)
+    day = datetime(2026, 11, 3, 9)
+    txns = _txns(spark, [
+        Txn("a", 1, Decimal("100.00"), "USD", "completed", None, day),
+        Txn("b", 1, Decimal("30.00"), "USD", "refunded", None, day),
+        Txn("c", 2, Decimal("50.00"), "USD", "pending", None, day),
+        Txn("d", 2, Decimal("70.00"), "USD", "failed", None, day),
+    ])  # fmt: skip
+    fact = facts.build_fact_transactions(spark, txns, users)
+    (row,) = marts.build_daily_revenue(fact).collect()
+    assert (row.gross, row.refunds, row.net) == (Decimal("130.00"), Decimal("30.00"),
+                                                 Decimal("100.00"))  # fmt: skip
+    (sales,) = marts.build_sales_daily(fact).collect()
+    assert (sales.orders, sales.gmv_usd, sales.aov_usd) == (1, Decimal("180.00"),
+                                                            Decimal("100.00"))  # fmt: skip
+
+
+def test_customer_360_segments_and_churn_rules(spark):
+    users = _users(spark)
+    ltv = spark.createDataFrame(
+        [(1, 4, Decimal("1500.00"), date(2026, 10, 1), date(2026, 11, 3))],
+        "user_id long, orders long, ltv_usd decimal(18,2), first_order_date date, "
+        "last_order_date date",
+    )
+    out = marts.build_customer_360(users, ltv, date(2026, 11, 3))
+    expected = spark.createDataFrame(
+        [(1, "FR", "active", "2026-01", 4, Decimal("1500.00"), 0, False, "vip"),
+         (2, "US", "closed", "2026-01", 0, Decimal("0.00"), None, True, "prospect")],
+        marts.CUSTOMER_360,
+    )  # fmt: skip
+    assert_df_equality(out, expected, ignore_nullable=True)
+
+
+def test_dim_date_covers_the_range(spark):
+    cal = dims.build_dim_date(spark, date(2026, 10, 30), date(2026, 11, 2)).collect()
+    assert [r.date_key for r in cal] == [20261030, 20261031, 20261101, 20261102]
+    assert [r.is_weekend for r in cal] == [False, True, True, False]  # Sat 31 Oct, Sun 1 Nov
