@@ -26,8 +26,8 @@ def test_daily_event_counts(spark):
             Daily(date(2026, 11, 1), "purchase", 1, 1),
             Daily(date(2026, 11, 2), "login", 1, 1),
         ],
-        marts.DAILY_EVENT_COUNTS_SCHEMA,
+        marts.DAILY_EVENT_COUNTS,
     )
     actual = marts.build_daily_event_counts(silver)
     assert_df_equality(actual, expected, ignore_nullable=True)
-    assert actual.columns == [f.name for f in marts.DAILY_EVENT_COUNTS_SCHEMA.fields]
+    assert actual.columns == [f.name for f in marts.DAILY_EVENT_COUNTS.fields]
