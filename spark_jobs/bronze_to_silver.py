@@ -87,10 +87,17 @@ def merge_latest(spark: SparkSession, rows: DataFrame, path: str, spec: dict) ->
             writer = writer.partitionBy("event_date")
         writer.save(path)
         return {"inserted": rows.count(), "exact": 0, "superseded": 0}
+    # Counted before the MERGE: a Delta read re-resolves to the newest version when it runs
+    # again, so counting afterwards would see the rows this MERGE inserted.
+    rows = rows.cache()
+    total = rows.count()
     target = spark.read.format("delta").load(path)
     matched = rows.alias("s").join(target.select(*key, F.col("_row_hash").alias("_t_hash")), key)
-    exact = matched.where(F.col("_row_hash") == F.col("_t_hash")).count()
-    superseded = matched.count() - exact
+    stats = matched.agg(
+        F.count(F.lit(1)).alias("matched"),
+        F.sum(F.when(F.col("_row_hash") == F.col("_t_hash"), 1).otherwise(0)).alias("exact"),
+    ).collect()[0]
+    exact = stats.exact or 0
     cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     table = DeltaTable.forPath(spark, path)
     (
@@ -100,8 +107,8 @@ def merge_latest(spark: SparkSession, rows: DataFrame, path: str, spec: dict) ->
         .whenNotMatchedInsertAll()
         .execute()
     )
-    inserted = rows.count() - matched.count()
-    return {"inserted": inserted, "exact": exact, "superseded": superseded}
+    rows.unpersist()
+    return {"inserted": total - stats.matched, "exact": exact, "superseded": stats.matched - exact}
 
 
 def merge_scd2(spark: SparkSession, good: DataFrame, path: str, spec: dict) -> int:

@@ -65,6 +65,11 @@ def test_counts_reconcile_with_the_manifest(silver_run, dataset):
     assert dups["superseded_by_later"] == expected["duplicates_dropped"]["superseded_by_later"]
     table = spark.read.format("delta").load(f"{silver}/{dataset}")
     assert table.count() == expected["silver_rows"]
+    if dataset != "users":  # every silver row was inserted exactly once, over the batches
+        assert _sum(per_batch, dataset, "rows_inserted")["rows_inserted"] == expected["silver_rows"]
+    else:
+        new_versions = _sum(per_batch, dataset, "scd2_new_versions")["scd2_new_versions"]
+        assert new_versions == expected["scd2"]["versions_total"]
     bad = spark.read.format("delta").load(f"{quarantine}/{dataset}")
     assert bad.count() == sum(expected["quarantined_rows"].values())
     assert {"quarantine_reason", "source_file", "_batch_id"} <= set(bad.columns)
