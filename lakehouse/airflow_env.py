@@ -105,8 +105,8 @@ def airflow_connections(profile: Profile) -> dict[str, str]:
                 "host": wh.host,
                 "port": wh.port,
                 "schema": wh.database,
-                "login": wh.user,
-                "password": wh.password,
+                "login": wh.loader.user,
+                "password": wh.loader.password,
             }
         )
     if isinstance(profile.spark, SparkCluster):

@@ -6,6 +6,7 @@ lakehouse seed thin --out DIR    write the thin sample dataset
 lakehouse drop DIR [--dataset]   upload a folder of files into RAW
 lakehouse run [--timeout S]      trigger the master DAG and wait for it
 lakehouse demo                   the whole pipeline on the sample data, then a summary
+lakehouse warehouse ddl|bootstrap|load|validate   warehouse DDL and loads (GOLD -> warehouse)
 lakehouse airflow ARGS...        the Airflow CLI with the profile's environment
 """
 
@@ -121,6 +122,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    from lakehouse import warehouse, warehouse_sql
+
+    if args.action == "ddl":  # no profile needed: print the DDL of one or all tables
+        defs = warehouse_sql.table_defs()
+        for name in args.tables or sorted(defs):
+            for statement in warehouse_sql.ddl(defs[name], args.schema, args.dialect):
+                print(statement + ";\n")
+        return 0
+    profile = _profile(args)
+    if args.action == "bootstrap":
+        for statement in warehouse.bootstrap(profile):
+            print(statement)
+        return 0
+    run = warehouse.load if args.action == "load" else warehouse.validate
+    result = run(profile, args.tables or None)
+    print(json.dumps(result if isinstance(result, dict) else result.as_dict(), indent=2))
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from lakehouse.airflow_env import airflow_environment
     from lakehouse.services import _airflow_bin
@@ -170,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the whole pipeline on the sample data")
     p.add_argument("--timeout", type=float, default=1200)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("warehouse", help="warehouse DDL, bootstrap, load and validation")
+    p.add_argument("action", choices=["ddl", "bootstrap", "load", "validate"])
+    p.add_argument("tables", nargs="*", help="table names (default: all)")
+    p.add_argument("--dialect", choices=["postgres", "redshift"], default="postgres")
+    p.add_argument("--schema", default="analytics", help="schema for `ddl`")
+    p.set_defaults(func=cmd_warehouse)
 
     p = sub.add_parser("airflow", help="the Airflow CLI with this profile's environment")
     p.add_argument("rest", nargs=argparse.REMAINDER)

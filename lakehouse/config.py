@@ -86,6 +86,11 @@ class GlueSpark(_Strict):
     number_of_workers: int = 2
 
 
+class Login(_Strict):
+    user: str
+    password: str
+
+
 class PostgresDB(_Strict):
     host: str
     port: int
@@ -93,10 +98,11 @@ class PostgresDB(_Strict):
     user: str
     password: str
 
-    def dsn(self, database: str | None = None) -> str:
+    def dsn(self, database: str | None = None, login: Login | None = None) -> str:
+        login = login or Login(user=self.user, password=self.password)
         return (
             f"host={self.host} port={self.port} dbname={database or self.database} "
-            f"user={self.user} password={self.password}"
+            f"user={login.user} password={login.password}"
         )
 
     def sqlalchemy_url(self, database: str | None = None) -> str:
@@ -110,17 +116,27 @@ class PostgresDB(_Strict):
 
 
 class PostgresWarehouse(PostgresDB):
+    """`user` owns the databases and runs the bootstrap DDL; `loader` writes the analytics
+    schema and nothing else (the pipeline's login); `analyst` reads it."""
+
     kind: Literal["postgres"]
     schema_name: str = Field(alias="schema")
+    loader: Login
+    analyst: Login
 
 
 class RedshiftWarehouse(_Strict):
+    """Redshift Serverless through the Data API. `secret_arn` holds the loader's login (a
+    reference, never the secret); `iam_role` is the role COPY assumes to read the gold bucket."""
+
     kind: Literal["redshift"]
     workgroup: str
     database: str
     secret_arn: str
     iam_role: str
     schema_name: str = Field(alias="schema")
+    loader_user: str = "lakehouse_loader"
+    analyst_role: str = "lakehouse_analyst"
 
 
 class AirflowSettings(_Strict):

@@ -215,15 +215,11 @@ def summary(profile: Profile, table: str = "daily_event_counts") -> dict:
     }
     wh = profile.warehouse
     if isinstance(wh, PostgresWarehouse):
-        from lakehouse.warehouse import connect
+        from lakehouse.warehouse import PostgresBackend
 
-        conn = connect(profile)
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                f'SELECT count(*), coalesce(sum(event_count), 0) FROM "{wh.schema_name}"."{table}"'
-            )
-            rows, events = cur.fetchone()
-        conn.close()
+        rows, events = PostgresBackend(profile).query(
+            f'SELECT count(*), coalesce(sum(event_count), 0) FROM "{wh.schema_name}"."{table}"'
+        )[0]
         out["warehouse"] = {
             "table": f"{wh.schema_name}.{table}",
             "rows": rows,

@@ -321,12 +321,19 @@ class Stack:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (wh.user,))
             verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(f'{verb} ROLE "{wh.user}" LOGIN CREATEDB PASSWORD %s', (wh.password,))
+            cur.execute(
+                f'{verb} ROLE "{wh.user}" LOGIN CREATEDB CREATEROLE PASSWORD %s', (wh.password,)
+            )
             for db in sorted(dbs):
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
                 if not cur.fetchone():
                     cur.execute(f'CREATE DATABASE "{db}" OWNER "{wh.user}"')
+                # Only the owner (and the roles the warehouse bootstrap grants) may connect.
+                cur.execute(f'REVOKE ALL ON DATABASE "{db}" FROM PUBLIC')
         conn.close()
+        from lakehouse.warehouse import bootstrap
+
+        bootstrap(self.profile)
 
     # S3 server ------------------------------------------------------------------
     def _s3(self) -> Service:

@@ -1,11 +1,29 @@
-"""GOLD -> WAREHOUSE (PostgreSQL): DDL from warehouse_sql/, COPY into a staging table, swap in
-one transaction, then validate row count and checksum against the gold export.
+"""GOLD -> WAREHOUSE: load every gold export into PostgreSQL (local) or Redshift Serverless
+(aws) with the same protocol, then prove it complete.
+
+1. stage: each table into `<table>__staging`, created from warehouse_sql/tables/<table>.yaml.
+   PostgreSQL: the Parquet export is streamed with `COPY ... FROM STDIN` (CSV, batch by batch;
+   keys and indexes built after the COPY). Redshift: `COPY ... FORMAT AS PARQUET` from a
+   manifest of the export's files, through the Data API with the profile's IAM role.
+2. validate staging: row count, sums and distinct counts per table equal GOLD's figures
+   (computed from the export itself); on a mismatch nothing is swapped.
+3. swap: every live table replaced by its staging table in ONE transaction, so readers see
+   the previous load or this one, never a partial table.
+4. validate live: the same figures on the live tables (the `validate_warehouse` task).
+
+Connects as the loader login (PostgreSQL) or the loader secret (Redshift): it can write the
+analytics schema and nothing else. `bootstrap()` creates the schema, the loader and analyst
+roles and their grants (run by the database owner).
 """
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
 
 import psycopg2
 import pyarrow as pa
@@ -15,31 +33,36 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from psycopg2 import sql
 
-from lakehouse.config import FilesystemStore, PostgresWarehouse, Profile, S3Store
-from lakehouse.paths import REPO_ROOT
+from lakehouse import warehouse_sql as wsql
+from lakehouse.airflow_env import AWS_CONN_ID
+from lakehouse.config import (
+    FilesystemStore,
+    PostgresWarehouse,
+    Profile,
+    RedshiftWarehouse,
+    S3Store,
+)
+from lakehouse.warehouse_sql import Dialect, TableDef
 
-DDL_DIR = REPO_ROOT / "warehouse_sql" / "ddl"
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    table: str
-    rows: int
-    checksum: int
-
-
-def ddl(table: str, schema: str, target: str | None = None) -> str:
-    path = DDL_DIR / f"{table}.sql"
-    if not path.is_file():
-        raise FileNotFoundError(f"no DDL for table {table!r}: expected {path}")
-    return path.read_text().format(schema=schema, table=target or table)
+EXPORT_PREFIX = "_export"  # gold bucket: _export/<table>/part-*.parquet (silver_to_gold)
+MANIFEST_PREFIX = "_manifests"  # gold bucket: _manifests/<table>.manifest (Redshift COPY)
 
 
+class WarehouseError(RuntimeError):
+    """A load or validation that must fail the task (and leaves the live tables unchanged)."""
+
+
+class ValidationFailed(WarehouseError):
+    def __init__(self, what: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{what}: " + "; ".join(problems))
+
+
+# --------------------------------------------------------------------------- gold exports
 def _filesystem(profile: Profile) -> tuple[pafs.FileSystem, str]:
     store = profile.object_store
     if isinstance(store, S3Store):
-        scheme = "https"
-        endpoint = None
+        scheme, endpoint = "https", None
         if store.endpoint_url:
             scheme, _, endpoint = store.endpoint_url.partition("://")
         fs = pafs.S3FileSystem(
@@ -54,106 +77,393 @@ def _filesystem(profile: Profile) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), str(store.root_path) + "/"
 
 
-def read_export(profile: Profile, key: str) -> pa.Table:
-    """Read a gold Parquet export (a folder of part files) from the object store."""
+@dataclass
+class Export:
+    """One table's gold Parquet export: its files and the dataset over them."""
+
+    table: TableDef
+    files: list[pafs.FileInfo]
+    dataset: ds.Dataset
+    store_prefix: str  # "" for S3 (paths are bucket/key), the filesystem root otherwise
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def urls(self) -> list[str]:
+        return [f"s3://{f.path}" for f in self.files]
+
+
+def find_export(profile: Profile, table: TableDef) -> Export | None:
+    """The export of `table`, or None when GOLD did not publish it (e.g. no operational DB)."""
     fs, prefix = _filesystem(profile)
-    dataset = ds.dataset(
-        f"{prefix}{profile.zones.gold}/{key}",
-        format="parquet",
-        filesystem=fs,
-        exclude_invalid_files=True,
-    )
-    return dataset.to_table()
+    folder = f"{prefix}{profile.zones.gold}/{EXPORT_PREFIX}/{table.name}"
+    infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+    files = sorted(
+        (i for i in infos if i.is_file and i.base_name.endswith(".parquet")
+         and not i.base_name.startswith(("_", "."))),
+        key=lambda i: i.path,
+    )  # fmt: skip
+    if not files:
+        return None
+    dataset = ds.dataset([f.path for f in files], format="parquet", filesystem=fs)
+    names = dataset.schema.names
+    if names != table.column_names:
+        raise WarehouseError(
+            f"{folder}: the export's columns {names} differ from warehouse_sql/tables/"
+            f"{table.name}.yaml {table.column_names} (same names in the same order are required: "
+            f"Redshift's Parquet COPY loads by position)"
+        )
+    return Export(table, files, dataset, prefix)
 
 
-def checksum(table: pa.Table, column: str) -> int:
-    return int(pc.sum(table[column]).as_py() or 0)
+def read_export(profile: Profile, table: str) -> pa.Table:
+    """A whole gold export as an Arrow table (tests and reports; loads stream instead)."""
+    export = find_export(profile, wsql.table_defs()[table])
+    if export is None:
+        raise WarehouseError(f"no gold export for {table} in bucket {profile.zones.gold}")
+    return export.dataset.to_table()
 
 
-def connect(profile: Profile):
+Figures = dict[str, Any]  # figure name (TableDef.figure_names) -> int | Decimal | None
+
+
+def gold_figures(export: Export) -> Figures:
+    """Row count, sums and distinct counts of an export, reading only the columns needed."""
+    checks = export.table.checks
+    out: Figures = {"rows": export.dataset.count_rows()}
+    sums: dict[str, Any] = dict.fromkeys(checks.sums)
+    if checks.sums:
+        for batch in export.dataset.to_batches(columns=checks.sums):
+            for col in checks.sums:
+                value = pc.sum(batch.column(col)).as_py()
+                if value is not None:
+                    sums[col] = value if sums[col] is None else sums[col] + value
+    out.update({f"sum:{c}": None if v is None else Decimal(v) for c, v in sums.items()})
+    for col in checks.distinct:
+        column = export.dataset.to_table(columns=[col]).column(col)
+        out[f"distinct:{col}"] = pc.count_distinct(column, mode="only_valid").as_py()
+    return out
+
+
+def parse_figures(table: TableDef, text: str) -> Figures:
+    values = text.split("|")
+    out: Figures = {}
+    for name, value in zip(table.figure_names, values, strict=True):
+        if name.startswith("sum:"):
+            out[name] = Decimal(value) if value != "" else None
+        else:
+            out[name] = int(value)
+    return out
+
+
+def compare(expected: dict[str, Figures], observed: dict[str, Figures], where: str) -> list[str]:
+    problems = []
+    for table, figures in expected.items():
+        got = observed.get(table)
+        if got is None:
+            problems.append(f"{table}: not found in {where}")
+            continue
+        for name, value in figures.items():
+            if got.get(name) != value:
+                problems.append(f"{table}.{name}: {where} {got.get(name)} != gold {value}")
+    return problems
+
+
+# --------------------------------------------------------------------------- backends
+class Backend(Protocol):
+    dialect: Dialect
+    schema: str
+
+    def stage(self, export: Export) -> None: ...
+    def execute(self, statements: list[str]) -> None: ...
+    def query(self, statement: str) -> list[tuple]: ...
+
+
+class _CsvStream:
+    """A read()-able file over Arrow record batches rendered as CSV, so copy_expert streams a
+    table of any size with bounded memory. Hand-written: psycopg2 reads from a file object and
+    pyarrow writes CSV per batch; no library joins the two without materialising the table."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self._batches = batches
+        self._header = True
+        self.bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        for batch in self._batches:
+            if batch.num_rows == 0:
+                continue
+            buf = pa.BufferOutputStream()
+            pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=self._header))
+            self._header = False
+            chunk = buf.getvalue().to_pybytes()
+            self.bytes += len(chunk)
+            return chunk
+        return b""
+
+
+class PostgresBackend:
+    dialect: Dialect = "postgres"
+
+    def __init__(self, profile: Profile) -> None:
+        wh = profile.warehouse
+        if not isinstance(wh, PostgresWarehouse):
+            raise TypeError(f"profile {profile.name!r}: warehouse.kind is not postgres")
+        self.wh = wh
+        self.schema = wh.schema_name
+        self.streamed_bytes = 0
+
+    def connect(self):
+        return psycopg2.connect(self.wh.dsn(login=self.wh.loader))
+
+    def stage(self, export: Export) -> None:
+        """Create the staging table, stream the export in, then build keys and indexes; one
+        transaction, so a killed load leaves no half-filled staging table behind either."""
+        table = export.table
+        staging = wsql.staging_name(table.name)
+        copy = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
+            sql.Identifier(self.schema),
+            sql.Identifier(staging),
+            sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names),
+        )
+        stream = _CsvStream(
+            export.dataset.to_batches(columns=table.column_names, batch_size=64 * 1024)
+        )
+        conn = self.connect()
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(wsql.drop_staging(table, self.schema))
+                cur.execute(wsql.create_table(table, self.schema, "postgres", staging, keys=False))
+                cur.copy_expert(copy.as_string(conn), stream)
+                for statement in wsql.postgres_keys(table, self.schema, staging):
+                    cur.execute(statement)
+        finally:
+            conn.close()
+        self.streamed_bytes += stream.bytes
+
+    def execute(self, statements: list[str]) -> None:
+        conn = self.connect()
+        try:
+            with conn, conn.cursor() as cur:  # one transaction: all or nothing
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            conn.close()
+
+    def query(self, statement: str) -> list[tuple]:
+        conn = self.connect()
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(statement)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+
+class RedshiftDataBackend:
+    """Redshift Serverless through the Data API (the amazon provider's RedshiftDataHook):
+    a list of statements is one BatchExecuteStatement, which Redshift runs as one transaction."""
+
+    dialect: Dialect = "redshift"
+
+    def __init__(
+        self, profile: Profile, aws_conn_id: str | None = AWS_CONN_ID, poll_interval: float = 5
+    ) -> None:
+        from airflow.providers.amazon.aws.hooks.redshift_data import RedshiftDataHook
+
+        wh = profile.warehouse
+        if not isinstance(wh, RedshiftWarehouse):
+            raise TypeError(f"profile {profile.name!r}: warehouse.kind is not redshift")
+        store = profile.object_store
+        region = store.region if isinstance(store, S3Store) else None
+        self.profile = profile
+        self.wh = wh
+        self.schema = wh.schema_name
+        self.poll_interval = poll_interval
+        self.hook = RedshiftDataHook(aws_conn_id=aws_conn_id, region_name=region)
+
+    def _run(self, statement: str | list[str], name: str):
+        return self.hook.execute_query(
+            sql=statement,
+            workgroup_name=self.wh.workgroup,
+            database=self.wh.database,
+            secret_arn=self.wh.secret_arn,
+            statement_name=name,
+            wait_for_completion=True,
+            poll_interval=self.poll_interval,
+        )
+
+    def stage(self, export: Export) -> None:
+        from lakehouse.storage import object_store
+
+        table = export.table
+        manifest = {
+            "entries": [
+                {"url": url, "mandatory": True, "meta": {"content_length": f.size}}
+                for url, f in zip(export.urls(), export.files, strict=True)
+            ]
+        }
+        key = f"{MANIFEST_PREFIX}/{table.name}.manifest"
+        gold = self.profile.zones.gold
+        object_store(self.profile).put(gold, key, json.dumps(manifest, indent=1).encode())
+        copy = wsql.redshift_copy(table, self.schema, f"s3://{gold}/{key}", self.wh.iam_role)
+        create = wsql.create_table(table, self.schema, "redshift", wsql.staging_name(table.name))
+        self._run([wsql.drop_staging(table, self.schema), create, copy], f"stage-{table.name}")
+
+    def execute(self, statements: list[str]) -> None:
+        self._run(list(statements), "swap")
+
+    def query(self, statement: str) -> list[tuple]:
+        out = self._run(statement, "figures")
+        rows: list[tuple] = []
+        kwargs: dict[str, str] = {"Id": out.statement_id}
+        while True:
+            page = self.hook.conn.get_statement_result(**kwargs)
+            for record in page["Records"]:
+                rows.append(tuple(None if f.get("isNull") else next(iter(f.values()))
+                                  for f in record))  # fmt: skip
+            if not page.get("NextToken"):
+                return rows
+            kwargs["NextToken"] = page["NextToken"]
+
+
+def backend_for(profile: Profile) -> Backend:
+    if isinstance(profile.warehouse, PostgresWarehouse):
+        return PostgresBackend(profile)
+    return RedshiftDataBackend(profile)
+
+
+# --------------------------------------------------------------------------- load / validate
+@dataclass
+class LoadReport:
+    tables: dict[str, dict] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"tables": self.tables, "skipped": self.skipped}
+
+
+def _selected(tables: list[str] | None) -> list[TableDef]:
+    defs = wsql.table_defs()
+    unknown = sorted(set(tables or []) - set(defs))
+    if unknown:
+        raise WarehouseError(f"unknown warehouse tables {unknown}; defined: {sorted(defs)}")
+    return [defs[name] for name in (tables or sorted(defs))]
+
+
+def _exports(profile: Profile, tables: list[str] | None) -> tuple[dict[str, Export], list[str]]:
+    exports, skipped = {}, []
+    for table in _selected(tables):
+        export = find_export(profile, table)
+        if export is None:
+            skipped.append(table.name)
+        else:
+            exports[table.name] = export
+    if not exports:
+        raise WarehouseError(
+            f"no gold export found under {profile.uri('gold', EXPORT_PREFIX)}: run silver_to_gold"
+        )
+    return exports, skipped
+
+
+def observed_figures(backend: Backend, tables: list[TableDef], staging: bool) -> dict:
+    rows = backend.query(wsql.figures_query(tables, backend.schema, staging))
+    by_name = {t.name: t for t in tables}
+    return {name: parse_figures(by_name[name], str(text)) for name, text in rows}
+
+
+def load(profile: Profile, tables: list[str] | None = None, backend: Backend | None = None):
+    """Stage, validate and swap every gold table that has an export; returns a LoadReport.
+    Raises ValidationFailed (live tables unchanged) when a staged table differs from GOLD."""
+    backend = backend or backend_for(profile)
+    exports, skipped = _exports(profile, tables)
+    report = LoadReport(skipped=skipped)
+    expected = {}
+    for name, export in exports.items():
+        started = time.monotonic()
+        expected[name] = gold_figures(export)
+        backend.stage(export)
+        report.tables[name] = {
+            "rows": expected[name]["rows"],
+            "parquet_bytes": export.bytes,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+    defs = [e.table for e in exports.values()]
+    staged = observed_figures(backend, defs, staging=True)
+    problems = compare(expected, staged, "staging")
+    if problems:
+        raise ValidationFailed(
+            f"{backend.schema}: staged tables differ from GOLD; live tables left unchanged "
+            f"(staging tables kept as <table>{wsql.STAGING_SUFFIX} for inspection)",
+            problems,
+        )
+    backend.execute(wsql.swap(defs, backend.schema, backend.dialect))
+    for name, figures in expected.items():
+        report.tables[name]["figures"] = {k: str(v) for k, v in figures.items()}
+    return report
+
+
+def validate(profile: Profile, tables: list[str] | None = None, backend: Backend | None = None):
+    """The live tables against GOLD (row count, sums, distinct counts); raises on a mismatch."""
+    backend = backend or backend_for(profile)
+    exports, skipped = _exports(profile, tables)
+    expected = {name: gold_figures(export) for name, export in exports.items()}
+    live = observed_figures(backend, [e.table for e in exports.values()], staging=False)
+    problems = compare(expected, live, "warehouse")
+    if problems:
+        raise ValidationFailed(f"{backend.schema}: warehouse differs from GOLD", problems)
+    return {
+        "tables": {n: {k: str(v) for k, v in f.items()} for n, f in expected.items()},
+        "skipped": skipped,
+    }
+
+
+# --------------------------------------------------------------------------- bootstrap
+def bootstrap(profile: Profile) -> list[str]:
+    """PostgreSQL: create (or update) the loader and analyst logins, the schema and the grants,
+    as the database owner. Idempotent. Returns the statements run (passwords elided)."""
     wh = profile.warehouse
     if not isinstance(wh, PostgresWarehouse):
-        raise TypeError(
-            f"profile {profile.name!r}: the PostgreSQL loader needs warehouse.kind=postgres"
-        )
-    return psycopg2.connect(wh.dsn())
-
-
-def load_table(profile: Profile, table: str, data: pa.Table, checksum_column: str) -> LoadResult:
-    """Replace `schema.table` with `data` atomically; raises if counts do not match."""
-    wh = profile.warehouse
-    assert isinstance(wh, PostgresWarehouse)
-    staging = f"{table}__staging"
-    buf = io.BytesIO()
-    pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=True))
-    buf.seek(0)
-    ident = sql.Identifier
-    conn = connect(profile)
-    try:
-        with conn, conn.cursor() as cur:  # one transaction: commit on success, rollback on error
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident(wh.schema_name)))
-            cur.execute(
-                sql.SQL("DROP TABLE IF EXISTS {}.{}").format(ident(wh.schema_name), ident(staging))
-            )
-            cur.execute(ddl(table, wh.schema_name, staging))
-            copy = sql.SQL("COPY {}.{} FROM STDIN WITH (FORMAT csv, HEADER true)").format(
-                ident(wh.schema_name), ident(staging)
-            )
-            cur.copy_expert(copy.as_string(conn), buf)
-            cur.execute(
-                sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {}.{}").format(
-                    ident(checksum_column), ident(wh.schema_name), ident(staging)
-                )
-            )
-            rows, total = cur.fetchone()
-            expected = LoadResult(table, data.num_rows, checksum(data, checksum_column))
-            if (rows, int(total)) != (expected.rows, expected.checksum):
-                raise ValueError(
-                    f"{wh.schema_name}.{staging}: loaded {rows} rows / checksum {total}, gold "
-                    f"export has {expected.rows} / {expected.checksum}; table left unchanged"
-                )
-            cur.execute(
-                sql.SQL("DROP TABLE IF EXISTS {}.{}").format(ident(wh.schema_name), ident(table))
-            )
-            cur.execute(
-                sql.SQL("ALTER TABLE {}.{} RENAME TO {}").format(
-                    ident(wh.schema_name), ident(staging), ident(table)
-                )
-            )
-            # The primary key index keeps the staging name after the rename; give it the table's.
-            cur.execute(
-                sql.SQL("ALTER INDEX IF EXISTS {}.{} RENAME TO {}").format(
-                    ident(wh.schema_name), ident(f"{staging}_pkey"), ident(f"{table}_pkey")
-                )
-            )
-    finally:
-        conn.close()
-    return expected
-
-
-def validate_table(
-    profile: Profile, table: str, data: pa.Table, checksum_column: str
-) -> LoadResult:
-    """Check the live warehouse table against the gold export (row count and checksum)."""
-    wh = profile.warehouse
-    assert isinstance(wh, PostgresWarehouse)
-    conn = connect(profile)
+        raise TypeError("bootstrap() runs on PostgreSQL; Redshift's is applied by the deploy")
+    ran = []
+    conn = psycopg2.connect(wh.dsn())
+    conn.autocommit = True
     try:
         with conn.cursor() as cur:
+            for login in (wh.loader, wh.analyst):
+                role = wsql.quote(login.user, "role")
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login.user,))
+                verb = "ALTER" if cur.fetchone() else "CREATE"
+                # A new role has no SUPERUSER, CREATEDB or CREATEROLE; only LOGIN is added.
+                cur.execute(f"{verb} ROLE {role} LOGIN PASSWORD %s", (login.password,))
+                ran.append(f"{verb} ROLE {role} LOGIN ... PASSWORD ***")
+            # Needed to set the loader's default privileges and to hand it existing tables
+            # (PostgreSQL 16+ no longer makes a role's creator a member of it).
+            grant = f"GRANT {wsql.quote(wh.loader.user)} TO CURRENT_USER"
+            cur.execute(grant)
+            ran.append(grant)
+            for statement in wsql.bootstrap(
+                "postgres",
+                schema=wh.schema_name,
+                database=wh.database,
+                loader=wh.loader.user,
+                analyst=wh.analyst.user,
+            ):
+                cur.execute(statement)
+                ran.append(statement)
+            # Tables created before the loader existed (older installs) pass to the loader.
             cur.execute(
-                sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {}.{}").format(
-                    sql.Identifier(checksum_column),
-                    sql.Identifier(wh.schema_name),
-                    sql.Identifier(table),
-                )
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tableowner <> %s",
+                (wh.schema_name, wh.loader.user),
             )
-            rows, total = cur.fetchone()
+            for (name,) in cur.fetchall():
+                statement = (
+                    f"ALTER TABLE {wsql.quote(wh.schema_name)}.{wsql.quote(name)} "
+                    f"OWNER TO {wsql.quote(wh.loader.user)}"
+                )
+                cur.execute(statement)
+                ran.append(statement)
     finally:
         conn.close()
-    expected = LoadResult(table, data.num_rows, checksum(data, checksum_column))
-    if (rows, int(total)) != (expected.rows, expected.checksum):
-        raise ValueError(
-            f"{wh.schema_name}.{table}: {rows} rows / checksum {total} in the warehouse, gold has "
-            f"{expected.rows} / {expected.checksum}"
-        )
-    return expected
+    return ran

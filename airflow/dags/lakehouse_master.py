@@ -20,7 +20,6 @@ from lakehouse.registry import registry
 
 PROFILE = load_profile()  # a bad profile fails the import with the file and key named
 REGISTRY = registry()
-GOLD_TABLE = "daily_event_counts"
 
 
 @dag(
@@ -82,23 +81,27 @@ def lakehouse_master() -> None:
 
     @task
     def load_warehouse() -> dict:
-        """COPY the gold export into a staging table and swap it in, in one transaction."""
+        """Stage every gold table, check it against GOLD, swap all in one transaction."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from lakehouse import warehouse
 
-        profile = load_profile()
-        data = warehouse.read_export(profile, f"_export/{GOLD_TABLE}")
-        result = warehouse.load_table(profile, GOLD_TABLE, data, "event_count")
-        return {"table": result.table, "rows": result.rows, "checksum": result.checksum}
+        try:
+            return warehouse.load(load_profile()).as_dict()
+        except warehouse.ValidationFailed as exc:  # a retry would load the same data again
+            raise AirflowFailException(str(exc)) from exc
 
     @task
     def validate_warehouse() -> dict:
-        """Row count and checksum of the live table against GOLD."""
+        """Row counts, sums and distinct counts of the live tables against GOLD."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from lakehouse import warehouse
 
-        profile = load_profile()
-        data = warehouse.read_export(profile, f"_export/{GOLD_TABLE}")
-        result = warehouse.validate_table(profile, GOLD_TABLE, data, "event_count")
-        return {"table": result.table, "rows": result.rows, "checksum": result.checksum}
+        try:
+            return warehouse.validate(load_profile())
+        except warehouse.ValidationFailed as exc:
+            raise AirflowFailException(str(exc)) from exc
 
     datasets >> db_to_bronze
     chain([files_to_bronze, db_to_bronze], bronze_to_silver, silver_to_gold)

@@ -13,37 +13,12 @@ from collections import Counter, defaultdict
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse import ingest
-from lakehouse.config import load_profile
-from lakehouse.pipeline import SAMPLE, drop_reference_batch
+from lakehouse.pipeline import SAMPLE
 from lakehouse.registry import load_registry
-from lakehouse.storage import FilesystemObjectStore
 from spark_jobs import bronze_to_silver as job
 
 MANIFEST = json.loads((SAMPLE / "manifest.json").read_text())
 SPECS = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json())}
-
-
-@pytest.fixture(scope="module")
-def silver_run(spark, tmp_path_factory):
-    root = tmp_path_factory.mktemp("lake")
-    profile = load_profile("embedded")
-    cfg = profile.object_store.model_copy(update={"root": root})
-    profile = profile.model_copy(update={"object_store": cfg})
-    store = FilesystemObjectStore(cfg)
-    zones = profile.zones
-    buckets = (zones.bronze, zones.silver, zones.quarantine + "/rows")
-    bronze, silver, quarantine = (f"file://{root}/{b}" for b in buckets)
-    per_batch: list[dict] = []
-    for batch in (1, 2, 3):
-        drop_reference_batch(profile, SAMPLE, batch, store)
-        for ds in SPECS:
-            ingest.ingest_dataset(profile, ds, store)
-        per_batch.append({
-            ds: job.process_dataset(spark, spec, bronze, silver, quarantine, f"b{batch}")
-            for ds, spec in SPECS.items()
-        })  # fmt: skip
-    return spark, per_batch, silver, quarantine
 
 
 def _sum(per_batch: list[dict], dataset: str, field: str) -> Counter:
@@ -137,15 +112,6 @@ def test_rerun_with_nothing_new_changes_nothing(silver_run):
 
 
 # ----------------------------------------------------------------------------- gold
-@pytest.fixture(scope="module")
-def gold(silver_run):
-    from spark_jobs import silver_to_gold
-
-    spark, _, silver, _ = silver_run
-    bronze = silver.replace("lakehouse-silver", "lakehouse-bronze")
-    return spark, silver_to_gold.build_all(spark, silver, bronze)
-
-
 def test_gold_marts_match_the_manifest(gold):
     _, tables = gold
     figures = MANIFEST["gold"]

@@ -1,79 +1,263 @@
-"""DDL + COPY + atomic swap on the real PostgreSQL."""
+"""The warehouse loader on the real PostgreSQL: staging + COPY + one-transaction swap, the
+validation against GOLD, a kill mid-COPY, a concurrent reader, and least privilege.
+
+Each test gets its own schema (bootstrapped by the owner like `analytics`) and a filesystem
+lake holding a synthetic gold export of daily_event_counts."""
 
 from __future__ import annotations
 
-from datetime import date
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
 
 import psycopg2
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from lakehouse import warehouse
-from lakehouse.config import Profile
+from lakehouse import warehouse, warehouse_sql
+from lakehouse.config import FilesystemStore, Profile
+from lakehouse.paths import REPO_ROOT
+
+TABLE = "daily_event_counts"
 
 
 @pytest.fixture
-def wh_profile(pg_profile: Profile, run_id: str):
+def wh(pg_profile: Profile, run_id: str, tmp_path):
     schema = f"it_{run_id}"
     profile = pg_profile.model_copy(
-        update={"warehouse": pg_profile.warehouse.model_copy(update={"schema_name": schema})}
+        update={
+            "warehouse": pg_profile.warehouse.model_copy(update={"schema_name": schema}),
+            "object_store": FilesystemStore(kind="filesystem", root=tmp_path),
+        }
     )
+    warehouse.bootstrap(profile)
     yield profile
-    conn = warehouse.connect(profile)
+    conn = psycopg2.connect(profile.warehouse.dsn())
     with conn, conn.cursor() as cur:
         cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     conn.close()
 
 
-def _daily(rows: list[tuple]) -> pa.Table:
-    names = ["event_date", "event_type", "event_count", "unique_users"]
-    return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+def daily(n: int, start: date = date(2026, 1, 1), bump: int = 0) -> pa.Table:
+    """n distinct (event_date, event_type) rows."""
+    return pa.table({
+        "event_date": pa.array([start + timedelta(days=i // 1000) for i in range(n)], pa.date32()),
+        "event_type": [f"type_{i % 1000}" for i in range(n)],
+        "event_count": pa.array([i % 97 + 1 + bump for i in range(n)], pa.int64()),
+        "unique_users": pa.array([i % 13 + 1 for i in range(n)], pa.int64()),
+    })  # fmt: skip
 
 
-def _rows(profile: Profile) -> list[tuple]:
-    conn = warehouse.connect(profile)
+def write_export(profile: Profile, data: pa.Table, table: str = TABLE) -> None:
+    folder = profile.object_store.root_path / profile.zones.gold / "_export" / table
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    pq.write_table(data, folder / "part-00000.parquet")
+
+
+def live(profile: Profile, login=None) -> list[tuple]:
+    wh_cfg = profile.warehouse
+    conn = psycopg2.connect(wh_cfg.dsn(login=login or wh_cfg.loader))
     with conn, conn.cursor() as cur:
-        cur.execute(
-            f'SELECT * FROM "{profile.warehouse.schema_name}".daily_event_counts ORDER BY 1, 2'
-        )
+        cur.execute(f'SELECT * FROM "{wh_cfg.schema_name}"."{TABLE}" ORDER BY 1, 2')
         rows = cur.fetchall()
     conn.close()
     return rows
 
 
-def test_copy_loads_and_swaps(wh_profile):
-    first = _daily([(date(2026, 11, 1), "login", 3, 2), (date(2026, 11, 1), "purchase", 1, 1)])
-    result = warehouse.load_table(wh_profile, "daily_event_counts", first, "event_count")
-    assert (result.rows, result.checksum) == (2, 4)
-    assert _rows(wh_profile) == [
-        (date(2026, 11, 1), "login", 3, 2),
-        (date(2026, 11, 1), "purchase", 1, 1),
-    ]
-
-    second = _daily([(date(2026, 11, 2), "logout", 5, 4)])
-    warehouse.load_table(wh_profile, "daily_event_counts", second, "event_count")
-    assert _rows(wh_profile) == [(date(2026, 11, 2), "logout", 5, 4)]
-    assert (
-        warehouse.validate_table(wh_profile, "daily_event_counts", second, "event_count").rows == 1
-    )
+def figures(profile: Profile) -> dict:
+    backend = warehouse.PostgresBackend(profile)
+    return warehouse.observed_figures(backend, [warehouse_sql.table_defs()[TABLE]], False)[TABLE]
 
 
-def test_failed_load_leaves_previous_table_intact(wh_profile):
-    good = _daily([(date(2026, 11, 1), "login", 3, 2)])
-    warehouse.load_table(wh_profile, "daily_event_counts", good, "event_count")
-    duplicate_key = _daily([(date(2026, 11, 2), "login", 1, 1), (date(2026, 11, 2), "login", 2, 2)])
+def as_rows(data: pa.Table) -> list[tuple]:
+    return sorted(tuple(r.values()) for r in data.to_pylist())
+
+
+def test_load_replaces_the_table_and_validates(wh):
+    first = daily(3)
+    write_export(wh, first)
+    report = warehouse.load(wh, [TABLE])
+    assert report.tables[TABLE]["rows"] == 3
+    assert live(wh) == as_rows(first)
+
+    second = daily(5, start=date(2026, 2, 1))
+    write_export(wh, second)
+    warehouse.load(wh, [TABLE])
+    assert live(wh) == as_rows(second)
+    result = warehouse.validate(wh, [TABLE])
+    assert result["tables"][TABLE]["rows"] == "5"
+    # the analyst reads the table the loader just created (default privileges)
+    assert live(wh, wh.warehouse.analyst) == as_rows(second)
+
+
+def test_a_duplicate_key_fails_the_load_and_keeps_the_previous_table(wh):
+    write_export(wh, daily(3))
+    warehouse.load(wh, [TABLE])
+    write_export(wh, pa.concat_tables([daily(3), daily(1)]))  # the first row twice
     with pytest.raises(psycopg2.errors.UniqueViolation):
-        warehouse.load_table(wh_profile, "daily_event_counts", duplicate_key, "event_count")
-    assert _rows(wh_profile) == [(date(2026, 11, 1), "login", 3, 2)]
+        warehouse.load(wh, [TABLE])
+    assert live(wh) == as_rows(daily(3))
 
 
-def test_validation_detects_a_mismatch(wh_profile):
-    warehouse.load_table(
-        wh_profile,
-        "daily_event_counts",
-        _daily([(date(2026, 11, 1), "login", 3, 2)]),
-        "event_count",
+def test_a_staged_table_that_differs_from_gold_is_not_swapped(wh):
+    write_export(wh, daily(3))
+    warehouse.load(wh, [TABLE])
+
+    class LosesARow(warehouse.PostgresBackend):
+        def stage(self, export):
+            super().stage(export)
+            self.execute([f'DELETE FROM "{self.schema}"."{TABLE}__staging" WHERE ctid IN '
+                          f'(SELECT ctid FROM "{self.schema}"."{TABLE}__staging" LIMIT 1)'])  # fmt: skip
+
+    write_export(wh, daily(4, start=date(2026, 3, 1)))
+    with pytest.raises(warehouse.ValidationFailed, match=r"daily_event_counts\.rows: staging 3"):
+        warehouse.load(wh, [TABLE], backend=LosesARow(wh))
+    assert live(wh) == as_rows(daily(3))
+
+
+def test_validation_fails_when_the_live_table_drifts_from_gold(wh):
+    write_export(wh, daily(3))
+    warehouse.load(wh, [TABLE])
+    conn = psycopg2.connect(wh.warehouse.dsn())  # the owner edits a row behind the loader
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            f'UPDATE "{wh.warehouse.schema_name}"."{TABLE}" SET event_count = event_count + 1 '
+            f"WHERE event_type = 'type_0'"
+        )
+    conn.close()
+    with pytest.raises(warehouse.ValidationFailed, match=r"sum:event_count: warehouse 7 != gold 6"):
+        warehouse.validate(wh, [TABLE])
+
+
+def _copy_running(profile: Profile) -> bool:
+    conn = psycopg2.connect(profile.warehouse.dsn())
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND query LIKE 'COPY %%'",
+            (profile.warehouse.loader.user,),
+        )
+        running = cur.fetchone()[0] > 0
+    conn.close()
+    return running
+
+
+def test_kill_mid_copy_keeps_the_previous_table_and_the_next_load_succeeds(wh):
+    write_export(wh, daily(3))
+    warehouse.load(wh, [TABLE])
+    before = figures(wh)
+    big = daily(2_000_000, bump=1)
+    write_export(wh, big)
+    script = (
+        "import sys, json; from lakehouse import warehouse; from lakehouse.config import Profile;"
+        "warehouse.load(Profile.model_validate_json(sys.stdin.read()), ['daily_event_counts'])"
     )
-    other = _daily([(date(2026, 11, 1), "login", 4, 2)])
-    with pytest.raises(ValueError, match="checksum 3 in the warehouse, gold has 1 / 4"):
-        warehouse.validate_table(wh_profile, "daily_event_counts", other, "event_count")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, cwd=REPO_ROOT, text=True
+    )
+    proc.stdin.write(wh.model_dump_json(by_alias=True))
+    proc.stdin.close()
+    deadline = time.monotonic() + 120
+    while not _copy_running(wh):
+        assert proc.poll() is None, "the load ended before its COPY was seen"
+        assert time.monotonic() < deadline, "no COPY seen within 120 s"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while _copy_running(wh):  # the server notices the dead client and rolls back
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert figures(wh) == before
+    assert live(wh) == as_rows(daily(3))
+    warehouse.load(wh, [TABLE])
+    assert figures(wh)["rows"] == 2_000_000
+    warehouse.validate(wh, [TABLE])
+
+
+def test_a_concurrent_reader_sees_the_old_table_or_the_new_one_never_a_partial_one(wh):
+    old, new = daily(1000), daily(400_000, start=date(2025, 1, 1), bump=2)
+    write_export(wh, old)
+    warehouse.load(wh, [TABLE])
+    old_figures = figures(wh)
+    write_export(wh, new)
+    seen: list[tuple] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    query = warehouse_sql.figures_query(
+        [warehouse_sql.table_defs()[TABLE]], wh.warehouse.schema_name
+    )
+
+    def reader() -> None:
+        conn = psycopg2.connect(wh.warehouse.dsn(login=wh.warehouse.analyst))
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                while not stop.is_set():
+                    cur.execute(query)
+                    seen.append(cur.fetchone())
+        except BaseException as exc:  # reported below: the reader must never fail
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        warehouse.load(wh, [TABLE])
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors
+    new_figures = figures(wh)
+    table = warehouse_sql.table_defs()[TABLE]
+    observed = [warehouse.parse_figures(table, text) for _, text in seen]
+    assert set(map(str, observed)) == {str(old_figures), str(new_figures)}, set(map(str, observed))
+    first_new = next(i for i, f in enumerate(observed) if f == new_figures)
+    assert all(f == new_figures for f in observed[first_new:]), "went back to the old table"
+
+
+def test_the_loader_and_the_analyst_can_do_only_what_they_should(wh):
+    write_export(wh, daily(3))
+    warehouse.load(wh, [TABLE])
+    cfg = wh.warehouse
+    schema = cfg.schema_name
+
+    def refused(login, statement: str, database: str | None = None) -> None:
+        conn = psycopg2.connect(cfg.dsn(database=database, login=login))
+        try:
+            with conn, conn.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute(statement)
+        finally:
+            conn.close()
+
+    refused(cfg.loader, "CREATE TABLE public.intruder (x int)")
+    refused(cfg.loader, "CREATE SCHEMA intruder")
+    refused(
+        cfg.analyst, f"INSERT INTO \"{schema}\".\"{TABLE}\" VALUES (DATE '2020-01-01', 'x', 1, 1)"
+    )
+    refused(cfg.analyst, f'CREATE TABLE "{schema}".intruder (x int)')
+    refused(cfg.analyst, f'DROP TABLE "{schema}"."{TABLE}"')
+    refused(cfg.analyst, f'TRUNCATE "{schema}"."{TABLE}"')
+    for login in (cfg.loader, cfg.analyst):  # neither reaches the operational source DB
+        with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+            psycopg2.connect(cfg.dsn(database="operational", login=login)).close()
+    assert len(live(wh, cfg.analyst)) == 3
+
+
+def test_an_unsafe_schema_name_is_rejected_before_any_sql(wh):
+    bad = wh.model_copy(
+        update={
+            "warehouse": wh.warehouse.model_copy(update={"schema_name": 'x"; DROP TABLE y; --'})
+        }
+    )
+    write_export(wh, daily(3))
+    with pytest.raises(warehouse_sql.UnsafeIdentifier, match="schema"):
+        warehouse.load(bad, [TABLE])

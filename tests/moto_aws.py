@@ -1,0 +1,155 @@
+"""Moto's server on loopback for the aws-profile contract tests, with the Redshift Data API
+completed where moto leaves it short, and moto's own recorder capturing every wire call.
+
+moto 5.2's redshift-data accepts ExecuteStatement only, leaves every statement STARTED (a
+client that waits for it, as the amazon provider's hook does, waits forever), drops
+WorkgroupName, has no BatchExecuteStatement and answers every query with one fixed result set.
+`patch_redshift_data()` adds what the contract needs: statements finish, batches are accepted
+(with their sub-statements), the workgroup is kept, and a SELECT answers with the rows a test
+registered for it (`RESULTS`). No SQL is interpreted: the tests assert what was sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# (pattern, rows): a statement matching `pattern` (re.search) returns `rows`, or calls
+# rows(statement_sql) when it is a callable.
+RESULTS: list[tuple[re.Pattern[str], list[list] | Callable[[str], list[list]]]] = []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def patch_redshift_data() -> None:
+    from moto.redshiftdata import models, responses
+
+    cls = responses.RedshiftDataAPIServiceResponse
+    if getattr(cls, "_lakehouse_patched", False):
+        return
+
+    def _new(self, sql: str | None, sqls: list[str] | None) -> models.Statement:
+        statement = models.Statement(
+            cluster_identifier=self._get_param("ClusterIdentifier"),
+            database=self._get_param("Database"),
+            db_user=self._get_param("DbUser"),
+            query_parameters=self._get_param("Parameters"),
+            query_string=sql if sql is not None else "; ".join(sqls or []),
+            secret_arn=self._get_param("SecretArn"),
+        )
+        statement.status = "FINISHED"
+        statement.workgroup_name = self._get_param("WorkgroupName")
+        statement.statement_name = self._get_param("StatementName")
+        statement.is_batch = sqls is not None
+        statement.has_result_set = bool(sql and sql.lstrip().upper().startswith("SELECT"))
+        statement.sub_statements = [
+            {"Id": f"{statement.id}:{i}", "QueryString": q, "Status": "FINISHED"}
+            for i, q in enumerate(sqls or [], start=1)
+        ]
+        self.redshiftdata_backend.statements[statement.id] = statement
+        return statement
+
+    def _reply(statement) -> tuple[int, dict, str]:
+        return 200, {}, json.dumps({
+            "Id": statement.id, "CreatedAt": statement.created_at,
+            "Database": statement.database, "WorkgroupName": statement.workgroup_name,
+            "SecretArn": statement.secret_arn,
+        })  # fmt: skip
+
+    def execute_statement(self):
+        return _reply(_new(self, self._get_param("Sql"), None))
+
+    def batch_execute_statement(self):
+        return _reply(_new(self, None, self._get_param("Sqls")))
+
+    def describe_statement(self):
+        statement = self.redshiftdata_backend.describe_statement(self._get_param("Id"))
+        body = dict(statement)
+        body.update({"WorkgroupName": statement.workgroup_name,
+                     "IsBatchStatement": statement.is_batch})  # fmt: skip
+        return 200, {}, json.dumps(body)
+
+    def get_statement_result(self):
+        statement = self.redshiftdata_backend.describe_statement(self._get_param("Id"))
+        rows: list[list] = []
+        for pattern, result in RESULTS:
+            if pattern.search(statement.query_string):
+                rows = result(statement.query_string) if callable(result) else result
+                break
+
+        def field(value) -> dict:
+            if value is None:
+                return {"isNull": True}
+            if isinstance(value, bool):
+                return {"booleanValue": value}
+            if isinstance(value, int):
+                return {"longValue": value}
+            return {"stringValue": str(value)}
+
+        records = [[field(v) for v in row] for row in rows]
+        return 200, {}, json.dumps({"Records": records, "ColumnMetadata": [],
+                                    "TotalNumRows": len(records)})  # fmt: skip
+
+    for fn in (execute_statement, batch_execute_statement, describe_statement,
+               get_statement_result):  # fmt: skip
+        setattr(cls, fn.__name__, fn)
+    cls._lakehouse_patched = True
+
+
+@dataclass
+class Call:
+    service: str
+    action: str
+    params: dict
+
+
+class MotoServer:
+    """moto's ThreadedMotoServer on 127.0.0.1 with the patch above and recording on."""
+
+    def __init__(self, recording_path) -> None:
+        from moto.moto_api import recorder
+        from moto.server import ThreadedMotoServer
+
+        patch_redshift_data()
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._recorder = recorder
+        recorder._location = str(recording_path)  # moto reads its path from env at import only
+        recorder.reset_recording()
+
+    def start(self) -> MotoServer:
+        self._server.start()
+        self._recorder.start_recording()
+        return self
+
+    def stop(self) -> None:
+        self._recorder.stop_recording()
+        self._server.stop()
+
+    def reset(self) -> None:
+        self._recorder.reset_recording()
+        RESULTS.clear()
+
+    def calls(self, service_prefix: str = "RedshiftData.") -> list[Call]:
+        """The recorded JSON-protocol calls (X-Amz-Target), in the order they arrived."""
+        out = []
+        for line in self._recorder.download_recording().splitlines():
+            entry = json.loads(line)
+            target = entry["headers"].get("X-Amz-Target", "")
+            if not target.startswith(service_prefix):
+                continue
+            body = entry["body"]
+            if entry.get("body_encoded"):
+                body = base64.b64decode(body).decode()
+            service, _, action = target.partition(".")
+            out.append(Call(service, action, json.loads(body or "{}")))
+        return out
