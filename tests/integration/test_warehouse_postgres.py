@@ -113,8 +113,9 @@ def test_a_staged_table_that_differs_from_gold_is_not_swapped(wh):
     class LosesARow(warehouse.PostgresBackend):
         def stage(self, export):
             super().stage(export)
-            self.execute([f'DELETE FROM "{self.schema}"."{TABLE}__staging" WHERE ctid IN '
-                          f'(SELECT ctid FROM "{self.schema}"."{TABLE}__staging" LIMIT 1)'])  # fmt: skip
+            staging = f'"{self.schema}"."{TABLE}__staging"'
+            self.execute([f"DELETE FROM {staging} WHERE ctid IN "
+                          f"(SELECT ctid FROM {staging} LIMIT 1)"])  # fmt: skip
 
     write_export(wh, daily(4, start=date(2026, 3, 1)))
     with pytest.raises(warehouse.ValidationFailed, match=r"daily_event_counts\.rows: staging 3"):
