@@ -1,0 +1,166 @@
+"""The aws profile's warehouse load against moto's server on loopback: the exact Redshift Data
+API calls (workgroup, database, secret), the SQL they carry (staging DDL with the Redshift
+layout, COPY ... IAM_ROLE ... FORMAT AS PARQUET from a manifest, the one-transaction swap, the
+validation query) and the manifests written next to the reference GOLD export.
+
+moto does not run SQL: the validation query's answer is registered by the test (the figures
+GOLD has, or a wrong one), and what is asserted is what the loader sent and decided."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import boto3
+import pytest
+from moto_aws import RESULTS, MotoServer
+
+from lakehouse import warehouse, warehouse_sql
+from lakehouse.config import Profile, RedshiftWarehouse, S3Store, load_profile
+
+WORKGROUP, DATABASE = "lakehouse-wg", "lakehouse"
+SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-loader-AbCdEf"
+COPY_ROLE = "arn:aws:iam::123456789012:role/lakehouse-redshift-copy"
+GOLD_BUCKET = "acme-lakehouse-gold"
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "recording.jsonl").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def aws_profile(moto, gold_export: Profile):
+    """The aws profile pointed at moto, with the reference GOLD export uploaded to its bucket."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield _aws_profile(moto, gold_export, monkeypatch)
+
+
+@pytest.fixture
+def aws(aws_profile, moto):
+    moto.reset()
+    return aws_profile
+
+
+def _aws_profile(moto, gold_export: Profile, monkeypatch) -> tuple[Profile, object]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": moto.endpoint,
+        "AWS_REGION": "eu-west-1", "LAKEHOUSE_BUCKET_PREFIX": "acme-lakehouse",
+        "LAKEHOUSE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-glue",
+        "LAKEHOUSE_REDSHIFT_WORKGROUP": WORKGROUP, "LAKEHOUSE_REDSHIFT_DATABASE": DATABASE,
+        "LAKEHOUSE_REDSHIFT_SECRET_ARN": SECRET, "LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN": COPY_ROLE,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    profile = load_profile("aws")
+    store = S3Store(
+        kind="s3", endpoint_url=moto.endpoint, region="eu-west-1",
+        access_key_id="testing", secret_access_key="testing",
+    )  # fmt: skip
+    profile = profile.model_copy(update={"object_store": store})
+    assert isinstance(profile.warehouse, RedshiftWarehouse)
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name="eu-west-1")
+    s3.create_bucket(
+        Bucket=GOLD_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    local = gold_export.object_store.root_path / gold_export.zones.gold / "_export"
+    for path in sorted(local.rglob("*.parquet")):
+        s3.upload_file(str(path), GOLD_BUCKET, f"_export/{path.relative_to(local)}")
+    return profile, s3
+
+
+def backend(profile: Profile) -> warehouse.RedshiftDataBackend:
+    return warehouse.RedshiftDataBackend(profile, aws_conn_id=None, poll_interval=0)
+
+
+def answer_figures(profile: Profile, wrong: str | None = None) -> dict:
+    """Register the validation query's answer: GOLD's own figures (as Redshift would return
+    them after a correct COPY), or one table's row count off by one."""
+    expected = {}
+    for name, definition in warehouse_sql.table_defs().items():
+        expected[name] = warehouse.gold_figures(warehouse.find_export(profile, definition))
+
+    def rows(query: str) -> list[list]:
+        out = []
+        for name in re.findall(r"SELECT '([a-z0-9_]+)' AS table_name", query):
+            figures = dict(expected[name])
+            if name == wrong:
+                figures["rows"] += 1
+            text = "|".join("" if v is None else str(v) for v in figures.values())
+            out.append([name, text])
+        return out
+
+    RESULTS.append((re.compile(r"AS table_name"), rows))
+    return expected
+
+
+def test_load_issues_the_exact_data_api_calls(aws, moto):
+    profile, s3 = aws
+    expected = answer_figures(profile)
+    report = warehouse.load(profile, backend=backend(profile))
+    tables = sorted(warehouse_sql.table_defs())
+    assert sorted(report.tables) == tables and report.skipped == []
+
+    calls = [c for c in moto.calls() if c.action.endswith("ExecuteStatement")]
+    for call in calls:
+        assert call.params["WorkgroupName"] == WORKGROUP
+        assert call.params["Database"] == DATABASE
+        assert call.params["SecretArn"] == SECRET
+    assert [c.action for c in calls] == ["BatchExecuteStatement"] * len(tables) + [
+        "ExecuteStatement", "BatchExecuteStatement"]  # fmt: skip
+
+    schema = profile.warehouse.schema_name
+    for name, call in zip(tables, calls, strict=False):  # stage: drop, create, COPY
+        drop, create, copy = call.params["Sqls"]
+        assert drop == f'DROP TABLE IF EXISTS "{schema}"."{name}__staging"'
+        assert create.startswith(f'CREATE TABLE "{schema}"."{name}__staging" (')
+        assert "DISTSTYLE" in create
+        assert copy == (
+            f'COPY "{schema}"."{name}__staging"\n'
+            f"FROM 's3://{GOLD_BUCKET}/_manifests/{name}.manifest'\n"
+            f"IAM_ROLE '{COPY_ROLE}'\nFORMAT AS PARQUET\nMANIFEST"
+        )
+        manifest = json.loads(s3.get_object(Bucket=GOLD_BUCKET, Key=f"_manifests/{name}.manifest")
+                              ["Body"].read())  # fmt: skip
+        listed = s3.list_objects_v2(Bucket=GOLD_BUCKET, Prefix=f"_export/{name}/")["Contents"]
+        assert manifest["entries"] == [
+            {"url": f"s3://{GOLD_BUCKET}/{o['Key']}", "mandatory": True,
+             "meta": {"content_length": o["Size"]}}
+            for o in sorted(listed, key=lambda o: o["Key"])
+        ]  # fmt: skip
+
+    figures_sql = calls[len(tables)].params["Sql"]
+    assert figures_sql == warehouse_sql.figures_query(
+        [warehouse_sql.table_defs()[n] for n in tables], schema, staging=True
+    )
+    swap = calls[-1].params["Sqls"]  # one batch = one transaction
+    assert swap == warehouse_sql.swap(
+        [warehouse_sql.table_defs()[n] for n in tables], schema, "redshift"
+    )
+    assert swap[:2] == [
+        f'DROP TABLE IF EXISTS "{schema}"."{tables[0]}"',
+        f'ALTER TABLE "{schema}"."{tables[0]}__staging" RENAME TO "{tables[0]}"',
+    ]
+    assert report.tables["fact_transactions"]["rows"] == expected["fact_transactions"]["rows"]
+
+
+def test_a_staged_mismatch_sends_no_swap(aws, moto):
+    profile, _ = aws
+    answer_figures(profile, wrong="fact_transactions")
+    with pytest.raises(warehouse.ValidationFailed, match=r"fact_transactions\.rows: staging"):
+        warehouse.load(profile, backend=backend(profile))
+    sent = [c for c in moto.calls() if c.action.endswith("ExecuteStatement")]
+    assert sent[-1].action == "ExecuteStatement"  # the validation query, then nothing
+    assert not any("RENAME TO" in s for c in sent for s in c.params.get("Sqls", []))
+
+
+def test_validate_reads_the_live_tables(aws, moto):
+    profile, _ = aws
+    answer_figures(profile)
+    result = warehouse.validate(profile, backend=backend(profile))
+    assert len(result["tables"]) == len(warehouse_sql.table_defs())
+    (call,) = [c for c in moto.calls() if c.action == "ExecuteStatement"]
+    assert '__staging"' not in call.params["Sql"]
+    assert 'FROM "analytics"."fact_transactions"' in call.params["Sql"]
