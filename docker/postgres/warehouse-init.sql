@@ -5,6 +5,6 @@
 -- (warehouse.database, source_db.database, warehouse.schema; checked by the unit tests).
 CREATE DATABASE operational;
 
--- The loader also creates the schema when missing; creating it here lets `make psql` users see it
--- before the first pipeline run.
+-- airflow-init's `lakehouse warehouse bootstrap` creates it too, with the loader and analyst roles
+-- and their grants; creating it here lets `make psql` users see it before that.
 CREATE SCHEMA IF NOT EXISTS analytics;

@@ -54,8 +54,11 @@ def test_rendered_ddl_parses_with_the_gold_column_list(name, dialect):
     create = _create(statements[0], dialect)
     columns = [c for c in create.this.expressions if isinstance(c, exp.ColumnDef)]
     assert [c.name for c in columns] == [f.name for f in SCHEMAS[name].fields]
-    not_null = {c.name for c in columns
-                if any(isinstance(k.kind, exp.NotNullColumnConstraint) for k in c.constraints)}  # fmt: skip
+    not_null = {
+        c.name
+        for c in columns
+        if any(isinstance(k.kind, exp.NotNullColumnConstraint) for k in c.constraints)
+    }
     assert not_null == {f.name for f in SCHEMAS[name].fields if not f.nullable}
     for statement in statements[1:]:  # PostgreSQL keys and indexes
         sqlglot.parse_one(statement, read=dialect)
