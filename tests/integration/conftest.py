@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from types import SimpleNamespace
 
 import pytest
 
@@ -65,78 +63,38 @@ def s3_spark(s3_profile, spark):
 @pytest.fixture(scope="session")
 def reference_lake(spark, pg_profile, tmp_path_factory):
     """The committed reference sample taken through BRONZE and SILVER, batch by batch, on a
-    filesystem lake (the embedded profile's layout) by the jobs' own functions: its files
-    through ingestion and bronze_to_silver, its operational batches loaded into PostgreSQL (a
-    schema of their own) and read by db_to_bronze over JDBC."""
-    import psycopg2
+    filesystem lake by the jobs' own functions (lakehouse.inprocess): its files through
+    ingestion and bronze_to_silver, its operational batches through PostgreSQL and JDBC."""
+    from lakehouse.inprocess import lake_at, to_silver
+    from lakehouse.pipeline import SAMPLE
 
-    from lakehouse import ingest
-    from lakehouse.pipeline import SAMPLE, drop_reference_batch
-    from lakehouse.registry import load_registry
-    from lakehouse.storage import FilesystemObjectStore
-    from seed_data.operational import load_batch
-    from spark_jobs import bronze_to_silver as job
-    from spark_jobs import db_to_bronze
-
-    registry = load_registry()
-    specs = {s["dataset"]: s for s in json.loads(registry.silver_specs_json())}
-    db, source_schema = pg_profile.source_db, "it_reference_src"
-    tables = [{**t, "schema": source_schema} for t in json.loads(registry.source_tables_json())]
-    jdbc = {"user": db.user, "password": db.password, "driver": "org.postgresql.Driver"}
-
-    def drop_source() -> None:
-        with psycopg2.connect(db.dsn()) as conn, conn.cursor() as cur:
-            cur.execute(f'DROP SCHEMA IF EXISTS "{source_schema}" CASCADE')
-        conn.close()
-
-    drop_source()
-    root = tmp_path_factory.mktemp("lake")
-    profile = load_profile("embedded")
-    cfg = profile.object_store.model_copy(update={"root": root})
-    profile = profile.model_copy(update={"object_store": cfg})
-    store = FilesystemObjectStore(cfg)
-    zones = profile.zones
-    buckets = (zones.bronze, zones.silver, zones.quarantine + "/rows", zones.gold)
-    bronze, silver, quarantine, gold = (f"file://{root}/{b}" for b in buckets)
-    per_batch: list[dict] = []
-    for batch in (1, 2, 3):
-        drop_reference_batch(profile, SAMPLE, batch, store)
-        for ds in specs:
-            ingest.ingest_dataset(profile, ds, store)
-        load_batch(db.dsn(), SAMPLE / f"batch-{batch:02d}", source_schema)
-        for table in tables:
-            db_to_bronze.ingest_table(spark, db.jdbc_url(), jdbc, table, bronze, f"b{batch}")
-        per_batch.append({
-            ds: job.process_dataset(spark, spec, bronze, silver, quarantine, f"b{batch}")
-            for ds, spec in specs.items()
-        })  # fmt: skip
-    drop_source()
-    return SimpleNamespace(
-        root=root, profile=profile, specs=specs, per_batch=per_batch,
-        bronze=bronze, silver=silver, quarantine=quarantine, gold=gold,
-    )  # fmt: skip
+    lake = lake_at(tmp_path_factory.mktemp("lake"))
+    return to_silver(spark, lake, SAMPLE, [1, 2, 3], pg_profile.source_db)
 
 
 @pytest.fixture(scope="session")
 def silver_run(spark, reference_lake):
-    return spark, reference_lake.per_batch, reference_lake.silver, reference_lake.quarantine
+    return (
+        spark,
+        reference_lake.per_batch,
+        reference_lake.uri("silver"),
+        reference_lake.quarantine_rows,
+    )
 
 
 @pytest.fixture(scope="session")
 def gold(silver_run, reference_lake):
     """Every gold table built from the reference silver (lazy DataFrames, not published)."""
-    from spark_jobs import silver_to_gold
+    from lakehouse.inprocess import build_gold
 
-    spark, _, silver, _ = silver_run
-    return spark, silver_to_gold.build_all(spark, silver, reference_lake.bronze)
+    spark = silver_run[0]
+    return spark, build_gold(spark, reference_lake)
 
 
 @pytest.fixture(scope="session")
 def gold_export(gold, reference_lake) -> Profile:
     """GOLD published (Delta + Parquet export) into the reference lake; returns its profile."""
-    from spark_jobs import silver_to_gold
+    from lakehouse.inprocess import publish_gold
 
-    _, tables = gold
-    for name, df in tables.items():
-        silver_to_gold.publish(df, reference_lake.gold, f"{reference_lake.gold}/_export", name)
-    return reference_lake.profile
+    spark, tables = gold
+    return publish_gold(spark, reference_lake, tables).profile

@@ -1,0 +1,150 @@
+"""Warehouse load throughput: the loader (stage with COPY FROM STDIN, keys, validation against
+GOLD, one-transaction swap) next to a plain `psql \\copy` of the same rows into tables with the
+same columns, on the same PostgreSQL, in the same run.
+
+    python -m benchmarks.warehouse_load --scale 1 --work /tmp/bench-wh
+
+Builds the lake in-process (generate -> BRONZE -> SILVER -> GOLD exports), then measures. Needs
+the local profile's PostgreSQL (`lakehouse services start postgres`) and `psql` on PATH.
+Writes <work>/warehouse_load.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg2
+import pyarrow.csv as pacsv
+
+from lakehouse import warehouse, warehouse_sql
+from lakehouse.config import load_profile
+
+
+def spark_session():
+    from lakehouse.versions import runtime
+    from spark_jobs.runtime import build_session
+
+    return build_session(
+        "bench-warehouse",
+        {
+            "spark.master": "local[2]",
+            "spark.driver.memory": "4g",
+            "spark.jars": ",".join(str(p) for p in runtime().jar_files()),
+            "spark.sql.shuffle.partitions": "8",
+            "spark.databricks.delta.snapshotPartitions": "2",
+            "spark.ui.showConsoleProgress": "false",
+        },
+    )
+
+
+def build_lake(work: Path, scale: float, data: Path | None):
+    from lakehouse.inprocess import lake_at, publish_gold, to_silver
+    from seed_data.generate import generate
+
+    if data is None:
+        data = work / "data"
+        if not (data / "manifest.json").is_file():
+            generate(data, scale, 42)
+    root = work / "lake"
+    if not (root / "lakehouse-gold" / "_export").is_dir():
+        shutil.rmtree(root, ignore_errors=True)
+        spark = spark_session()
+        lake = lake_at(root)
+        to_silver(spark, lake, data, [1, 2, 3], load_profile("local").source_db)
+        publish_gold(spark, lake)
+        spark.stop()
+    return lake_at(root)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--data", type=Path, help="an existing generated dataset")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    lake = build_lake(args.work, args.scale, args.data)
+
+    local = load_profile("local")
+    wh_cfg = local.warehouse.model_copy(update={"schema_name": "bench_loader"})
+    profile = lake.profile.model_copy(update={"warehouse": wh_cfg})
+    warehouse.bootstrap(profile)
+    defs = warehouse_sql.table_defs()
+    exports = {n: warehouse.find_export(profile, d) for n, d in defs.items()}
+    exports = {n: e for n, e in exports.items() if e is not None}
+    rows = sum(e.dataset.count_rows() for e in exports.values())
+    parquet_bytes = sum(e.bytes for e in exports.values())
+
+    # The same rows as CSV files for psql (written once, not timed).
+    csv_dir = args.work / "csv"
+    csv_dir.mkdir(exist_ok=True)
+    for name, export in exports.items():
+        pacsv.write_csv(export.dataset.to_table(), csv_dir / f"{name}.csv")
+    csv_bytes = sum((csv_dir / f"{n}.csv").stat().st_size for n in exports)
+
+    loader_s, copy_s = [], []
+    for _ in range(args.runs):
+        started = time.monotonic()
+        warehouse.load(profile, sorted(exports))
+        loader_s.append(time.monotonic() - started)
+
+        owner = psycopg2.connect(wh_cfg.dsn())
+        owner.autocommit = True
+        with owner.cursor() as cur:
+            cur.execute("DROP SCHEMA IF EXISTS bench_psql CASCADE; CREATE SCHEMA bench_psql")
+            for name in exports:
+                cur.execute(warehouse_sql.create_table(defs[name], "bench_psql", "postgres",
+                                                       keys=False))  # fmt: skip
+        owner.close()
+        script = "".join(
+            f"\\copy bench_psql.{n} FROM '{csv_dir / n}.csv' WITH (FORMAT csv, HEADER true)\n"
+            for n in exports
+        )
+        env = {**os.environ, "PGPASSWORD": wh_cfg.password}
+        started = time.monotonic()
+        subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", wh_cfg.host, "-p",
+             str(wh_cfg.port), "-U", wh_cfg.user, "-d", wh_cfg.database, "-c", script],
+            check=True, env=env,
+        )  # fmt: skip
+        copy_s.append(time.monotonic() - started)
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    result = {
+        "scale": args.scale,
+        "tables": len(exports),
+        "rows": rows,
+        "parquet_mb": round(parquet_bytes / 1e6, 1),
+        "csv_mb": round(csv_bytes / 1e6, 1),
+        "loader_s": {"median": round(median(loader_s), 2), "min": round(min(loader_s), 2),
+                     "max": round(max(loader_s), 2)},
+        "psql_copy_s": {"median": round(median(copy_s), 2), "min": round(min(copy_s), 2),
+                        "max": round(max(copy_s), 2)},
+    }  # fmt: skip
+    m_loader, m_copy = median(loader_s), median(copy_s)
+    result["loader_rows_per_s"] = round(rows / m_loader)
+    result["loader_csv_mb_per_s"] = round(csv_bytes / 1e6 / m_loader, 1)
+    result["psql_copy_rows_per_s"] = round(rows / m_copy)
+    result["psql_copy_csv_mb_per_s"] = round(csv_bytes / 1e6 / m_copy, 1)
+    result["loader_to_psql_copy_time_ratio"] = round(m_loader / m_copy, 2)
+    (args.work / "warehouse_load.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(
+        f"\n| scale | rows | loader (s) | psql \\copy (s) | loader rows/s | \\copy rows/s | ratio |\n"
+        f"|---|---|---|---|---|---|---|\n| {args.scale} | {rows:,} | {m_loader:.2f} | "
+        f"{m_copy:.2f} | {result['loader_rows_per_s']:,} | {result['psql_copy_rows_per_s']:,} | "
+        f"{result['loader_to_psql_copy_time_ratio']} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
