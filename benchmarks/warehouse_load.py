@@ -107,11 +107,13 @@ def main() -> None:
             f"\\copy bench_psql.{n} FROM '{csv_dir / n}.csv' WITH (FORMAT csv, HEADER true)\n"
             for n in exports
         )
+        (args.work / "copy.psql").write_text(script)
         env = {**os.environ, "PGPASSWORD": wh_cfg.password}
         started = time.monotonic()
         subprocess.run(
             ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", wh_cfg.host, "-p",
-             str(wh_cfg.port), "-U", wh_cfg.user, "-d", wh_cfg.database, "-c", script],
+             str(wh_cfg.port), "-U", wh_cfg.user, "-d", wh_cfg.database, "-f",
+             str(args.work / "copy.psql")],
             check=True, env=env,
         )  # fmt: skip
         copy_s.append(time.monotonic() - started)

@@ -236,6 +236,8 @@ class PostgresBackend:
                 cur.execute(wsql.drop_staging(table, self.schema))
                 cur.execute(wsql.create_table(table, self.schema, "postgres", staging, keys=False))
                 cur.copy_expert(copy.as_string(conn), stream)
+                # Index builds sort in memory up to this limit, for this transaction only.
+                cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
                 for statement in wsql.postgres_keys(table, self.schema, staging):
                     cur.execute(statement)
         finally:
