@@ -141,7 +141,8 @@ def main() -> None:
     (args.work / "warehouse_load.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     print(
-        f"\n| scale | rows | loader (s) | psql \\copy (s) | loader rows/s | \\copy rows/s | ratio |\n"
+        "\n| scale | rows | loader (s) | psql \\copy (s) | loader rows/s | \\copy rows/s | ratio |"
+        "\n"
         f"|---|---|---|---|---|---|---|\n| {args.scale} | {rows:,} | {m_loader:.2f} | "
         f"{m_copy:.2f} | {result['loader_rows_per_s']:,} | {result['psql_copy_rows_per_s']:,} | "
         f"{result['loader_to_psql_copy_time_ratio']} |"
