@@ -97,7 +97,7 @@ Lakehouse stack (Docker Compose) is up:
   Spark master UI  http://127.0.0.1:$(setting LAKEHOUSE_SPARK_MASTER_UI_PORT)   (spark://127.0.0.1:$(setting LAKEHOUSE_SPARK_MASTER_PORT))
   S3 API           http://127.0.0.1:$(setting LAKEHOUSE_S3_PORT)   key $(setting LAKEHOUSE_S3_ACCESS_KEY) / $(setting LAKEHOUSE_S3_SECRET_KEY)
   PostgreSQL       127.0.0.1:$(setting LAKEHOUSE_PG_PORT)   databases warehouse, operational   login $(setting LAKEHOUSE_PG_USER) / $(setting LAKEHOUSE_PG_PASSWORD)   (make psql)
-Next: make drop-sample, then trigger lakehouse_master in the Airflow UI. Stop: make down.
+Next: make drop-sample, then trigger lakehouse_pipeline in the Airflow UI. Stop: make down.
 EOF
 }
 

@@ -19,7 +19,7 @@ SPARK_CONN_ID = "lakehouse_spark"
 WAREHOUSE_CONN_ID = "lakehouse_warehouse"
 AWS_CONN_ID = "lakehouse_aws"
 FS_CONN_ID = "lakehouse_fs"
-MASTER_DAG_ID = "lakehouse_master"
+MASTER_DAG_ID = "lakehouse_pipeline"
 
 
 def profile_state_dir(profile: Profile) -> Path:
@@ -130,4 +130,8 @@ def airflow_connections(profile: Profile) -> dict[str, str]:
             conn_aws["login"] = store.access_key_id
             conn_aws["password"] = store.secret_access_key
         env[f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}"] = json.dumps(conn_aws)
+    from lakehouse.alerts import transport_connections
+
+    for conn_id, conn_alert in transport_connections(profile).items():
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn_alert)
     return env

@@ -1,8 +1,9 @@
 """The profile switch: `LAKEHOUSE_PROFILE=local|embedded|aws` selects config/profiles/<name>.yaml.
 
 This is the one place where a profile is read. Values may reference the environment as
-`${VAR}`; the environment wins, then `.env`, then `.env.example` (the documented local
-defaults). Every error names the file and the key so a bad profile fails before anything runs.
+`${VAR}` (or `${VAR:-default}`); the environment wins, then `.env`, then `.env.example` (the
+documented local defaults). Every error names the file and the key so a bad profile fails
+before anything runs.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lakehouse.paths import CONFIG_DIR, REPO_ROOT
 
 PROFILES_DIR = CONFIG_DIR / "profiles"
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(ValueError):
@@ -148,6 +149,22 @@ class AirflowSettings(_Strict):
     settings_from: Literal["profile", "environment"] = "profile"
 
 
+class AlertTransport(_Strict):
+    """Where alerts go in this environment (config/pipelines.yaml says who gets them)."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    webhook_url: str | None = None  # POSTed a JSON alert; empty means no webhook
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_none(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: (None if v == "" else v) for k, v in data.items()}
+        return data
+
+
 class Profile(_Strict):
     name: str
     object_store: Annotated[S3Store | FilesystemStore, Field(discriminator="kind")]
@@ -156,6 +173,7 @@ class Profile(_Strict):
     warehouse: Annotated[PostgresWarehouse | RedshiftWarehouse, Field(discriminator="kind")]
     source_db: PostgresDB | None = None
     airflow: AirflowSettings = AirflowSettings()
+    alerts: AlertTransport = AlertTransport()
 
     def uri(self, zone: str, key: str = "") -> str:
         """The object-store URI of `key` in a zone, as boto3/pyarrow see it."""
@@ -188,7 +206,9 @@ def _expand(node: Any, env: dict[str, str], path: str, source: Path) -> Any:
     if isinstance(node, str):
 
         def sub(match: re.Match[str]) -> str:
-            var = match.group(1)
+            var, default = match.group(1), match.group(2)
+            if default is not None and env.get(var, "") == "":
+                return default  # ${VAR:-default}
             if var not in env or env[var] == "":
                 raise ConfigError(
                     f"{source}: key '{path}' needs environment variable {var}, which is not "
@@ -213,17 +233,25 @@ def load_profile(name: str | None = None, path: Path | None = None) -> Profile:
         raise ConfigError(
             f"{source}: no such profile file (LAKEHOUSE_PROFILE={name!r}; known: {known})"
         )
-    try:
-        raw = yaml.safe_load(source.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level")
-    expanded = _expand(raw, _environment(), "", source)
+    expanded = read_config(source)
     try:
         return Profile.model_validate(expanded)
     except ValidationError as exc:
         raise validation_error(source, exc) from exc
+
+
+def read_config(source: Path) -> dict[str, Any]:
+    """A YAML config file as a mapping, `${VAR}` / `${VAR:-default}` expanded from the
+    environment; raises ConfigError naming the file (and the key, for a missing variable)."""
+    try:
+        raw = yaml.safe_load(source.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    return _expand(raw, _environment(), "", source)
 
 
 def validation_error(source: Path, exc: ValidationError) -> ConfigError:

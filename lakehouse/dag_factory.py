@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,10 @@ def spark_job(
         raise NotImplementedError(
             f"profile {profile.name}: Glue job operators are not wired yet (spark.kind=glue)"
         )
-    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-
     argv: list[str] = []
     for name, value in args.items():
         argv += [f"--{name}", value]
-    return SparkSubmitOperator(
+    return _spark_submit_class()(
         task_id=task_id,
         conn_id=SPARK_CONN_ID,
         application=str(JOBS / script),
@@ -51,6 +50,35 @@ def spark_job(
         doc_md=f"Runs `spark_jobs/{script}` (Glue-compatible) on the profile's Spark.",
         **kwargs,
     )
+
+
+@cache
+def _spark_submit_class():
+    """SparkSubmitOperator that fails without retries when the job failed its data-quality
+    checks (recorded in its metrics): rerunning the same data cannot pass them."""
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from airflow.sdk.exceptions import AirflowFailException
+
+    class LakehouseSparkSubmitOperator(SparkSubmitOperator):
+        def execute(self, context):
+            try:
+                return super().execute(context)
+            except Exception as exc:
+                from lakehouse.config import load_profile
+                from lakehouse.run_summary import failed_checks, read_metrics
+
+                try:
+                    metrics = read_metrics(load_profile(), context["run_id"], self.task_id)
+                except Exception:  # the metrics are unreadable: keep the original failure
+                    metrics = None
+                failed = failed_checks(metrics)
+                if failed:
+                    raise AirflowFailException(
+                        f"{self.task_id}: data quality checks failed (not retried): {failed}"
+                    ) from exc
+                raise
+
+    return LakehouseSparkSubmitOperator
 
 
 def file_sensor(profile: Profile, dataset: str, timeout: timedelta, **kwargs: Any):
@@ -84,7 +112,9 @@ def file_sensor(profile: Profile, dataset: str, timeout: timedelta, **kwargs: An
     )
 
 
-def db_to_bronze_job(profile: Profile, tables_json: str, task_id: str = "db_to_bronze"):
+def db_to_bronze_job(
+    profile: Profile, tables_json: str, task_id: str = "db_to_bronze", **kwargs: Any
+):
     """The operational DB tables of the registry -> bronze Delta (full or incremental)."""
     db = profile.source_db
     if db is None:
@@ -103,4 +133,5 @@ def db_to_bronze_job(profile: Profile, tables_json: str, task_id: str = "db_to_b
             "metrics_path": profile.spark_uri("metrics", f"runs/{RUN_KEY}/db_to_bronze"),
         },
         env={"LAKEHOUSE_JDBC_PASSWORD": db.password},
+        **kwargs,
     )

@@ -6,6 +6,7 @@ Validated with pydantic when loaded; an error names the file and the key.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -102,7 +103,13 @@ class Registry(_Strict):
         return json.dumps([t.job_spec(n) for n, t in sorted(self.source_tables.items())])
 
 
-def load_registry(path: Path = REGISTRY_FILE) -> Registry:
+def registry_file() -> Path:
+    """config/datasets.yaml, or the file LAKEHOUSE_DATASETS_FILE names (tests)."""
+    return Path(os.environ.get("LAKEHOUSE_DATASETS_FILE") or REGISTRY_FILE)
+
+
+def load_registry(path: Path | None = None) -> Registry:
+    path = path or registry_file()
     try:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:

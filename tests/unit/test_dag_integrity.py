@@ -1,60 +1,100 @@
-"""DAG integrity: every DAG file imports under every runnable profile, with the guarantees the
-master pipeline promises (one run at a time, retries, tags, strict order)."""
+"""DAG integrity: the generated DAGs import under every runnable profile with the guarantees the
+pipeline promises (one run at a time, retries with backoff from config, owners, tags, timeouts,
+alerts, strict order), the set of DAGs follows the registry, and bad config is one clear error."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from airflow.dag_processing.dagbag import DagBag
 
+from lakehouse.orchestration import MASTER_TASKS, load_pipelines
+from lakehouse.registry import REGISTRY_FILE, load_registry
+
 DAGS = Path(__file__).parents[2] / "airflow" / "dags"
+MASTER = "lakehouse_pipeline"
+
+
+def bag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS), include_examples=False)
 
 
 @pytest.fixture(params=["local", "embedded"])
 def dagbag(request, monkeypatch) -> DagBag:
     monkeypatch.setenv("LAKEHOUSE_PROFILE", request.param)
-    return DagBag(dag_folder=str(DAGS), include_examples=False)
+    return bag()
 
 
-def test_no_import_errors(dagbag):
+def test_no_import_errors_and_the_dag_set_is_the_registrys(dagbag):
     assert dagbag.import_errors == {}
-    assert dagbag.dags, "no DAG found"
+    expected = {MASTER} | {f"ingest_{name}" for name in load_registry().file_datasets}
+    assert set(dagbag.dags) == expected
 
 
-def test_every_dag_has_tags_retries_and_docs(dagbag):
+def test_every_dag_has_tags_owner_docs_retries_backoff_and_timeouts(dagbag):
+    policy = load_pipelines().defaults
     for dag_id, dag in dagbag.dags.items():
-        assert dag.tags, f"{dag_id} has no tags"
-        assert dag.doc_md, f"{dag_id} has no doc_md"
+        assert dag.tags and dag.doc_md, dag_id
+        assert dag.max_active_runs == 1 and dag.catchup is False, dag_id
+        dag.check_cycle()  # raises on a cycle
         for task in dag.tasks:
-            assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+            where = f"{dag_id}.{task.task_id}"
+            assert task.owner and task.owner != "airflow", where
+            assert task.execution_timeout is not None, where
+            if task.retries:
+                assert task.retries == policy.retries, where
+                assert task.retry_delay == timedelta(seconds=policy.retry_delay_seconds), where
+                assert task.retry_exponential_backoff == policy.retry_exponential_backoff, where
+                assert task.max_retry_delay == timedelta(seconds=policy.max_retry_delay_seconds)
 
 
 def test_master_runs_layers_in_strict_order_one_run_at_a_time(dagbag):
-    dag = dagbag.dags["lakehouse_master"]
-    assert dag.max_active_runs == 1
+    dag = dagbag.dags[MASTER]
+    assert dag.max_active_runs == 1 and dag.schedule == "@hourly"
+    assert {t.task_id for t in dag.tasks} == set(MASTER_TASKS)
     upstream = {t.task_id: t.upstream_task_ids for t in dag.tasks}
-    # BRONZE: file ingestion (mapped over the registry's datasets) beside the DB branch.
+    # BRONZE: file ingestion (mapped over the datasets validate_config returns) beside the DB.
     assert upstream["raw_to_bronze"] == {"validate_config"}
     assert upstream["db_to_bronze"] == {"validate_config"}
     assert upstream["bronze_to_silver"] == {"raw_to_bronze", "db_to_bronze"}
-    order = ["bronze_to_silver", "silver_to_gold", "load_warehouse", "validate_warehouse"]
+    order = ["bronze_to_silver", "silver_to_gold", "load_warehouse", "validate_warehouse",
+             "run_summary"]  # fmt: skip
     for up, down in zip(order, order[1:], strict=False):
         assert upstream[down] == {up}
+    assert dag.get_task("run_summary").trigger_rule == "all_done"
+    for task_id in ("validate_config", "validate_warehouse", "run_summary"):
+        assert dag.get_task(task_id).retries == 0, task_id  # failures there are not transient
+    timeouts = load_pipelines().master.execution_timeout_minutes
+    for task_id, minutes in timeouts.items():
+        assert dag.get_task(task_id).execution_timeout == timedelta(minutes=minutes), task_id
+    assert set(dag.params) == {"datasets"}
+
+
+def test_failures_alert_by_email_and_the_master_has_a_deadline(dagbag):
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    dag = dagbag.dags[MASTER]
+    for task in dag.tasks:
+        assert any(isinstance(n, SmtpNotifier) for n in task.on_failure_callback), task.task_id
+    (deadline,) = dag.deadline
+    assert deadline.interval == timedelta(minutes=load_pipelines().master.deadline_minutes)
+    assert "SmtpNotifier" in str(deadline.callback.path)
 
 
 def test_one_sensor_led_ingestion_dag_per_file_dataset(dagbag):
-    from lakehouse.registry import registry
-
-    for name in registry().file_datasets:
+    for name, spec in load_registry().file_datasets.items():
         dag = dagbag.dags[f"ingest_{name}"]
-        assert dag.max_active_runs == 1 and dag.schedule is not None
+        assert dag.schedule == timedelta(minutes=spec.sensor_schedule_minutes)
         sensor = dag.get_task("wait_for_files")
         assert sensor.deferrable and sensor.soft_fail
         assert dag.get_task("ingest").upstream_task_ids == {"wait_for_files"}
         assert type(sensor).__name__ in ("S3KeySensor", "FileSensor")
+        assert dag.get_task("ingest").owner == spec.owner
 
 
 def test_spark_tasks_submit_the_glue_compatible_scripts(dagbag):
-    dag = dagbag.dags["lakehouse_master"]
+    dag = dagbag.dags[MASTER]
     for task_id in ("bronze_to_silver", "silver_to_gold", "db_to_bronze"):
         task = dag.get_task(task_id)
         assert Path(task.application).is_file()
@@ -62,10 +102,44 @@ def test_spark_tasks_submit_the_glue_compatible_scripts(dagbag):
         assert "io.delta.sql.DeltaSparkSessionExtension" in task.conf.values()
 
 
-def test_bad_profile_is_one_clear_import_error(monkeypatch, tmp_path):
-    monkeypatch.setenv("LAKEHOUSE_PROFILE", "does-not-exist")
-    bag = DagBag(dag_folder=str(DAGS), include_examples=False)
-    files = sorted(DAGS.glob("*.py"))
-    assert sorted(bag.import_errors) == [str(f) for f in files]  # one clear error per file
-    for error in bag.import_errors.values():
-        assert "does-not-exist" in error and "no such profile file" in error
+def test_a_new_dataset_in_the_registry_is_a_new_dag_without_code(monkeypatch, tmp_path):
+    registry = yaml.safe_load(REGISTRY_FILE.read_text())
+    registry["file_datasets"]["clicks"] = {
+        "owner": "growth-team", "sensor_schedule_minutes": 10,
+        "silver": {**registry["file_datasets"]["events"]["silver"]},
+    }  # fmt: skip
+    path = tmp_path / "datasets.yaml"
+    path.write_text(yaml.safe_dump(registry))
+    monkeypatch.setenv("LAKEHOUSE_DATASETS_FILE", str(path))
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "local")
+    dags = bag().dags
+    assert dags["ingest_clicks"].schedule == timedelta(minutes=10)
+    assert dags["ingest_clicks"].get_task("ingest").owner == "growth-team"
+    assert "clicks" in dags[MASTER].params["datasets"]
+    assert '"dataset": "clicks"' in dags[MASTER].get_task("bronze_to_silver").application_args[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "text", "expected"),
+    [
+        ("LAKEHOUSE_PROFILE", "does-not-exist", "no such profile file"),
+        ("LAKEHOUSE_PIPELINES_FILE", "defaults: {owner: x, retries: -1}\n",
+         "key 'defaults.retries'"),
+        ("LAKEHOUSE_DATASETS_FILE", "file_datasets: {events: {sensor_schedule_minutes: 0}}\n",
+         "key 'file_datasets.events.owner'"),
+    ],
+)  # fmt: skip
+def test_bad_config_is_one_clear_import_error(monkeypatch, tmp_path, env, text, expected):
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "local")
+    if env == "LAKEHOUSE_PROFILE":
+        monkeypatch.setenv(env, text)
+    else:
+        path = tmp_path / "bad.yaml"
+        path.write_text(text)
+        monkeypatch.setenv(env, str(path))
+    result = bag()
+    assert result.dags == {}
+    files = sorted(str(f) for f in DAGS.glob("*.py"))
+    assert sorted(result.import_errors) == files  # one error, for the one DAG file
+    (error,) = result.import_errors.values()
+    assert expected in error, error

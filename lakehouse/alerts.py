@@ -1,0 +1,105 @@
+"""Alerts for the generated DAGs: the providers' notifiers, configured from the profile (where:
+SMTP server, webhook URL) and config/pipelines.yaml (who).
+
+- a task failure (after its last try): an email through the smtp provider's SmtpNotifier, and a
+  JSON POST through the http provider's HttpNotifier when the profile names a webhook; both
+  carry the DAG, task, run, try number, log URL and the exception;
+- a master run still not done `deadline_minutes` after it was queued: Airflow's deadline alert
+  with the same email notifier, run on the triggerer.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from lakehouse.config import Profile
+from lakehouse.orchestration import Pipelines
+
+SMTP_CONN_ID = "lakehouse_smtp"
+WEBHOOK_CONN_ID = "lakehouse_alert_webhook"
+
+SUBJECT = "[lakehouse] FAILED {{ ti.dag_id }}.{{ ti.task_id }} (try {{ ti.try_number }})"
+BODY = """<h3>Task failed</h3>
+<table>
+<tr><td>DAG</td><td>{{ ti.dag_id }}</td></tr>
+<tr><td>Task</td><td>{{ ti.task_id }}{% if ti.map_index is not none and ti.map_index >= 0 %}
+ [{{ ti.map_index }}]{% endif %}</td></tr>
+<tr><td>Run</td><td>{{ run_id }}</td></tr>
+<tr><td>Try</td><td>{{ ti.try_number }} of {{ task.retries + 1 }}</td></tr>
+<tr><td>Log</td><td><a href="{{ ti.log_url }}">{{ ti.log_url }}</a></td></tr>
+</table>
+<h4>Exception</h4>
+<pre>{{ exception }}</pre>
+"""
+WEBHOOK_JSON = {
+    "event": "task_failed",
+    "dag_id": "{{ ti.dag_id }}",
+    "task_id": "{{ ti.task_id }}",
+    "run_id": "{{ run_id }}",
+    "try_number": "{{ ti.try_number }}",
+    "log_url": "{{ ti.log_url }}",
+    "exception": "{{ exception }}",
+}
+
+
+def _email_kwargs(pipelines: Pipelines) -> dict[str, Any]:
+    return {
+        "to": list(pipelines.alerts.email_to),
+        "from_email": pipelines.alerts.email_from,
+        "smtp_conn_id": SMTP_CONN_ID,
+    }
+
+
+def failure_notifiers(profile: Profile, pipelines: Pipelines) -> list:
+    """The on_failure_callback list for every task (empty when nothing is configured)."""
+    out: list = []
+    if profile.alerts.smtp_host and pipelines.alerts.email_to:
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        out.append(SmtpNotifier(subject=SUBJECT, html_content=BODY, **_email_kwargs(pipelines)))
+    if profile.alerts.webhook_url and pipelines.alerts.webhook:
+        from airflow.providers.http.notifications.http import HttpNotifier
+
+        out.append(HttpNotifier(http_conn_id=WEBHOOK_CONN_ID, json=dict(WEBHOOK_JSON)))
+    return out
+
+
+def deadline_alert(profile: Profile, pipelines: Pipelines, dag_id: str):
+    """Airflow 3's deadline alert on the master DAG (None without an SMTP server)."""
+    if not (profile.alerts.smtp_host and pipelines.alerts.email_to):
+        return None
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+    from airflow.sdk.definitions.callback import AsyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
+    minutes = pipelines.master.deadline_minutes
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=minutes),
+        callback=AsyncCallback(
+            SmtpNotifier,
+            kwargs={
+                **_email_kwargs(pipelines),
+                "subject": f"[lakehouse] LATE {dag_id}: not done {minutes:g} min after queued",
+                "html_content": f"<p>A run of {dag_id} missed its {minutes:g}-minute deadline "
+                f"(config/pipelines.yaml master.deadline_minutes).</p>",
+            },
+        ),
+    )
+
+
+def transport_connections(profile: Profile) -> dict[str, dict]:
+    """Airflow connections for the profile's alert transport (lakehouse/airflow_env.py)."""
+    conns: dict[str, dict] = {}
+    alerts = profile.alerts
+    if alerts.smtp_host:
+        conns[SMTP_CONN_ID] = {
+            "conn_type": "smtp",
+            "host": alerts.smtp_host,
+            "port": alerts.smtp_port,
+            "extra": {"disable_ssl": True, "disable_tls": not alerts.smtp_starttls},
+        }
+    if alerts.webhook_url:
+        conns[WEBHOOK_CONN_ID] = {"conn_type": "http", "host": alerts.webhook_url}
+    return conns

@@ -1,0 +1,80 @@
+"""The master DAG's first task: everything a run needs, checked before any job starts.
+
+Checks the profile, the dataset registry, the orchestration settings, the warehouse table
+definitions, the Airflow connections the operators use, the job scripts and (for a local Spark)
+the jars. Every problem is listed in one non-retryable failure: a retry would fail the same way.
+"""
+
+from __future__ import annotations
+
+from lakehouse.airflow_env import AWS_CONN_ID, FS_CONN_ID, SPARK_CONN_ID
+from lakehouse.config import ConfigError, GlueSpark, S3Store, load_profile
+from lakehouse.paths import REPO_ROOT
+
+JOB_SCRIPTS = ("bronze_to_silver.py", "silver_to_gold.py", "db_to_bronze.py", "runtime.py")
+
+
+def required_connections(profile) -> list[str]:
+    conns = [AWS_CONN_ID if isinstance(profile.object_store, S3Store) else FS_CONN_ID]
+    if not isinstance(profile.spark, GlueSpark):
+        conns.append(SPARK_CONN_ID)
+    return conns
+
+
+def problems(datasets: list[str]) -> tuple[list[str], dict]:
+    from lakehouse.orchestration import load_pipelines
+    from lakehouse.registry import load_registry
+    from lakehouse.warehouse_sql import table_defs
+
+    found: list[str] = []
+    facts: dict = {}
+    try:
+        profile = load_profile()
+        facts["profile"] = profile.name
+    except ConfigError as exc:
+        return [str(exc)], facts
+    for name, load in (("registry", load_registry), ("pipelines", load_pipelines)):
+        try:
+            facts[name] = load()
+        except ConfigError as exc:
+            found.append(str(exc))
+    try:
+        facts["warehouse_tables"] = len(table_defs())
+    except ConfigError as exc:
+        found.append(str(exc))
+    if "registry" in facts:
+        known = set(facts.pop("registry").file_datasets)
+        unknown = sorted(set(datasets) - known)
+        if unknown:
+            found.append(f"params.datasets: unknown datasets {unknown} (registry: {sorted(known)})")
+    facts.pop("pipelines", None)
+    from airflow.sdk import BaseHook
+
+    for conn_id in required_connections(profile):
+        try:
+            BaseHook.get_connection(conn_id)
+        except Exception as exc:  # AirflowNotFoundException, or a malformed AIRFLOW_CONN_*
+            found.append(
+                f"Airflow connection {conn_id!r} is missing or invalid ({exc}); the services "
+                f"set it from the profile (lakehouse/airflow_env.py)"
+            )
+    missing = [s for s in JOB_SCRIPTS if not (REPO_ROOT / "spark_jobs" / s).is_file()]
+    if missing:
+        found.append(f"job scripts missing under spark_jobs/: {missing}")
+    if not isinstance(profile.spark, GlueSpark):
+        from lakehouse.versions import missing_jars
+
+        jars = missing_jars()
+        if jars:
+            found.append(f"Spark jars missing: {[p.name for p in jars]} (run `make jars`)")
+    return found, facts
+
+
+def preflight(datasets: list[str]) -> dict:
+    """The validated configuration, for the next tasks (XCom), or a non-retryable failure."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    found, facts = problems(datasets)
+    if found:
+        raise AirflowFailException("configuration invalid: " + " | ".join(found))
+    return {**facts, "datasets": sorted(datasets)}

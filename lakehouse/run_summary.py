@@ -1,0 +1,69 @@
+"""Per master run: rows per layer (from the jobs' metrics), stage durations and every task's
+state, written to the metrics zone as runs/<run key>/summary.json for the run report."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from lakehouse.config import Profile
+from lakehouse.storage import object_store
+
+log = logging.getLogger(__name__)
+STAGES = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
+
+
+def run_key(run_id: str) -> str:
+    """The object-store-safe form of a run id (lakehouse.dag_factory.RUN_KEY in Jinja)."""
+    return run_id.replace(":", "-").replace("+", "_")
+
+
+def read_metrics(profile: Profile, run_id: str, stage: str) -> dict | None:
+    """The JSON document a job wrote with spark_jobs.runtime.write_metrics, if any."""
+    store = object_store(profile)
+    prefix = f"runs/{run_key(run_id)}/{stage}/"
+    for obj in sorted(store.list(profile.zones.metrics, prefix), key=lambda o: o.key):
+        name = obj.key.rsplit("/", 1)[-1]
+        if name.startswith("part-"):
+            text = store.get(profile.zones.metrics, obj.key).decode().strip()
+            if text:
+                return json.loads(text.splitlines()[0])
+    return None
+
+
+def failed_checks(metrics: dict | None) -> list[dict]:
+    """The data-quality checks a job's metrics record as failed."""
+    if not metrics:
+        return []
+    out = [c for c in metrics.get("dq", []) if not c.get("passed")]
+    for name, dataset in (metrics.get("datasets") or {}).items():
+        out += [c | {"dataset": name} for c in dataset.get("dq", []) if not c.get("passed")]
+    return out
+
+
+def collect(profile: Profile, run_id: str, states: dict) -> dict:
+    metrics = {stage: read_metrics(profile, run_id, stage) for stage in STAGES}
+    rows: dict = {}
+    if metrics["db_to_bronze"]:
+        rows["bronze_tables"] = {t["table"]: t.get("rows_inserted") for t in
+                                 metrics["db_to_bronze"]["tables"]}  # fmt: skip
+    if metrics["bronze_to_silver"]:
+        rows["silver"] = {
+            name: {k: d.get(k) for k in ("rows_read", "rows_inserted", "rows_quarantined")}
+            for name, d in metrics["bronze_to_silver"]["datasets"].items()
+        }
+    if metrics["silver_to_gold"]:
+        rows["gold"] = metrics["silver_to_gold"]["tables"]
+    summary = {
+        "run_id": run_id,
+        "profile": profile.name,
+        "task_states": states,
+        "failed_tasks": sorted(t for t, s in states.items() if s in ("failed", "upstream_failed")),
+        "stage_seconds": {s: m.get("duration_s") for s, m in metrics.items() if m},
+        "rows": rows,
+        "failed_checks": {s: failed_checks(m) for s, m in metrics.items() if failed_checks(m)},
+    }
+    key = f"runs/{run_key(run_id)}/summary.json"
+    object_store(profile).put(profile.zones.metrics, key, json.dumps(summary, indent=1).encode())
+    log.info("run summary %s: %s", key, json.dumps(summary))
+    return summary
