@@ -94,6 +94,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     profile = _profile(args)
     started = time.monotonic()
     fetch_jars()
+    # One triggered run: no hourly run may start beside it (config/pipelines.yaml).
+    os.environ.setdefault("LAKEHOUSE_MASTER_SCHEDULE", "none")
     services.Stack(profile).start()
     manifest = pipeline.prepare_sample_run(profile)
     print(f"dropped the reference sample into {profile.uri('raw')}, loaded the operational DB")

@@ -72,6 +72,13 @@ class MasterSettings(_Strict):
                              f"(tasks: {list(MASTER_TASKS)})")  # fmt: skip
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_manual(cls, data):
+        if isinstance(data, dict) and str(data.get("schedule", "")).lower() in ("none", ""):
+            return {**data, "schedule": None}
+        return data
+
     def timeout(self, task_id: str) -> dict:
         minutes = self.execution_timeout_minutes.get(task_id)
         return {} if minutes is None else {"execution_timeout": timedelta(minutes=minutes)}

@@ -68,19 +68,27 @@ def run_state(profile: Profile, dag_id: str, run_id: str) -> str:
     raise PipelineError(f"run {run_id} of {dag_id} not found")
 
 
+def task_instances(profile: Profile, dag_id: str, run_id: str) -> list[dict]:
+    """Every task instance of a run (mapped ones once per index): state, try number, times."""
+    return _json(airflow_cli(profile, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
+
+
 def task_states(profile: Profile, dag_id: str, run_id: str) -> dict[str, str]:
-    rows = _json(airflow_cli(profile, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
-    return {r["task_id"]: r["state"] for r in rows}
+    return {r["task_id"]: r["state"] for r in task_instances(profile, dag_id, run_id)}
+
+
+def _log_folder(profile: Profile, dag_id: str, run_id: str, task_id: str) -> Path:
+    home = airflow_home(profile)
+    return home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+
+
+def attempts(profile: Profile, dag_id: str, run_id: str, task_id: str) -> int:
+    """How many times a (not mapped) task ran in a run: its attempt log files."""
+    return len(list(_log_folder(profile, dag_id, run_id, task_id).glob("attempt=*.log")))
 
 
 def task_log(profile: Profile, dag_id: str, run_id: str, task_id: str, tail: int = 150) -> str:
-    folder = (
-        airflow_home(profile)
-        / "logs"
-        / f"dag_id={dag_id}"
-        / f"run_id={run_id}"
-        / f"task_id={task_id}"
-    )
+    folder = _log_folder(profile, dag_id, run_id, task_id)
     attempts = sorted(folder.glob("attempt=*.log"))
     if not attempts:
         return f"(no log under {folder})"

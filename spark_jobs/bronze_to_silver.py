@@ -260,10 +260,16 @@ def process_dataset(
     t2 = time.time()
     rate = quarantined / rows_read if rows_read else 0.0
     if rate > spec["max_error_rate"]:
-        raise RuntimeError(
-            f"{dataset}: {quarantined} of {rows_read} rows quarantined ({rate:.1%}) is above "
-            f"max_error_rate {spec['max_error_rate']:.1%} (config/datasets.yaml); nothing written"
-        )
+        # Nothing is written and the files stay pending; the failed check goes into the job's
+        # metrics and fails the job (without retries: the same files would fail the same way).
+        for df in (raw, cleaned, good):
+            df.unpersist()
+        return {**metrics, "rows_read": rows_read, "rows_quarantined": reasons,
+                "skipped": (f"{quarantined} of {rows_read} rows quarantined ({rate:.1%}) is above "
+                            f"max_error_rate {spec['max_error_rate']:.1%} (config/datasets.yaml); "
+                            f"nothing written"),
+                "dq": [{"check": "error_rate", "observed": round(rate, 5),
+                        "limit": spec["max_error_rate"], "passed": False}]}  # fmt: skip
     if spec.get("scd2_tracked"):
         exact = good.count() - good.dropDuplicates([*spec["key"], "_row_hash"]).count()
         new_versions = merge_scd2(spark, good, path, spec)

@@ -6,13 +6,17 @@ ground-truth manifest (all three batches landed at once)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import psycopg2
 import pytest
 
 from lakehouse import ingest, pipeline
+from lakehouse.airflow_env import MASTER_DAG_ID
 from lakehouse.config import load_profile
+from lakehouse.paths import stack_dir
+from lakehouse.run_summary import run_key
 from lakehouse.services import Stack
 from lakehouse.storage import object_store
 
@@ -90,7 +94,7 @@ def test_silver_reconciles_with_the_manifest(profile, finished_run, dataset):
 def test_warehouse_matches_silver(profile, finished_run):
     manifest, _ = finished_run
     wh = profile.warehouse
-    with psycopg2.connect(wh.dsn()) as conn, conn.cursor() as cur:
+    with psycopg2.connect(wh.dsn(login=wh.analyst)) as conn, conn.cursor() as cur:
         cur.execute(
             f"SELECT event_date::text, sum(event_count) FROM {wh.schema_name}.daily_event_counts "
             "GROUP BY 1 ORDER BY 1"
@@ -99,3 +103,42 @@ def test_warehouse_matches_silver(profile, finished_run):
     conn.close()
     assert sum(per_day.values()) == manifest["datasets"]["events"]["silver_rows"]
     assert set(per_day) == set(manifest["gold"]["daily_active_users"])
+
+
+def _when(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def test_bronze_branches_ran_in_parallel_and_the_summary_was_written(profile, finished_run):
+    _, run_id = finished_run
+    rows = pipeline.task_instances(profile, MASTER_DAG_ID, run_id)
+    db = next(r for r in rows if r["task_id"] == "db_to_bronze")
+    files = [r for r in rows if r["task_id"] == "raw_to_bronze"]
+    assert len(files) == len(DATASETS)
+    overlapping = [f for f in files if _when(f["start_date"]) < _when(db["end_date"])
+                   and _when(db["start_date"]) < _when(f["end_date"])]  # fmt: skip
+    assert overlapping, "no file ingestion overlapped the operational DB branch"
+    summary = json.loads(object_store(profile).get(
+        profile.zones.metrics, f"runs/{run_key(run_id)}/summary.json"))  # fmt: skip
+    assert summary["failed_tasks"] == [] and summary["failed_checks"] == {}
+    assert set(summary["rows"]["gold"]) >= {"fact_events", "daily_revenue"}
+    assert summary["rows"]["silver"]["events"]["rows_read"] > 0
+
+
+def test_orchestration_overhead_is_measured(profile, finished_run):
+    """Wall time of the run minus the sum of its task run times (written for the notes; the
+    figure is not asserted: speed targets belong in benchmarks)."""
+    _, run_id = finished_run
+    rows = pipeline.task_instances(profile, MASTER_DAG_ID, run_id)
+    runs = pipeline._json(pipeline.airflow_cli(profile, "dags", "list-runs", MASTER_DAG_ID,
+                                               "-o", "json"))  # fmt: skip
+    run = next(r for r in runs if r.get("run_id", r.get("dag_run_id")) == run_id)
+    wall = (_when(run["end_date"]) - _when(run["start_date"])).total_seconds()
+    tasks = sum((_when(r["end_date"]) - _when(r["start_date"])).total_seconds() for r in rows
+                if r["start_date"] and r["end_date"])  # fmt: skip
+    out = {"run_id": run_id, "wall_s": round(wall, 1), "sum_of_task_s": round(tasks, 1),
+           "overhead_s": round(wall - tasks, 1), "task_instances": len(rows)}  # fmt: skip
+    path = stack_dir() / profile.name / "orchestration_overhead.json"
+    path.write_text(json.dumps(out, indent=2))
+    print(out)
+    assert wall > 0 and tasks > 0

@@ -51,7 +51,8 @@ def test_every_dag_has_tags_owner_docs_retries_backoff_and_timeouts(dagbag):
 
 def test_master_runs_layers_in_strict_order_one_run_at_a_time(dagbag):
     dag = dagbag.dags[MASTER]
-    assert dag.max_active_runs == 1 and dag.schedule == "@hourly"
+    assert dag.max_active_runs == 1
+    assert dag.schedule == load_pipelines().master.schedule
     assert {t.task_id for t in dag.tasks} == set(MASTER_TASKS)
     upstream = {t.task_id: t.upstream_task_ids for t in dag.tasks}
     # BRONZE: file ingestion (mapped over the datasets validate_config returns) beside the DB.
@@ -143,3 +144,10 @@ def test_bad_config_is_one_clear_import_error(monkeypatch, tmp_path, env, text, 
     assert sorted(result.import_errors) == files  # one error, for the one DAG file
     (error,) = result.import_errors.values()
     assert expected in error, error
+
+
+def test_the_master_is_hourly_unless_the_environment_says_none(monkeypatch):
+    monkeypatch.delenv("LAKEHOUSE_MASTER_SCHEDULE", raising=False)
+    assert load_pipelines().master.schedule == "@hourly"
+    monkeypatch.setenv("LAKEHOUSE_MASTER_SCHEDULE", "none")
+    assert load_pipelines().master.schedule is None
