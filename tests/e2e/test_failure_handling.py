@@ -17,9 +17,7 @@ from aiosmtpd.controller import Controller
 
 from lakehouse import pipeline
 from lakehouse.airflow_env import MASTER_DAG_ID
-from lakehouse.config import load_profile
 from lakehouse.run_summary import run_key
-from lakehouse.services import Stack
 from lakehouse.storage import object_store
 
 
@@ -32,16 +30,6 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
-
-
-@pytest.fixture(scope="module")
-def profile():
-    prof = load_profile("local")
-    status = Stack(prof).status()
-    down = {n: s for n, s in status.items() if not s.startswith("healthy")}
-    if down:
-        pytest.fail(f"local stack not running: {down}; start it with `make services-up`")
-    return prof
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +100,20 @@ def test_an_alert_reaches_the_smtp_server_with_the_facts(profile, smtp, failed_r
     assert failed_run in body  # the run id
     assert "Log</td>" in body and f"/dags/{MASTER_DAG_ID}/runs/" in body  # the log URL
     assert "data quality checks failed" in body and "error_rate" in body  # the exception
+
+
+def test_a_run_past_its_deadline_sends_a_late_alert(profile, smtp, failed_run):
+    """Needs a deadline shorter than the run (`.ci/run` sets LAKEHOUSE_DEADLINE_MINUTES=0.5)."""
+    from lakehouse.orchestration import load_pipelines
+
+    minutes = load_pipelines().master.deadline_minutes
+    if minutes > 1:
+        pytest.fail(f"deadline is {minutes:g} min: start the stack with "
+                    f"LAKEHOUSE_DEADLINE_MINUTES=0.5 to see it fire within a test run")  # fmt: skip
+    deadline = time.monotonic() + 120
+    late = []
+    while time.monotonic() < deadline and not late:
+        late = [m for m in smtp.messages if m["Subject"].startswith("[lakehouse] LATE")]
+        time.sleep(1)
+    assert late, [m["Subject"] for m in smtp.messages]
+    assert f"LATE {MASTER_DAG_ID}: not done {minutes:g} min after queued" in late[0]["Subject"]

@@ -14,24 +14,12 @@ import pytest
 
 from lakehouse import ingest, pipeline
 from lakehouse.airflow_env import MASTER_DAG_ID
-from lakehouse.config import load_profile
 from lakehouse.paths import stack_dir
 from lakehouse.run_summary import run_key
-from lakehouse.services import Stack
 from lakehouse.storage import object_store
 
 RUN_TIMEOUT_S = 1500
 DATASETS = ("events", "transactions", "users", "shipment_tracking")
-
-
-@pytest.fixture(scope="module")
-def profile():
-    prof = load_profile("local")
-    status = Stack(prof).status()
-    down = {n: s for n, s in status.items() if not s.startswith("healthy")}
-    if down:
-        pytest.fail(f"local stack not running: {down}; start it with `make services-up`")
-    return prof
 
 
 @pytest.fixture(scope="module")

@@ -7,23 +7,10 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
-
 from lakehouse import ingest, pipeline
-from lakehouse.config import load_profile
-from lakehouse.services import Stack
 from lakehouse.storage import object_store, sha256
 
 WAIT_S = 480
-
-
-@pytest.fixture(scope="module")
-def profile():
-    prof = load_profile("local")
-    down = {n: s for n, s in Stack(prof).status().items() if not s.startswith("healthy")}
-    if down:
-        pytest.fail(f"local stack not running: {down}; start it with `make services-up`")
-    return prof
 
 
 def test_dropped_file_is_ingested_by_the_sensor_dag(profile):
