@@ -55,8 +55,9 @@ def wait_for_dag(profile: Profile, dag_id: str = MASTER_DAG_ID, timeout: float =
     raise PipelineError(f"DAG {dag_id} not parsed after {timeout:.0f}s; see the dag-processor log")
 
 
-def trigger(profile: Profile, dag_id: str = MASTER_DAG_ID) -> str:
-    runs = _json(airflow_cli(profile, "dags", "trigger", dag_id, "-o", "json"))
+def trigger(profile: Profile, dag_id: str = MASTER_DAG_ID, conf: dict | None = None) -> str:
+    extra = ["--conf", json.dumps(conf)] if conf else []
+    runs = _json(airflow_cli(profile, "dags", "trigger", dag_id, *extra, "-o", "json"))
     return runs[0]["dag_run_id"]
 
 
@@ -82,9 +83,14 @@ def _log_folder(profile: Profile, dag_id: str, run_id: str, task_id: str) -> Pat
     return home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
 
 
+def attempt_logs(profile: Profile, dag_id: str, run_id: str, task_id: str) -> list[Path]:
+    """The attempt log files of a task in a run (of every map index), in order."""
+    return sorted(_log_folder(profile, dag_id, run_id, task_id).rglob("attempt=*.log"))
+
+
 def attempts(profile: Profile, dag_id: str, run_id: str, task_id: str) -> int:
-    """How many times a (not mapped) task ran in a run: its attempt log files."""
-    return len(list(_log_folder(profile, dag_id, run_id, task_id).glob("attempt=*.log")))
+    """How many times a (not mapped) task ran in a run."""
+    return len(attempt_logs(profile, dag_id, run_id, task_id))
 
 
 def task_log(profile: Profile, dag_id: str, run_id: str, task_id: str, tail: int = 150) -> str:

@@ -1,0 +1,60 @@
+"""Retries with backoff through the real scheduler: the S3 server is down when the master run
+starts, so ingestion fails; it comes back, and the retries (delays from config/pipelines.yaml,
+shortened by `.ci/run` with LAKEHOUSE_RETRY_DELAY_SECONDS=5) finish the run with nothing lost."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from lakehouse import ingest, pipeline
+from lakehouse.airflow_env import MASTER_DAG_ID
+from lakehouse.orchestration import load_pipelines
+from lakehouse.services import Stack
+from lakehouse.storage import object_store
+
+
+def _times(log: Path) -> tuple[datetime, datetime]:
+    stamps = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            stamps.append(datetime.fromisoformat(json.loads(line)["timestamp"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return stamps[0], stamps[-1]
+
+
+def test_an_outage_is_retried_with_backoff_and_nothing_is_lost(profile):
+    delay = load_pipelines().defaults.retry_delay_seconds
+    if delay > 30:
+        pytest.fail(f"retry delay is {delay:g}s: start the stack with "
+                    f"LAKEHOUSE_RETRY_DELAY_SECONDS=5 (as .ci/run does)")  # fmt: skip
+    manifest = pipeline.prepare_sample_run(profile, batches=(1,))
+    pipeline.wait_for_dag(profile)
+    stack = Stack(profile)
+    stack.stop(["s3"])
+    try:
+        run_id = pipeline.trigger(profile, conf={"datasets": ["events"]})
+        deadline = time.monotonic() + 180
+        while pipeline.task_states(profile, MASTER_DAG_ID, run_id).get("raw_to_bronze") not in (
+            "up_for_retry", "failed"):  # fmt: skip
+            assert time.monotonic() < deadline, "ingestion did not fail while S3 was down"
+            time.sleep(2)
+    finally:
+        stack.start(["s3"])
+    pipeline.wait_for_run(profile, run_id, timeout=900)
+
+    logs = pipeline.attempt_logs(profile, MASTER_DAG_ID, run_id, "raw_to_bronze")
+    assert len(logs) >= 2, logs
+    (_, first_end), (second_start, _) = _times(logs[0]), _times(logs[1])
+    assert (second_start - first_end).total_seconds() >= delay * 0.9  # the backoff was waited
+
+    store = object_store(profile)
+    expected = {f"events/{Path(f['path']).name}": f["expect"]
+                for f in manifest["batches"][0]["files"] if f["dataset"] == "events"}  # fmt: skip
+    log = ingest.read_log(store, profile.zones.bronze, "events")
+    assert {r["source_key"]: r["outcome"] for r in log} == expected
