@@ -134,15 +134,24 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
             except warehouse.ValidationFailed as exc:
                 raise AirflowFailException(str(exc)) from exc
 
-        @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, **timeout("run_summary"))
+        # The only leaf: it decides the run's state, so it fails when anything failed (its
+        # own failure sends no alert: the failed task already sent one).
+        @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=[],
+              **timeout("run_summary"))  # fmt: skip
         def run_summary(dag_run=None, ti=None) -> dict:
             """Rows per layer (from the jobs' metrics) and every task's state, written to the
-            metrics zone as runs/<run>/summary.json and logged; runs whatever happened."""
+            metrics zone as runs/<run>/summary.json and logged; runs whatever happened, then
+            fails the run if a task failed."""
+            from airflow.sdk.exceptions import AirflowFailException
+
             from lakehouse.config import load_profile
             from lakehouse.run_summary import collect
 
             states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[dag_run.run_id])
-            return collect(load_profile(), dag_run.run_id, states.get(dag_run.run_id, {}))
+            summary = collect(load_profile(), dag_run.run_id, states.get(dag_run.run_id, {}))
+            if summary["failed_tasks"]:
+                raise AirflowFailException(f"run failed: {summary['failed_tasks']}")
+            return summary
 
         config = validate_config()
         with TaskGroup("bronze", prefix_group_id=False, tooltip="RAW and operational DB -> BRONZE"):

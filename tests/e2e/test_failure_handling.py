@@ -17,8 +17,10 @@ from aiosmtpd.controller import Controller
 
 from lakehouse import pipeline
 from lakehouse.airflow_env import MASTER_DAG_ID
+from lakehouse.pipeline import SAMPLE
 from lakehouse.run_summary import run_key
 from lakehouse.storage import object_store
+from seed_data.operational import load_batch
 
 
 class Sink:
@@ -45,6 +47,7 @@ def smtp(profile):
 def failed_run(profile, smtp, tmp_path_factory):
     pipeline.reset_lake(profile)
     pipeline.reset_source(profile)
+    load_batch(profile.source_db.dsn(), SAMPLE / "batch-01")  # the DB branch succeeds
     bad = tmp_path_factory.mktemp("bad") / "events_bad_timestamps.csv"
     with bad.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -70,7 +73,7 @@ def test_silver_fails_once_and_nothing_downstream_runs(profile, failed_run):
     for task_id in ("silver_to_gold", "load_warehouse", "validate_warehouse"):
         assert states[task_id] == "upstream_failed", (task_id, states)
     assert states["raw_to_bronze"] == "success" and states["db_to_bronze"] == "success"
-    assert states["run_summary"] == "success"
+    assert states["run_summary"] == "failed"  # the leaf fails the run, after its summary
 
 
 def test_the_run_summary_records_the_failure(profile, failed_run):

