@@ -82,6 +82,7 @@ class SparkCluster(_Strict):
 class GlueSpark(_Strict):
     kind: Literal["glue"]
     glue_version: str
+    job_prefix: str = "lakehouse"  # Glue job names: <job_prefix>-<job script stem with dashes>
     iam_role: str
     worker_type: str = "G.1X"
     number_of_workers: int = 2

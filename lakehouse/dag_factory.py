@@ -30,10 +30,27 @@ def spark_job(
     env: dict[str, str] | None = None,
     **kwargs: Any,
 ):
-    """A Glue-compatible job script run on the profile's Spark."""
+    """A Glue-compatible job script run on the profile's Spark: spark-submit against the
+    profile's master, or the deployed Glue job (deferrable) with the same arguments."""
     if isinstance(profile.spark, GlueSpark):
-        raise NotImplementedError(
-            f"profile {profile.name}: Glue job operators are not wired yet (spark.kind=glue)"
+        from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+
+        if env:
+            raise ValueError(
+                f"{task_id}: environment variables cannot reach a Glue job; "
+                "use a secret reference in the job arguments"
+            )
+        return GlueJobOperator(
+            task_id=task_id,
+            job_name=glue_job_name(profile, task_id),
+            script_args={f"--{name}": value for name, value in args.items()},
+            aws_conn_id=AWS_CONN_ID,
+            region_name=getattr(profile.object_store, "region", None),
+            wait_for_completion=True,
+            deferrable=True,
+            verbose=True,
+            doc_md=f"Runs the deployed Glue job for `spark_jobs/{script}`.",
+            **kwargs,
         )
     argv: list[str] = []
     for name, value in args.items():
@@ -50,6 +67,12 @@ def spark_job(
         doc_md=f"Runs `spark_jobs/{script}` (Glue-compatible) on the profile's Spark.",
         **kwargs,
     )
+
+
+def glue_job_name(profile: Profile, task_id: str) -> str:
+    """The Glue job the deploy creates for a job script (`<prefix>-<task id>`)."""
+    assert isinstance(profile.spark, GlueSpark)
+    return f"{profile.spark.job_prefix}-{task_id.replace('_', '-')}"
 
 
 @cache

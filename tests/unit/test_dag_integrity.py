@@ -152,3 +152,32 @@ def test_the_master_is_hourly_unless_the_environment_says_none(monkeypatch):
     assert load_pipelines().master.schedule == "@hourly"
     monkeypatch.setenv("LAKEHOUSE_MASTER_SCHEDULE", "none")
     assert load_pipelines().master.schedule is None
+
+
+AWS_ENV = {
+    "AWS_REGION": "eu-west-1", "LAKEHOUSE_BUCKET_PREFIX": "acme-lakehouse",
+    "LAKEHOUSE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-glue",
+    "LAKEHOUSE_REDSHIFT_WORKGROUP": "wg", "LAKEHOUSE_REDSHIFT_DATABASE": "lakehouse",
+    "LAKEHOUSE_REDSHIFT_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
+    "LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/copy",
+}  # fmt: skip
+
+
+def test_the_same_dag_file_runs_glue_jobs_with_the_same_arguments_on_aws(monkeypatch):
+    from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "local")
+    local = bag().dags[MASTER]
+    for key, value in AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "aws")
+    aws_bag = bag()
+    assert aws_bag.import_errors == {}
+    aws = aws_bag.dags[MASTER]
+    for task_id in ("bronze_to_silver", "silver_to_gold"):
+        glue, submit = aws.get_task(task_id), local.get_task(task_id)
+        assert isinstance(glue, GlueJobOperator) and glue.deferrable
+        assert glue.job_name == f"lakehouse-{task_id.replace('_', '-')}"
+        local_names = submit.application_args[0::2]
+        assert list(glue.script_args) == local_names  # the same job arguments, in order
+    assert "db_to_bronze" not in aws.task_ids  # the aws profile has no operational source
