@@ -147,11 +147,15 @@ def test_bad_config_is_one_clear_import_error(monkeypatch, tmp_path, env, text, 
     assert expected in error, error
 
 
-def test_the_master_is_hourly_unless_the_environment_says_none(monkeypatch):
-    monkeypatch.delenv("LAKEHOUSE_MASTER_SCHEDULE", raising=False)
-    assert load_pipelines().master.schedule == "@hourly"
+def test_the_master_is_hourly_unless_the_environment_says_otherwise(monkeypatch):
+    from lakehouse.orchestration import PIPELINES_FILE
+
+    # @hourly when nothing is set; .env.example sets `none` for the local stacks.
+    assert "schedule: ${LAKEHOUSE_MASTER_SCHEDULE:-@hourly}" in PIPELINES_FILE.read_text()
     monkeypatch.setenv("LAKEHOUSE_MASTER_SCHEDULE", "none")
     assert load_pipelines().master.schedule is None
+    monkeypatch.setenv("LAKEHOUSE_MASTER_SCHEDULE", "@daily")
+    assert load_pipelines().master.schedule == "@daily"
 
 
 AWS_ENV = {
