@@ -12,7 +12,7 @@ PYTEST := $(PY) -m pytest
 PROFILE ?= local
 DEMO_PROFILE ?= embedded
 
-.PHONY: help install venv jars s3-server services-up services-down status up down demo run \
+.PHONY: help install venv jars s3-server services-up services-down status up down demo run deploy-aws \
         seed sample test test-unit test-integration test-e2e lint format clean \
         down-volumes logs ps shell-spark psql drop-sample
 
@@ -106,6 +106,9 @@ drop-sample: ## Compose: batch BATCH of the committed sample into RAW and the op
 
 demo: venv jars ## run the whole pipeline on sample data (embedded profile: no Docker, no services)
 	$(LAKEHOUSE) --profile $(DEMO_PROFILE) demo
+
+deploy-aws: venv ## deploy the Glue jobs, artifacts and warehouse DDL (aws profile; DRY_RUN=1 to print only)
+	$(LAKEHOUSE) --profile aws deploy $(if $(DRY_RUN),--dry-run,)
 
 run: ## trigger the master DAG and follow it to the end (Compose: inside the scheduler container)
 	@if $(USE_COMPOSE); then \

@@ -7,6 +7,7 @@ lakehouse drop DIR [--dataset]   upload a folder of files into RAW
 lakehouse run [--timeout S]      trigger the master DAG and wait for it
 lakehouse demo                   the whole pipeline on the sample data, then a summary
 lakehouse warehouse ddl|bootstrap|load|validate   warehouse DDL and loads (GOLD -> warehouse)
+lakehouse --profile aws deploy [--dry-run]        Glue jobs, artifacts and warehouse DDL on AWS
 lakehouse airflow ARGS...        the Airflow CLI with the profile's environment
 """
 
@@ -144,6 +145,19 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from lakehouse.deploy import deploy
+
+    profile = _profile(args)
+    calls = deploy(profile, dry_run=args.dry_run)
+    verb = "would call" if args.dry_run else "called"
+    for call in calls:
+        print(f"{verb}: {call.describe()}")
+    print(f"{len(calls)} change(s){' (dry run: nothing changed)' if args.dry_run else ''}; "
+          f"profile {profile.name}")  # fmt: skip
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from lakehouse.airflow_env import airflow_environment
     from lakehouse.services import _airflow_bin
@@ -200,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dialect", choices=["postgres", "redshift"], default="postgres")
     p.add_argument("--schema", default="analytics", help="schema for `ddl`")
     p.set_defaults(func=cmd_warehouse)
+
+    p = sub.add_parser("deploy", help="deploy the jobs and warehouse DDL to AWS (aws profile)")
+    p.add_argument("--dry-run", action="store_true", help="print the calls, change nothing")
+    p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("airflow", help="the Airflow CLI with this profile's environment")
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -83,6 +83,9 @@ class GlueSpark(_Strict):
     kind: Literal["glue"]
     glue_version: str
     job_prefix: str = "lakehouse"  # Glue job names: <job_prefix>-<job script stem with dashes>
+    artifacts_bucket: str  # job scripts and the job library (`lakehouse deploy` uploads them)
+    artifacts_prefix: str = "glue"
+    timeout_minutes: int = Field(default=120, ge=1)
     iam_role: str
     worker_type: str = "G.1X"
     number_of_workers: int = 2

@@ -58,12 +58,18 @@ def start_job(app_name: str, arg_names: list[str], argv: list[str] | None = None
         job = Job(glue)
         job.init(args["JOB_NAME"], args)
         return JobContext(glue.spark_session, args, job)
+    return JobContext(build_session(app_name), parse_args(app_name, arg_names, argv))
+
+
+def parse_args(app_name: str, arg_names: list[str], argv: list[str]) -> dict[str, str]:
+    """The job's arguments from a Glue-style argv (`script --JOB_NAME n --key value ...`), as
+    getResolvedOptions returns them on Glue; Glue's own extra arguments (--JOB_ID,
+    --job-bookmark-option, --TempDir, ...) are ignored the same way."""
     parser = argparse.ArgumentParser(prog=app_name)
     for name in arg_names:
         parser.add_argument(f"--{name}", required=True)
-    # Glue passes extra system arguments (--JOB_ID, ...); ignore unknown ones the same way.
     known, _unknown = parser.parse_known_args(argv[1:])
-    return JobContext(build_session(app_name), vars(known))
+    return vars(known)
 
 
 def finish_job(ctx: JobContext) -> None:

@@ -18,6 +18,17 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# The aws profile's variables, pointing at fake but well-formed resources.
+AWS_PROFILE_ENV = {
+    "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
+    "LAKEHOUSE_BUCKET_PREFIX": "acme-lakehouse",
+    "LAKEHOUSE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-glue",
+    "LAKEHOUSE_REDSHIFT_WORKGROUP": "lakehouse-wg", "LAKEHOUSE_REDSHIFT_DATABASE": "lakehouse",
+    "LAKEHOUSE_REDSHIFT_SECRET_ARN":
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-loader-AbCdEf",
+    "LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-redshift-copy",
+}  # fmt: skip
+
 # (pattern, rows): a statement matching `pattern` (re.search) returns `rows`, or calls
 # rows(statement_sql) when it is a callable.
 RESULTS: list[tuple[re.Pattern[str], list[list] | Callable[[str], list[list]]]] = []
@@ -127,7 +138,12 @@ class MotoServer:
         recorder.reset_recording()
 
     def start(self) -> MotoServer:
+        import urllib.request
+
         self._server.start()
+        # moto's backends live in this process: forget what an earlier server instance held.
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset",
+                                                      method="POST"), timeout=10)  # fmt: skip
         self._recorder.start_recording()
         return self
 
@@ -138,6 +154,32 @@ class MotoServer:
     def reset(self) -> None:
         self._recorder.reset_recording()
         RESULTS.clear()
+
+    def requests(self) -> list[dict]:
+        """Every recorded request: method, url, headers and decoded body, in arrival order."""
+        out = []
+        for line in self._recorder.download_recording().splitlines():
+            entry = json.loads(line)
+            body = entry["body"] or ""
+            if entry.get("body_encoded"):
+                body = base64.b64decode(body).decode(errors="replace")
+            out.append({**entry, "body": body})
+        return out
+
+    def mutations(self) -> list[str]:
+        """The writing calls seen: S3 PUT/POST/DELETE and JSON actions that create, update,
+        put, delete or execute."""
+        out = []
+        for r in self.requests():
+            target = r["headers"].get("X-Amz-Target", "")
+            if target:
+                action = target.partition(".")[2]
+                if action.startswith(("Create", "Update", "Put", "Delete", "Batch", "Execute",
+                                      "Start")):  # fmt: skip
+                    out.append(action)
+            elif r["method"] in ("PUT", "POST", "DELETE"):
+                out.append(f"{r['method']} {r['url'].split('?')[0]}")
+        return out
 
     def calls(self, service_prefix: str = "RedshiftData.") -> list[Call]:
         """The recorded JSON-protocol calls (X-Amz-Target), in the order they arrived."""

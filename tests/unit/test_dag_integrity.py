@@ -158,21 +158,14 @@ def test_the_master_is_hourly_unless_the_environment_says_otherwise(monkeypatch)
     assert load_pipelines().master.schedule == "@daily"
 
 
-AWS_ENV = {
-    "AWS_REGION": "eu-west-1", "LAKEHOUSE_BUCKET_PREFIX": "acme-lakehouse",
-    "LAKEHOUSE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-glue",
-    "LAKEHOUSE_REDSHIFT_WORKGROUP": "wg", "LAKEHOUSE_REDSHIFT_DATABASE": "lakehouse",
-    "LAKEHOUSE_REDSHIFT_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
-    "LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/copy",
-}  # fmt: skip
-
-
 def test_the_same_dag_file_runs_glue_jobs_with_the_same_arguments_on_aws(monkeypatch):
     from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 
     monkeypatch.setenv("LAKEHOUSE_PROFILE", "local")
     local = bag().dags[MASTER]
-    for key, value in AWS_ENV.items():
+    from moto_aws import AWS_PROFILE_ENV
+
+    for key, value in AWS_PROFILE_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("LAKEHOUSE_PROFILE", "aws")
     aws_bag = bag()

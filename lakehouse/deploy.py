@@ -1,0 +1,212 @@
+"""`lakehouse deploy` (`make deploy-aws`): the aws profile's jobs and warehouse, applied with the
+AWS APIs, idempotently.
+
+1. Artifacts to the profile's artifacts bucket: each job's entry script, the job library
+   (`spark_jobs` as a deterministic zip for `--extra-py-files`) and the dataset registry. An
+   object is written only when its sha256 (kept in the object's metadata) differs.
+2. One Glue job per Spark job (`<job_prefix>-<job>`): created when missing, updated when a
+   managed field differs (script, role, Glue version, workers, default arguments with
+   `--datalake-formats delta` and the project's Spark/Delta confs), left alone otherwise.
+   Glue job bookmarks are disabled: the incremental bookmark is the project's own.
+3. The warehouse bootstrap (warehouse_sql/bootstrap/redshift.sql) through the Redshift Data
+   API as one batch, when its text changed since the last deploy (a marker object records it).
+
+`--dry-run` prints every call that would be made and makes none but reads. Credentials come
+from the standard AWS chain; nothing secret is read or written here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakehouse import warehouse_sql
+from lakehouse.config import GlueSpark, Profile, RedshiftWarehouse, S3Store
+from lakehouse.paths import REPO_ROOT
+from spark_jobs.runtime import DELTA_CONF
+
+JOBS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources give the same zip bytes
+
+
+@dataclass
+class Call:
+    service: str
+    operation: str
+    params: dict[str, Any]
+    reason: str
+    body: bytes | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        shown = {k: v for k, v in self.params.items() if k != "Body"}
+        size = f" ({len(self.body)} bytes)" if self.body is not None else ""
+        params = json.dumps(shown, default=str)
+        return f"{self.service}.{self.operation}{size} {params} # {self.reason}"
+
+
+def _glue(profile: Profile) -> GlueSpark:
+    if not isinstance(profile.spark, GlueSpark):
+        raise ValueError(
+            f"profile {profile.name!r}: deploy needs spark.kind=glue (the aws profile)"
+        )
+    return profile.spark
+
+
+def library_zip() -> bytes:
+    """spark_jobs/ as a zip with fixed timestamps and sorted entries (reproducible)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted((REPO_ROOT / "spark_jobs").rglob("*.py")):
+            info = zipfile.ZipInfo(path.relative_to(REPO_ROOT).as_posix(), ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+def artifacts(profile: Profile) -> dict[str, bytes]:
+    prefix = _glue(profile).artifacts_prefix
+    out = {f"{prefix}/jobs/{job}.py": (REPO_ROOT / "spark_jobs" / f"{job}.py").read_bytes()
+           for job in JOBS}  # fmt: skip
+    out[f"{prefix}/lib/spark_jobs.zip"] = library_zip()
+    out[f"{prefix}/config/datasets.yaml"] = (REPO_ROOT / "config" / "datasets.yaml").read_bytes()
+    return out
+
+
+def spark_confs() -> str:
+    """The `--conf` default argument: Delta's extension and catalog and the project's confs
+    (Glue takes several as `k=v --conf k=v` in one value)."""
+    return " --conf ".join(f"{k}={v}" for k, v in DELTA_CONF.items())
+
+
+def job_definition(profile: Profile, job: str) -> dict[str, Any]:
+    glue = _glue(profile)
+    bucket, prefix = glue.artifacts_bucket, glue.artifacts_prefix
+    return {
+        "Description": f"lakehouse {job} (spark_jobs/{job}.py), deployed by `lakehouse deploy`",
+        "Role": glue.iam_role,
+        "Command": {
+            "Name": "glueetl",
+            "ScriptLocation": f"s3://{bucket}/{prefix}/jobs/{job}.py",
+            "PythonVersion": "3",
+        },  # fmt: skip
+        "DefaultArguments": {
+            "--datalake-formats": "delta",
+            "--conf": spark_confs(),
+            "--extra-py-files": f"s3://{bucket}/{prefix}/lib/spark_jobs.zip",
+            "--job-language": "python",
+            "--job-bookmark-option": "job-bookmark-disable",
+            "--enable-metrics": "true",
+            "--enable-continuous-cloudwatch-log": "true",
+        },
+        "ExecutionProperty": {"MaxConcurrentRuns": 1},
+        "MaxRetries": 0,  # Airflow retries, with backoff (config/pipelines.yaml)
+        "Timeout": glue.timeout_minutes,
+        "GlueVersion": glue.glue_version,
+        "WorkerType": glue.worker_type,
+        "NumberOfWorkers": glue.number_of_workers,
+    }
+
+
+def _sha(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _stored_sha(s3, bucket: str, key: str) -> str | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        # "" for an object written by something else (no recorded hash): it is replaced
+        return s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get("sha256", "")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def _put(bucket: str, key: str, body: bytes, reason: str) -> Call:
+    params = {"Bucket": bucket, "Key": key, "Body": body, "Metadata": {"sha256": _sha(body)}}
+    return Call("s3", "put_object", params, reason, body)
+
+
+def bootstrap_statements(profile: Profile) -> list[str]:
+    wh = profile.warehouse
+    assert isinstance(wh, RedshiftWarehouse)
+    return warehouse_sql.bootstrap(
+        "redshift", schema=wh.schema_name, loader=wh.loader_user, analyst=wh.analyst_role
+    )
+
+
+def plan(profile: Profile, clients: dict) -> list[Call]:
+    """The calls that bring AWS to the desired state (reads only)."""
+    glue_cfg = _glue(profile)
+    s3, glue = clients["s3"], clients["glue"]
+    bucket = glue_cfg.artifacts_bucket
+    calls: list[Call] = []
+    for key, body in artifacts(profile).items():
+        stored = _stored_sha(s3, bucket, key)
+        if stored != _sha(body):
+            calls.append(_put(bucket, key, body, "new" if stored is None else "changed"))
+    for job in JOBS:
+        name = f"{glue_cfg.job_prefix}-{job.replace('_', '-')}"
+        desired = job_definition(profile, job)
+        try:
+            current = glue.get_job(JobName=name)["Job"]
+        except glue.exceptions.EntityNotFoundException:
+            calls.append(Call("glue", "create_job", {"Name": name, **desired}, "new job"))
+            continue
+        drift = sorted(k for k, v in desired.items() if current.get(k) != v)
+        if drift:
+            calls.append(Call("glue", "update_job", {"JobName": name, "JobUpdate": desired},
+                              f"changed: {drift}"))  # fmt: skip
+    wh = profile.warehouse
+    if isinstance(wh, RedshiftWarehouse):
+        statements = bootstrap_statements(profile)
+        marker = f"{glue_cfg.artifacts_prefix}/deployed/redshift-bootstrap.sql"
+        text = (";\n".join(statements) + ";\n").encode()
+        if _stored_sha(s3, bucket, marker) != _sha(text):
+            calls.append(Call(
+                "redshift-data", "batch_execute_statement",
+                {"WorkgroupName": wh.workgroup, "Database": wh.database,
+                 "SecretArn": wh.secret_arn, "Sqls": statements,
+                 "StatementName": "lakehouse-bootstrap"},
+                "warehouse bootstrap changed",
+            ))  # fmt: skip
+            calls.append(_put(bucket, marker, text, "records the applied bootstrap"))
+    return calls
+
+
+def clients(profile: Profile) -> dict:
+    import boto3
+
+    region = profile.object_store.region if isinstance(profile.object_store, S3Store) else None
+    return {name: boto3.client(name, region_name=region)
+            for name in ("s3", "glue", "redshift-data")}  # fmt: skip
+
+
+def apply(calls: list[Call], clients: dict, poll_seconds: float = 2) -> None:
+    import time
+
+    for call in calls:
+        response = getattr(clients[call.service], call.operation)(**call.params)
+        if call.service == "redshift-data":  # the Data API is asynchronous: wait for the batch
+            while True:
+                state = clients[call.service].describe_statement(Id=response["Id"])
+                if state["Status"] == "FINISHED":
+                    break
+                if state["Status"] in ("FAILED", "ABORTED"):
+                    raise RuntimeError(
+                        f"{call.describe()}: {state['Status']}: {state.get('Error')}"
+                    )
+                time.sleep(poll_seconds)
+
+
+def deploy(profile: Profile, dry_run: bool = False, clients_: dict | None = None) -> list[Call]:
+    clients_ = clients_ or clients(profile)
+    calls = plan(profile, clients_)
+    if not dry_run:
+        apply(calls, clients_)
+    return calls

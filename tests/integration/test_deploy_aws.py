@@ -1,0 +1,106 @@
+"""`lakehouse deploy` against moto's server on loopback: a dry run only reads; a deploy uploads
+the artifacts and creates the Glue jobs with the exact arguments and applies the warehouse
+bootstrap through the Data API; a second deploy makes no call that writes; a changed artifact
+is the only thing a third deploy writes. Plus the Glue argument vector the jobs parse."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto_aws import AWS_PROFILE_ENV, MotoServer
+
+from lakehouse import deploy
+from lakehouse.config import load_profile
+from spark_jobs.runtime import parse_args
+
+
+@pytest.fixture
+def aws(tmp_path, monkeypatch):
+    server = MotoServer(tmp_path / "recording.jsonl").start()
+    env = {**AWS_PROFILE_ENV, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_ENDPOINT_URL": server.endpoint}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    profile = load_profile("aws")
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket=profile.spark.artifacts_bucket,
+                     CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})  # fmt: skip
+    server.reset()
+    yield profile, server, s3
+    server.stop()
+
+
+def test_dry_run_only_reads(aws):
+    profile, server, _ = aws
+    calls = deploy.deploy(profile, dry_run=True)
+    kinds = sorted({(c.service, c.operation) for c in calls})
+    assert kinds == [("glue", "create_job"), ("redshift-data", "batch_execute_statement"),
+                     ("s3", "put_object")]  # fmt: skip
+    assert server.mutations() == []
+    assert all(c.describe() for c in calls)
+
+
+def test_deploy_then_a_second_deploy_changes_nothing(aws):
+    profile, server, s3 = aws
+    bucket = profile.spark.artifacts_bucket
+    first = deploy.deploy(profile)
+    created = [json.loads(r["body"]) for r in server.requests()
+               if r["headers"].get("X-Amz-Target") == "AWSGlue.CreateJob"]  # fmt: skip
+    assert [c["Name"] for c in created] == [
+        "lakehouse-db-to-bronze",
+        "lakehouse-bronze-to-silver",
+        "lakehouse-silver-to-gold",
+    ]
+    for job, request in zip(deploy.JOBS, created, strict=True):
+        expected = deploy.job_definition(profile, job)
+        assert {k: request[k] for k in expected} == expected
+        args = request["DefaultArguments"]
+        assert args["--datalake-formats"] == "delta"
+        assert args["--extra-py-files"] == f"s3://{bucket}/glue/lib/spark_jobs.zip"
+        assert "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" in args["--conf"]
+        assert request["GlueVersion"] == "5.1"
+        assert request["Command"]["ScriptLocation"] == f"s3://{bucket}/glue/jobs/{job}.py"
+    (batch,) = [c for c in server.calls() if c.action == "BatchExecuteStatement"]
+    assert batch.action == "BatchExecuteStatement"
+    assert batch.params["WorkgroupName"] == "lakehouse-wg"
+    assert batch.params["Sqls"] == deploy.bootstrap_statements(profile)
+    assert batch.params["Sqls"][0] == 'CREATE SCHEMA IF NOT EXISTS "analytics"'
+    for key, body in deploy.artifacts(profile).items():
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    assert len(first) == len(deploy.artifacts(profile)) + 3 + 2
+
+    server.reset()
+    assert deploy.deploy(profile) == []
+    assert server.mutations() == []
+
+    s3.put_object(Bucket=bucket, Key="glue/jobs/silver_to_gold.py", Body=b"# edited by hand\n")
+    server.reset()
+    (fix,) = deploy.deploy(profile)
+    assert (fix.operation, fix.params["Key"], fix.reason) == (
+        "put_object",
+        "glue/jobs/silver_to_gold.py",
+        "changed",
+    )
+
+
+def test_the_library_zip_is_reproducible_and_importable(tmp_path):
+    import zipfile
+
+    assert deploy.library_zip() == deploy.library_zip()
+    path = tmp_path / "spark_jobs.zip"
+    path.write_bytes(deploy.library_zip())
+    names = zipfile.ZipFile(path).namelist()
+    assert {"spark_jobs/__init__.py", "spark_jobs/runtime.py", "spark_jobs/gold/marts.py",
+            "spark_jobs/silver/transforms.py"} <= set(names)  # fmt: skip
+
+
+def test_the_jobs_parse_the_argument_vector_glue_passes():
+    argv = ["/tmp/glue/bronze_to_silver.py", "--JOB_ID", "j_0123", "--JOB_RUN_ID", "jr_0456",
+            "--job-bookmark-option", "job-bookmark-disable", "--TempDir", "s3://t/tmp",
+            "--JOB_NAME", "lakehouse-bronze-to-silver", "--specs", '[{"dataset": "events"}]',
+            "--batch_id", "manual__2026-11-26T07-00-00_00-00"]  # fmt: skip
+    args = parse_args("bronze_to_silver", ["specs", "batch_id"], argv)
+    assert args == {"specs": '[{"dataset": "events"}]',
+                    "batch_id": "manual__2026-11-26T07-00-00_00-00"}  # fmt: skip
