@@ -35,10 +35,10 @@ def test_spark_delta_python_scala_and_hadoop_match_the_glue_version(monkeypatch)
     scala = {m.group(1) for j in row.jars for m in [re.search(r"_(2\.\d+):", j)] if m}
     assert scala == {row.scala}
     assert f"org.apache.hadoop:hadoop-aws:{row.hadoop}" in row.jars
-    bundled = {p.name for p in (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-*")}
+    jars = Path(pyspark.__file__).parent / "jars"
+    bundled = {p.name for p in jars.glob("hadoop-client-*")}
     assert any(row.hadoop in name for name in bundled), bundled  # hadoop-aws = pyspark's Hadoop
-    assert any(f"scala-library-{row.scala}" in p.name
-               for p in (Path(pyspark.__file__).parent / "jars").glob("scala-library-*"))  # fmt: skip
+    assert any(f"scala-library-{row.scala}" in p.name for p in jars.glob("scala-library-*"))
 
 
 def test_java_matches_the_glue_version(monkeypatch):
