@@ -20,6 +20,7 @@ def findings(report: dict) -> set[tuple[str, str]]:
 def test_no_secret_beyond_the_reviewed_baseline():
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.split()  # fmt: skip
+    files = [f for f in files if f != ".secrets.baseline"]  # hashes of the reviewed findings
     scan = subprocess.run(
         [sys.executable, "-m", "detect_secrets", "scan", *files],
         cwd=ROOT, capture_output=True, text=True, check=True,
