@@ -86,6 +86,8 @@ def _airflow_settings(profile: Profile, path: str) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        # Loopback only, like every native service (its default is 0.0.0.0).
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
     }
     if isinstance(profile.warehouse, PostgresWarehouse):
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = profile.warehouse.sqlalchemy_url(

@@ -111,6 +111,10 @@ class Stack:
                 out[svc.name] = "stopped"
         return out
 
+    def pids(self) -> set[int]:
+        """The process ids of the running services (their children not included)."""
+        return {pid for svc in self.services if (pid := self._pid(svc))}
+
     def _select(self, names: list[str] | None) -> list[Service]:
         if not names:
             return self.services
@@ -475,6 +479,8 @@ class Stack:
         def api_healthy() -> bool:
             return health().get("metadatabase", {}).get("status") == "healthy"
 
+        # The scheduler and triggerer serve task logs on 0.0.0.0 (no host setting); natively the
+        # api-server reads the same log folder, so those servers are not started at all.
         return [
             Service(
                 "airflow-api-server",
@@ -486,7 +492,7 @@ class Stack:
             ),
             Service(
                 "airflow-scheduler",
-                lambda: [_airflow_bin(), "scheduler"],
+                lambda: [_airflow_bin(), "scheduler", "--skip-serve-logs"],
                 component_healthy("scheduler"),
                 env=env,
                 timeout=120,
@@ -500,7 +506,7 @@ class Stack:
             ),
             Service(
                 "airflow-triggerer",
-                lambda: [_airflow_bin(), "triggerer"],
+                lambda: [_airflow_bin(), "triggerer", "--skip-serve-logs"],
                 component_healthy("triggerer"),
                 env=env,
                 timeout=120,
