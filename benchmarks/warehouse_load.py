@@ -100,8 +100,7 @@ def main() -> None:
         with owner.cursor() as cur:
             cur.execute("DROP SCHEMA IF EXISTS bench_psql CASCADE; CREATE SCHEMA bench_psql")
             for name in exports:
-                cur.execute(warehouse_sql.create_table(defs[name], "bench_psql", "postgres",
-                                                       keys=False))  # fmt: skip
+                cur.execute(warehouse_sql.create_table(defs[name], "bench_psql", "postgres"))
         owner.close()
         script = "".join(
             f"\\copy bench_psql.{n} FROM '{csv_dir / n}.csv' WITH (FORMAT csv, HEADER true)\n"

@@ -33,21 +33,20 @@ def problems(datasets: list[str]) -> tuple[list[str], dict]:
         facts["profile"] = profile.name
     except ConfigError as exc:
         return [str(exc)], facts
-    for name, load in (("registry", load_registry), ("pipelines", load_pipelines)):
+    loaded: dict = {}
+    for name, load in (("registry", load_registry), ("pipelines", load_pipelines),
+                       ("warehouse", table_defs)):  # fmt: skip
         try:
-            facts[name] = load()
+            loaded[name] = load()
         except ConfigError as exc:
             found.append(str(exc))
-    try:
-        facts["warehouse_tables"] = len(table_defs())
-    except ConfigError as exc:
-        found.append(str(exc))
-    if "registry" in facts:
-        known = set(facts.pop("registry").file_datasets)
+    if "warehouse" in loaded:
+        facts["warehouse_tables"] = len(loaded["warehouse"])
+    if "registry" in loaded:
+        known = set(loaded["registry"].file_datasets)
         unknown = sorted(set(datasets) - known)
         if unknown:
             found.append(f"params.datasets: unknown datasets {unknown} (registry: {sorted(known)})")
-    facts.pop("pipelines", None)
     from airflow.sdk import BaseHook
 
     for conn_id in required_connections(profile):

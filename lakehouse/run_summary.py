@@ -54,6 +54,7 @@ def collect(profile: Profile, run_id: str, states: dict) -> dict:
         }
     if metrics["silver_to_gold"]:
         rows["gold"] = metrics["silver_to_gold"]["tables"]
+    failed = {stage: failed_checks(m) for stage, m in metrics.items()}
     summary = {
         "run_id": run_id,
         "profile": profile.name,
@@ -61,7 +62,7 @@ def collect(profile: Profile, run_id: str, states: dict) -> dict:
         "failed_tasks": sorted(t for t, s in states.items() if s in ("failed", "upstream_failed")),
         "stage_seconds": {s: m.get("duration_s") for s, m in metrics.items() if m},
         "rows": rows,
-        "failed_checks": {s: failed_checks(m) for s, m in metrics.items() if failed_checks(m)},
+        "failed_checks": {stage: checks for stage, checks in failed.items() if checks},
     }
     key = f"runs/{run_key(run_id)}/summary.json"
     object_store(profile).put(profile.zones.metrics, key, json.dumps(summary, indent=1).encode())

@@ -84,7 +84,6 @@ class Export:
     table: TableDef
     files: list[pafs.FileInfo]
     dataset: ds.Dataset
-    store_prefix: str  # "" for S3 (paths are bucket/key), the filesystem root otherwise
 
     @property
     def bytes(self) -> int:
@@ -114,7 +113,7 @@ def find_export(profile: Profile, table: TableDef) -> Export | None:
             f"{table.name}.yaml {table.column_names} (same names in the same order are required: "
             f"Redshift's Parquet COPY loads by position)"
         )
-    return Export(table, files, dataset, prefix)
+    return Export(table, files, dataset)
 
 
 def read_export(profile: Profile, table: str) -> pa.Table:
@@ -234,7 +233,7 @@ class PostgresBackend:
         try:
             with conn, conn.cursor() as cur:
                 cur.execute(wsql.drop_staging(table, self.schema))
-                cur.execute(wsql.create_table(table, self.schema, "postgres", staging, keys=False))
+                cur.execute(wsql.create_table(table, self.schema, "postgres", staging))
                 cur.copy_expert(copy.as_string(conn), stream)
                 # Index builds sort in memory up to this limit, for this transaction only.
                 cur.execute("SET LOCAL maintenance_work_mem = '256MB'")

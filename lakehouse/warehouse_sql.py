@@ -230,15 +230,13 @@ def _cols(cols: list[str]) -> str:
     return ", ".join(quote(c, "column") for c in cols)
 
 
-def create_table(
-    table: TableDef, schema: str, dialect: Dialect, target: str | None = None, keys: bool = True
-) -> str:
+def create_table(table: TableDef, schema: str, dialect: Dialect, target: str | None = None) -> str:
     """CREATE TABLE in the dialect. PostgreSQL's keys and indexes are separate statements
-    (postgres_keys), so a bulk load can build them after the COPY (keys=False here)."""
+    (postgres_keys), so a bulk load builds them after the COPY."""
     target = target or table.name
     lines = [f"    {quote(c.name)} {c.sql_type(dialect)}{'' if c.nullable else ' NOT NULL'}"
              for c in table.columns]  # fmt: skip
-    if dialect == "redshift" or keys:
+    if dialect == "redshift":
         # Redshift does not enforce primary keys; the planner uses them as hints.
         lines.append(f"    PRIMARY KEY ({_cols(table.primary_key)})")
     body = ",\n".join(lines)
@@ -272,7 +270,7 @@ def postgres_keys(table: TableDef, schema: str, target: str | None = None) -> li
 def ddl(table: TableDef, schema: str, dialect: Dialect, target: str | None = None) -> list[str]:
     """The complete DDL of one table in a dialect (what `lakehouse warehouse ddl` prints)."""
     if dialect == "postgres":
-        return [create_table(table, schema, dialect, target, keys=False),
+        return [create_table(table, schema, dialect, target),
                 *postgres_keys(table, schema, target)]  # fmt: skip
     return [create_table(table, schema, dialect, target)]
 

@@ -137,6 +137,11 @@ class MotoServer:
         recorder._location = str(recording_path)  # moto reads its path from env at import only
         recorder.reset_recording()
 
+    def aws_env(self) -> dict[str, str]:
+        """The environment for boto3 and the aws profile to talk to this server."""
+        return {**AWS_PROFILE_ENV, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": self.endpoint}  # fmt: skip
+
     def start(self) -> MotoServer:
         import urllib.request
 

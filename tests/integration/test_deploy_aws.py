@@ -9,7 +9,7 @@ import json
 
 import boto3
 import pytest
-from moto_aws import AWS_PROFILE_ENV, MotoServer
+from moto_aws import MotoServer
 
 from lakehouse import deploy
 from lakehouse.config import load_profile
@@ -19,9 +19,7 @@ from spark_jobs.runtime import parse_args
 @pytest.fixture
 def aws(tmp_path, monkeypatch):
     server = MotoServer(tmp_path / "recording.jsonl").start()
-    env = {**AWS_PROFILE_ENV, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_ENDPOINT_URL": server.endpoint}  # fmt: skip
-    for key, value in env.items():
+    for key, value in server.aws_env().items():
         monkeypatch.setenv(key, value)
     profile = load_profile("aws")
     s3 = boto3.client("s3", region_name="eu-west-1")

@@ -13,15 +13,16 @@ import re
 
 import boto3
 import pytest
-from moto_aws import RESULTS, MotoServer
+from moto_aws import AWS_PROFILE_ENV, RESULTS, MotoServer
 
 from lakehouse import warehouse, warehouse_sql
 from lakehouse.config import Profile, RedshiftWarehouse, S3Store, load_profile
 
-WORKGROUP, DATABASE = "lakehouse-wg", "lakehouse"
-SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-loader-AbCdEf"
-COPY_ROLE = "arn:aws:iam::123456789012:role/lakehouse-redshift-copy"
-GOLD_BUCKET = "acme-lakehouse-gold"
+WORKGROUP = AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_WORKGROUP"]
+DATABASE = AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_DATABASE"]
+SECRET = AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_SECRET_ARN"]
+COPY_ROLE = AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN"]
+GOLD_BUCKET = f"{AWS_PROFILE_ENV['LAKEHOUSE_BUCKET_PREFIX']}-gold"
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +46,7 @@ def aws(aws_profile, moto):
 
 
 def _aws_profile(moto, gold_export: Profile, monkeypatch) -> tuple[Profile, object]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_REGION": "eu-west-1", "LAKEHOUSE_BUCKET_PREFIX": "acme-lakehouse",
-        "LAKEHOUSE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-glue",
-        "LAKEHOUSE_REDSHIFT_WORKGROUP": WORKGROUP, "LAKEHOUSE_REDSHIFT_DATABASE": DATABASE,
-        "LAKEHOUSE_REDSHIFT_SECRET_ARN": SECRET, "LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN": COPY_ROLE,
-    }.items():  # fmt: skip
+    for key, value in moto.aws_env().items():
         monkeypatch.setenv(key, value)
     profile = load_profile("aws")
     store = S3Store(
