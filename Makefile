@@ -126,8 +126,8 @@ sample: venv ## regenerate the committed sample (seed_data/sample, scale 0.01, s
 	rm -rf seed_data/sample
 	$(PY) -m seed_data generate --scale 0.01 --seed 42 --out seed_data/sample
 
-test: venv jars ## lint + unit + integration + e2e (needs `make services-up`); times each group
-	@set -e; for group in lint test-unit test-integration test-e2e; do \
+test: venv jars ## lint + unit + integration + reliability + e2e (needs `make services-up`); times each group
+	@set -e; for group in lint test-unit test-integration test-reliability test-e2e; do \
 	  t0=$$(date +%s); $(MAKE) --no-print-directory $$group; \
 	  echo "::: $$group passed in $$(( $$(date +%s) - t0 ))s"; done
 
@@ -136,6 +136,9 @@ test-unit: venv jars ## fast tests, no services
 
 test-integration: venv jars ## real S3 server, PostgreSQL, Spark with Delta over S3A
 	$(PYTEST) -m integration tests/integration
+
+test-reliability: venv jars ## hostile input, faults and security on the native services
+	$(PYTEST) -m reliability tests/reliability
 
 test-e2e: venv jars ## the master DAG through the real Airflow scheduler; `make demo` on embedded
 	$(PYTEST) -m e2e tests/e2e

@@ -50,6 +50,33 @@ def _jwt_secret(home: Path) -> str:
     return path.read_text().strip()
 
 
+def set_password(path: Path, user: str, password: str) -> bool:
+    """Set user's password in the simple auth manager's JSON passwords file (which Airflow
+    fills with a random password for any configured user missing from it); True if the file
+    changed. Other users' passwords are kept; the file is private to its owner."""
+    passwords: dict[str, str] = {}
+    if path.is_file() and path.read_text().strip():
+        passwords = json.loads(path.read_text())
+    if passwords.get(user) == password:
+        return False
+    passwords[user] = password
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(passwords) + "\n")
+    path.chmod(0o600)
+    return True
+
+
+def _passwords_file(profile: Profile, home: Path) -> Path:
+    path = home / "simple_auth_manager_passwords.json"
+    if not profile.airflow.admin_password:
+        raise ValueError(
+            f"profile {profile.name}: airflow.admin_password is empty; set "
+            "LAKEHOUSE_AIRFLOW_ADMIN_PASSWORD (see .env.example)"
+        )
+    set_password(path, profile.airflow.admin_user, profile.airflow.admin_password)
+    return path
+
+
 def airflow_environment(profile: Profile) -> dict[str, str]:
     """The full process environment for Airflow components (and its CLI) under this profile."""
     env = dict(os.environ)
@@ -77,7 +104,9 @@ def _airflow_settings(profile: Profile, path: str) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        # Every UI and REST API call needs a login (the health endpoint stays public).
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{profile.airflow.admin_user}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(_passwords_file(profile, home)),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(profile.airflow.api_port),
         "AIRFLOW__API__BASE_URL": api,

@@ -121,7 +121,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  WAREHOUSE  {wh.get('table')}: {wh.get('rows')} rows, {wh.get('events')} events "
         f"(expected {manifest['datasets']['events']['silver_rows']} events)"
     )
-    print(f"  Airflow UI {api}   (stop everything: make down PROFILE={profile.name})")
+    login = f"{profile.airflow.admin_user} / $LAKEHOUSE_AIRFLOW_ADMIN_PASSWORD"
+    print(f"  Airflow UI {api}  login {login}  (stop everything: make down PROFILE={profile.name})")
     return 0
 
 

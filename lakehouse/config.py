@@ -16,7 +16,14 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lakehouse.paths import CONFIG_DIR, REPO_ROOT
 
@@ -34,10 +41,16 @@ class _Strict(BaseModel):
 
 class S3Store(_Strict):
     kind: Literal["s3"]
-    endpoint_url: str | None = None  # None means AWS's own endpoint
+    endpoint_url: str | None = None  # None (or "") means AWS's own endpoint
     region: str = "us-east-1"
     access_key_id: str | None = None  # None means the standard AWS credential chain
     secret_access_key: str | None = None
+
+    @field_validator("endpoint_url", "access_key_id", "secret_access_key", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        # `${AWS_ENDPOINT_URL:-}` in a profile: an empty variable means "not set".
+        return None if value == "" else value
 
     def uri(self, bucket: str, key: str = "") -> str:
         return f"s3://{bucket}/{key}"
@@ -151,6 +164,9 @@ class AirflowSettings(_Strict):
     # API URL, JWT secret) from this profile. environment: they are already set in the
     # process environment (the Compose containers) and only the connections are added.
     settings_from: Literal["profile", "environment"] = "profile"
+    # The UI and REST API login (simple auth manager, Admin role) of the native services.
+    admin_user: str = "admin"
+    admin_password: str | None = None
 
 
 class AlertTransport(_Strict):
@@ -184,8 +200,12 @@ class Profile(_Strict):
         return self.object_store.uri(getattr(self.zones, zone), key)
 
     def spark_uri(self, zone: str, key: str = "") -> str:
-        """The same location as Spark (S3A) sees it."""
-        return self.object_store.spark_uri(getattr(self.zones, zone), key)
+        """The same location as Spark sees it: s3a:// on a Spark cluster (hadoop-aws), s3:// on
+        Glue (its EMRFS connector, the one AWS documents and tunes)."""
+        bucket = getattr(self.zones, zone)
+        if isinstance(self.spark, GlueSpark):
+            return self.object_store.uri(bucket, key)
+        return self.object_store.spark_uri(bucket, key)
 
     @cached_property
     def bucket_names(self) -> list[str]:

@@ -1,6 +1,7 @@
 """`lakehouse deploy` (`make deploy-aws`): the aws profile's jobs and warehouse, applied with the
 AWS APIs, idempotently.
 
+0. The zone buckets and the artifacts bucket, created when missing (in the profile's region).
 1. Artifacts to the profile's artifacts bucket: each job's entry script, the job library
    (`spark_jobs` as a deterministic zip for `--extra-py-files`) and the dataset registry. An
    object is written only when its sha256 (kept in the object's metadata) differs.
@@ -30,6 +31,13 @@ from lakehouse.paths import REPO_ROOT
 from spark_jobs.runtime import DELTA_CONF
 
 JOBS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
+
+
+def jobs(profile: Profile) -> tuple[str, ...]:
+    """The Spark jobs the profile's master DAG runs (db_to_bronze only with a source DB)."""
+    return tuple(j for j in JOBS if j != "db_to_bronze" or profile.source_db is not None)
+
+
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources give the same zip bytes
 
 
@@ -70,7 +78,7 @@ def library_zip() -> bytes:
 def artifacts(profile: Profile) -> dict[str, bytes]:
     prefix = _glue(profile).artifacts_prefix
     out = {f"{prefix}/jobs/{job}.py": (REPO_ROOT / "spark_jobs" / f"{job}.py").read_bytes()
-           for job in JOBS}  # fmt: skip
+           for job in jobs(profile)}  # fmt: skip
     out[f"{prefix}/lib/spark_jobs.zip"] = library_zip()
     out[f"{prefix}/config/datasets.yaml"] = (REPO_ROOT / "config" / "datasets.yaml").read_bytes()
     return out
@@ -140,17 +148,36 @@ def bootstrap_statements(profile: Profile) -> list[str]:
     )
 
 
+def _bucket_missing(s3, bucket: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return False
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            return True
+        raise  # 403: the bucket exists but is someone else's, or the role may not see it
+
+
 def plan(profile: Profile, clients: dict) -> list[Call]:
     """The calls that bring AWS to the desired state (reads only)."""
     glue_cfg = _glue(profile)
     s3, glue = clients["s3"], clients["glue"]
     bucket = glue_cfg.artifacts_bucket
     calls: list[Call] = []
+    region = profile.object_store.region if isinstance(profile.object_store, S3Store) else None
+    for name in (bucket, *profile.bucket_names):
+        if _bucket_missing(s3, name):
+            params: dict[str, Any] = {"Bucket": name}
+            if region and region != "us-east-1":  # us-east-1 refuses an explicit constraint
+                params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            calls.append(Call("s3", "create_bucket", params, "new bucket"))
     for key, body in artifacts(profile).items():
         stored = _stored_sha(s3, bucket, key)
         if stored != _sha(body):
             calls.append(_put(bucket, key, body, "new" if stored is None else "changed"))
-    for job in JOBS:
+    for job in jobs(profile):
         name = f"{glue_cfg.job_prefix}-{job.replace('_', '-')}"
         desired = job_definition(profile, job)
         try:

@@ -12,10 +12,10 @@ no-op (a crash after the record) or a counted duplicate (the same content re-sen
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import json
+import os
 import zlib
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -34,6 +34,13 @@ SNIFF_BYTES = 64 * 1024
 LOG_PREFIX = "_ingestion_log"
 UNSAFE_KEY = "unsafe_key"
 TEXT_EXTENSIONS = (".csv", ".txt", ".json", ".ndjson", ".jsonl")
+# Limits that keep one hostile file from exhausting a worker (both overridable by environment):
+# a gzip member may expand to at most this many bytes (a "zip bomb" stops here), and one line
+# of text (one NDJSON record, one CSV row, a whole single-line JSON document) may be this long.
+MAX_DECOMPRESSED_BYTES = int(os.environ.get("LAKEHOUSE_MAX_DECOMPRESSED_BYTES", 256 * 2**20))
+MAX_LINE_BYTES = int(os.environ.get("LAKEHOUSE_MAX_LINE_BYTES", 32 * 2**20))
+MAX_COLUMNS = int(os.environ.get("LAKEHOUSE_MAX_COLUMNS", 1024))  # no dataset comes close
+TOO_LARGE = "too_large"
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,9 @@ def detect(data: bytes, name: str | None = None) -> Verdict:
         return _reject(C.EMPTY_FILE)
     if data[:2] == GZIP_MAGIC:
         try:
-            inner = gzip.decompress(data)
+            inner = gunzip(data, MAX_DECOMPRESSED_BYTES)
+        except TooLarge as exc:
+            return _reject(TOO_LARGE, str(exc))
         except (OSError, EOFError, zlib.error) as exc:
             return _reject(C.CORRUPT_GZIP, str(exc))
         verdict = detect(inner)
@@ -94,6 +103,9 @@ def detect(data: bytes, name: str | None = None) -> Verdict:
         return _detect_parquet(data)
     if name is not None and name.lower().endswith(".parquet"):
         return _reject(C.CORRUPT_PARQUET, "no PAR1 magic bytes")
+    longest = longest_line(data)
+    if longest > MAX_LINE_BYTES:
+        return _reject(TOO_LARGE, f"a line of {longest} bytes (limit {MAX_LINE_BYTES})")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -106,6 +118,42 @@ def detect(data: bytes, name: str | None = None) -> Verdict:
     return _detect_delimited(text)
 
 
+class TooLarge(ValueError):
+    """Content past one of the size limits."""
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """gzip.decompress with a ceiling on the output: a small file that would expand past
+    `limit` raises TooLarge after producing at most limit + 1 bytes (the standard library
+    has no bounded one-shot form). Handles multi-member files like gzip.decompress."""
+    out = bytearray()
+    rest = data
+    while rest:
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += member.decompress(rest, limit + 1 - len(out))
+        if len(out) > limit or member.unconsumed_tail:
+            raise TooLarge(f"expands past {limit} bytes (compressed {len(data)} bytes)")
+        if not member.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        rest = member.unused_data
+        if rest and rest[:2] != GZIP_MAGIC:
+            if rest.strip(b"\x00"):
+                raise OSError("trailing garbage after the last gzip member")
+            break
+    return bytes(out)
+
+
+def longest_line(data: bytes) -> int:
+    """Length of the longest line, scanning without copying the data."""
+    longest, start = 0, 0
+    while True:
+        end = data.find(b"\n", start)
+        if end < 0:
+            return max(longest, len(data) - start)
+        longest = max(longest, end - start)
+        start = end + 1
+
+
 def _detect_parquet(data: bytes) -> Verdict:
     if len(data) < 12 or data[-4:] != PARQUET_MAGIC:
         return _reject(C.CORRUPT_PARQUET, "missing trailing PAR1 magic (truncated file)")
@@ -116,20 +164,26 @@ def _detect_parquet(data: bytes) -> Verdict:
     return Verdict("parquet", detail=f"{meta.num_rows} rows")
 
 
+def _why(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to parse"
+    return str(exc)
+
+
 def _detect_json(text: str) -> Verdict:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if text.startswith("{") and len(lines) > 1:
         try:
             records = [json.loads(ln) for ln in lines]
-        except json.JSONDecodeError as exc:
-            return _reject(C.MALFORMED_JSON, f"NDJSON line fails to parse: {exc}")
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+            return _reject(C.MALFORMED_JSON, f"NDJSON line fails to parse: {_why(exc)}")
         if all(isinstance(r, dict) for r in records):
             return Verdict("ndjson", detail=f"{len(records)} records")
         return _reject(C.MALFORMED_JSON, "NDJSON lines must be objects")
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return _reject(C.MALFORMED_JSON, str(exc))
+    except (ValueError, RecursionError) as exc:
+        return _reject(C.MALFORMED_JSON, _why(exc))
     if isinstance(doc, dict):
         return Verdict("ndjson", detail="1 record")
     if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
@@ -149,10 +203,14 @@ def _detect_delimited(text: str) -> Verdict:
         delimiter = max(counts, key=lambda d: counts[d])
         if counts[delimiter] == 0:
             return _reject("unrecognised_format", "no delimiter found in the header line")
-    rows = [
-        r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)
-    ]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter)
+                if any(c.strip() for c in r)]  # fmt: skip
+    except csv.Error as exc:  # e.g. a field past the csv module's field size limit
+        return _reject("malformed_csv", str(exc))
     header = rows[0]
+    if len(header) > MAX_COLUMNS:
+        return _reject(TOO_LARGE, f"{len(header)} columns (limit {MAX_COLUMNS})")
     if len(header) < 2:
         return _reject("unrecognised_format", "fewer than two columns")
     if not all(cell.strip() for cell in header):

@@ -29,6 +29,10 @@ SCHEMAS = {
 }  # fmt: skip
 
 
+class MissingInputs(RuntimeError):
+    """A silver table gold is built from does not exist yet (a rerun cannot create it)."""
+
+
 def build_all(spark: SparkSession, silver_root: str, bronze_root: str) -> dict[str, DataFrame]:
     """Every gold table as a DataFrame (lazy); tables whose source is absent are left out."""
 
@@ -39,8 +43,13 @@ def build_all(spark: SparkSession, silver_root: str, bronze_root: str) -> dict[s
     transactions = load(f"{silver_root}/transactions")
     users = load(f"{silver_root}/users")
     tracking = load(f"{silver_root}/shipment_tracking")
-    if events is None or transactions is None or users is None:
-        raise RuntimeError(f"silver events, transactions and users are needed under {silver_root}")
+    missing = [name for name, df in (("events", events), ("transactions", transactions),
+                                     ("users", users)) if df is None]  # fmt: skip
+    if missing:
+        raise MissingInputs(
+            f"silver {', '.join(missing)} missing under {silver_root}: gold needs events, "
+            "transactions and users (ingest those datasets and run bronze_to_silver first)"
+        )
     out: dict[str, DataFrame] = {}
     out["dim_users"] = dims.build_dim_users(users).cache()
     out["fact_events"] = facts.build_fact_events(events).cache()
@@ -136,7 +145,13 @@ def main() -> None:
     )
     spark, args = ctx.spark, ctx.args
     started = time.time()
-    tables = build_all(spark, args["silver_root"], args["bronze_root"])
+    try:
+        tables = build_all(spark, args["silver_root"], args["bronze_root"])
+    except MissingInputs as exc:
+        # Recorded as a failed check, so the task fails without retries (see dag_factory).
+        check = {"check": "silver_inputs_present", "passed": False, "observed": str(exc)}
+        write_metrics(spark, args["metrics_path"], {"stage": "silver_to_gold", "dq": [check]})
+        raise
     checks = quality_checks(tables)
     failed = [c for c in checks if not c["passed"]]
     if not failed:

@@ -1,4 +1,5 @@
-"""Shared fixtures. Markers come from the folder: tests/unit, tests/integration, tests/e2e."""
+"""Shared fixtures. Markers come from the folder: tests/unit, tests/integration,
+tests/reliability, tests/e2e."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse.config import Profile, load_profile
 from lakehouse.paths import stack_dir
+from lakehouse.services import Stack
 from lakehouse.versions import missing_jars, runtime
 
 # py4j logs its shutdown after pytest has closed the capture streams; keep that quiet.
@@ -24,7 +27,7 @@ TESTS = Path(__file__).parent
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         group = Path(str(item.fspath)).relative_to(TESTS).parts[0]
-        if group in ("unit", "integration", "e2e"):
+        if group in ("unit", "integration", "reliability", "e2e"):
             item.add_marker(getattr(pytest.mark, group))
 
 
@@ -52,3 +55,37 @@ def spark():
     )
     yield session
     session.stop()
+
+
+# ----------------------------------------------------------------------------- services
+def require_services(profile: Profile, names: list[str]) -> None:
+    status = Stack(profile).status()
+    down = {n: s for n, s in status.items() if n in names and not s.startswith("healthy")}
+    if down:
+        pytest.fail(
+            f"services not running for profile {profile.name}: {down}. Start them with "
+            f"`make services-up` (or `.venv/bin/lakehouse services start`)."
+        )
+
+
+@pytest.fixture(scope="session")
+def local_profile() -> Profile:
+    return load_profile("local")
+
+
+@pytest.fixture(scope="session")
+def s3_profile(local_profile: Profile) -> Profile:
+    require_services(local_profile, ["s3"])
+    return local_profile
+
+
+@pytest.fixture(scope="session")
+def airflow_profile(local_profile: Profile) -> Profile:
+    require_services(local_profile, ["airflow-api-server"])
+    return local_profile
+
+
+@pytest.fixture(scope="session")
+def pg_profile(local_profile: Profile) -> Profile:
+    require_services(local_profile, ["postgres"])
+    return local_profile

@@ -200,3 +200,33 @@ class MotoServer:
             service, _, action = target.partition(".")
             out.append(Call(service, action, json.loads(body or "{}")))
         return out
+
+
+def upload_gold_export(gold_export, s3, bucket: str) -> None:
+    """The reference GOLD export (Parquet, from the local lake) into an S3 bucket on moto."""
+    local = gold_export.object_store.root_path / gold_export.zones.gold / "_export"
+    for path in sorted(local.rglob("*.parquet")):
+        s3.upload_file(str(path), bucket, f"_export/{path.relative_to(local)}")
+
+
+def answer_figures(profile, wrong: str | None = None) -> dict:
+    """Register the validation query's answer: GOLD's own figures (as Redshift would return
+    them after a correct COPY), or one table's row count off by one."""
+    from lakehouse import warehouse, warehouse_sql
+
+    expected = {}
+    for name, definition in warehouse_sql.table_defs().items():
+        expected[name] = warehouse.gold_figures(warehouse.find_export(profile, definition))
+
+    def rows(query: str) -> list[list]:
+        out = []
+        for name in re.findall(r"SELECT '([a-z0-9_]+)' AS table_name", query):
+            figures = dict(expected[name])
+            if name == wrong:
+                figures["rows"] += 1
+            text = "|".join("" if v is None else str(v) for v in figures.values())
+            out.append([name, text])
+        return out
+
+    RESULTS.append((re.compile(r"AS table_name"), rows))
+    return expected

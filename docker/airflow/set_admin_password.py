@@ -9,24 +9,11 @@ keeps passwords of other users.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
-
-def set_password(path: Path, user: str, password: str) -> bool:
-    """Set user's password in the JSON file at path; True if the file changed."""
-    passwords: dict[str, str] = {}
-    if path.is_file() and path.read_text().strip():
-        passwords = json.loads(path.read_text())
-    if passwords.get(user) == password:
-        return False
-    passwords[user] = password
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(passwords) + "\n")
-    path.chmod(0o600)
-    return True
+from lakehouse.airflow_env import set_password
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
-"""Integration fixtures: the running native services of the local profile (started by
-`make up-native` / .ci/run). Missing services fail the test with the command to start them."""
+"""Integration fixtures: the reference sample taken through the layers in process, and Spark on
+the S3 server. The service fixtures (local_profile, s3_profile, pg_profile, ...) are in
+tests/conftest.py: a missing service fails the test with the command to start it."""
 
 from __future__ import annotations
 
@@ -7,35 +8,7 @@ import uuid
 
 import pytest
 
-from lakehouse.config import Profile, load_profile
-from lakehouse.services import Stack
-
-
-def require_services(profile: Profile, names: list[str]) -> None:
-    status = Stack(profile).status()
-    down = {n: s for n, s in status.items() if n in names and not s.startswith("healthy")}
-    if down:
-        pytest.fail(
-            f"services not running for profile {profile.name}: {down}. Start them with "
-            f"`make services-up` (or `.venv/bin/lakehouse services start`)."
-        )
-
-
-@pytest.fixture(scope="session")
-def local_profile() -> Profile:
-    return load_profile("local")
-
-
-@pytest.fixture(scope="session")
-def s3_profile(local_profile: Profile) -> Profile:
-    require_services(local_profile, ["s3"])
-    return local_profile
-
-
-@pytest.fixture(scope="session")
-def pg_profile(local_profile: Profile) -> Profile:
-    require_services(local_profile, ["postgres"])
-    return local_profile
+from lakehouse.config import Profile
 
 
 @pytest.fixture

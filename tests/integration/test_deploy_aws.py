@@ -23,8 +23,6 @@ def aws(tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
     profile = load_profile("aws")
     s3 = boto3.client("s3", region_name="eu-west-1")
-    s3.create_bucket(Bucket=profile.spark.artifacts_bucket,
-                     CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})  # fmt: skip
     server.reset()
     yield profile, server, s3
     server.stop()
@@ -35,7 +33,11 @@ def test_dry_run_only_reads(aws):
     calls = deploy.deploy(profile, dry_run=True)
     kinds = sorted({(c.service, c.operation) for c in calls})
     assert kinds == [("glue", "create_job"), ("redshift-data", "batch_execute_statement"),
-                     ("s3", "put_object")]  # fmt: skip
+                     ("s3", "create_bucket"), ("s3", "put_object")]  # fmt: skip
+    buckets = [c.params["Bucket"] for c in calls if c.operation == "create_bucket"]
+    assert buckets == [profile.spark.artifacts_bucket, *profile.bucket_names]
+    assert all(c.params["CreateBucketConfiguration"] == {"LocationConstraint": "eu-west-1"}
+               for c in calls if c.operation == "create_bucket")  # fmt: skip
     assert server.mutations() == []
     assert all(c.describe() for c in calls)
 
@@ -46,12 +48,12 @@ def test_deploy_then_a_second_deploy_changes_nothing(aws):
     first = deploy.deploy(profile)
     created = [json.loads(r["body"]) for r in server.requests()
                if r["headers"].get("X-Amz-Target") == "AWSGlue.CreateJob"]  # fmt: skip
+    # No operational source on the aws profile: no db_to_bronze job (the DAG has none either).
     assert [c["Name"] for c in created] == [
-        "lakehouse-db-to-bronze",
         "lakehouse-bronze-to-silver",
         "lakehouse-silver-to-gold",
     ]
-    for job, request in zip(deploy.JOBS, created, strict=True):
+    for job, request in zip(deploy.jobs(profile), created, strict=True):
         expected = deploy.job_definition(profile, job)
         assert {k: request[k] for k in expected} == expected
         args = request["DefaultArguments"]
@@ -67,7 +69,9 @@ def test_deploy_then_a_second_deploy_changes_nothing(aws):
     assert batch.params["Sqls"][0] == 'CREATE SCHEMA IF NOT EXISTS "analytics"'
     for key, body in deploy.artifacts(profile).items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
-    assert len(first) == len(deploy.artifacts(profile)) + 3 + 2
+    assert len(first) == 1 + len(profile.bucket_names) + len(deploy.artifacts(profile)) + 2 + 2
+    listed = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert {bucket, *profile.bucket_names} <= listed
 
     server.reset()
     assert deploy.deploy(profile) == []

@@ -154,3 +154,13 @@ def test_gold_rebuild_is_identical(gold, silver_run):
 
     for name in ("fact_transactions", "daily_revenue", "customer_360", "dim_users"):
         assert digest(tables[name]) == digest(again[name]), name
+
+
+def test_gold_without_its_silver_inputs_names_what_is_missing(gold, silver_run):
+    from spark_jobs import silver_to_gold
+
+    spark, _ = gold
+    _, _, silver, _ = silver_run
+    empty = silver.replace("lakehouse-silver", "lakehouse-silver-empty")
+    with pytest.raises(silver_to_gold.MissingInputs, match="events, transactions, users missing"):
+        silver_to_gold.build_all(spark, empty, empty)

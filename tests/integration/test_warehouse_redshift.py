@@ -9,11 +9,10 @@ GOLD has, or a wrong one), and what is asserted is what the loader sent and deci
 from __future__ import annotations
 
 import json
-import re
 
 import boto3
 import pytest
-from moto_aws import AWS_PROFILE_ENV, RESULTS, MotoServer
+from moto_aws import AWS_PROFILE_ENV, MotoServer, answer_figures, upload_gold_export
 
 from lakehouse import warehouse, warehouse_sql
 from lakehouse.config import Profile, RedshiftWarehouse, S3Store, load_profile
@@ -59,35 +58,12 @@ def _aws_profile(moto, gold_export: Profile, monkeypatch) -> tuple[Profile, obje
     s3.create_bucket(
         Bucket=GOLD_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )
-    local = gold_export.object_store.root_path / gold_export.zones.gold / "_export"
-    for path in sorted(local.rglob("*.parquet")):
-        s3.upload_file(str(path), GOLD_BUCKET, f"_export/{path.relative_to(local)}")
+    upload_gold_export(gold_export, s3, GOLD_BUCKET)
     return profile, s3
 
 
 def backend(profile: Profile) -> warehouse.RedshiftDataBackend:
     return warehouse.RedshiftDataBackend(profile, aws_conn_id=None, poll_interval=0)
-
-
-def answer_figures(profile: Profile, wrong: str | None = None) -> dict:
-    """Register the validation query's answer: GOLD's own figures (as Redshift would return
-    them after a correct COPY), or one table's row count off by one."""
-    expected = {}
-    for name, definition in warehouse_sql.table_defs().items():
-        expected[name] = warehouse.gold_figures(warehouse.find_export(profile, definition))
-
-    def rows(query: str) -> list[list]:
-        out = []
-        for name in re.findall(r"SELECT '([a-z0-9_]+)' AS table_name", query):
-            figures = dict(expected[name])
-            if name == wrong:
-                figures["rows"] += 1
-            text = "|".join("" if v is None else str(v) for v in figures.values())
-            out.append([name, text])
-        return out
-
-    RESULTS.append((re.compile(r"AS table_name"), rows))
-    return expected
 
 
 def test_load_issues_the_exact_data_api_calls(aws, moto):

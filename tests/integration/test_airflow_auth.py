@@ -1,0 +1,54 @@
+"""The native Airflow API server requires a login: anonymous calls to the REST API are refused,
+a wrong password gets no token, the profile's admin login gets one that works. Only the health
+endpoint (used by `lakehouse services`) answers without a login."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from lakehouse.airflow_env import MASTER_DAG_ID
+
+
+def _call(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+
+
+@pytest.fixture(scope="module")
+def api(airflow_profile) -> str:
+    return f"http://127.0.0.1:{airflow_profile.airflow.api_port}"
+
+
+def test_the_rest_api_refuses_anonymous_calls(api):
+    status, _ = _call(f"{api}/api/v2/dags")
+    assert status in (401, 403), status
+    status, health = _call(f"{api}/api/v2/monitor/health")
+    assert status == 200 and health["metadatabase"]["status"] == "healthy"
+
+
+def test_a_wrong_password_gets_no_token(api, local_profile):
+    user = local_profile.airflow.admin_user
+    status, body = _call(f"{api}/auth/token", {"username": user, "password": "not-the-password"})
+    assert status == 401 and "access_token" not in body, (status, body)
+
+
+def test_the_admin_login_gets_a_working_token(api, local_profile):
+    airflow = local_profile.airflow
+    login = {"username": airflow.admin_user, "password": airflow.admin_password}
+    status, body = _call(f"{api}/auth/token", login)
+    assert status == 201, (status, body)
+    status, dags = _call(f"{api}/api/v2/dags?limit=100", token=body["access_token"])
+    assert status == 200
+    assert MASTER_DAG_ID in {d["dag_id"] for d in dags["dags"]}

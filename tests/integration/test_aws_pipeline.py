@@ -1,0 +1,161 @@
+"""The master DAG on the aws profile, run by Airflow (`dag.test()` in a child process) against
+moto's server on loopback, after `lakehouse deploy`: the RAW files are ingested on S3, the
+Glue jobs are started with the arguments the local run gives spark-submit, and the warehouse
+is loaded and checked through the Redshift Data API (COPY ... IAM_ROLE ... FORMAT AS PARQUET,
+the one-batch swap, the validation queries), in that order.
+
+moto runs no Spark: the Glue runs succeed without output, so the reference GOLD export is put
+where silver_to_gold would have published it, and the Data API's validation queries answer
+with GOLD's own figures (see moto_aws.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto_aws import MotoServer, answer_figures, upload_gold_export
+
+from lakehouse import deploy, pipeline, warehouse_sql
+from lakehouse.airflow_env import MASTER_DAG_ID, airflow_connections
+from lakehouse.config import Profile, load_profile
+
+TESTS = Path(__file__).parents[1]
+SPARK_TASKS = ("bronze_to_silver", "silver_to_gold")
+
+
+@pytest.fixture
+def moto(tmp_path):
+    server = MotoServer(tmp_path / "recording.jsonl").start()
+    yield server
+    server.stop()
+
+
+def _events(requests: list[dict]) -> list[tuple[str, str, dict | str]]:
+    """(service, action, detail) for every recorded request, in arrival order."""
+    out = []
+    for r in requests:
+        target = r["headers"].get("X-Amz-Target", "")
+        if target:
+            service, _, action = target.partition(".")
+            out.append((service, action, json.loads(r["body"] or "{}")))
+        else:
+            path = r["url"].split("://", 1)[1].split("/", 1)[1]
+            out.append(("S3", r["method"], path))
+    return out
+
+
+def _normalised(args: dict[str, str], profile: Profile, run_key: str) -> dict[str, str]:
+    """Job arguments with each zone's location and the run key replaced by placeholders."""
+    out = {}
+    for name, value in args.items():
+        for zone in profile.zones.model_dump():
+            value = value.replace(profile.spark_uri(zone).rstrip("/"), f"<{zone}>")
+        out[name.removeprefix("--")] = value.replace(run_key, "<run>")
+    return out
+
+
+def _local_job_args() -> dict[str, dict[str, str]]:
+    """The arguments the local profile's master DAG gives spark-submit, per Spark task."""
+    from lakehouse.dag_factory import RUN_KEY
+    from lakehouse.dags import build_master
+    from lakehouse.orchestration import load_pipelines
+    from lakehouse.registry import load_registry
+
+    local = load_profile("local")
+    dag = build_master(local, load_registry(), load_pipelines())
+    out = {}
+    for task_id in SPARK_TASKS:
+        argv = dag.get_task(task_id).application_args
+        out[task_id] = _normalised(dict(zip(argv[::2], argv[1::2], strict=True)), local, RUN_KEY)
+    return out
+
+
+def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
+    moto, gold_export, tmp_path, monkeypatch
+):
+    for key, value in moto.aws_env().items():
+        monkeypatch.setenv(key, value)
+    profile = load_profile("aws")
+    assert profile.object_store.endpoint_url == moto.endpoint  # ${AWS_ENDPOINT_URL} reached it
+
+    deploy.deploy(profile)  # buckets, artifacts, Glue jobs, warehouse bootstrap
+    manifest = json.loads((pipeline.SAMPLE / "manifest.json").read_text())
+    dropped = pipeline.drop_reference_batch(profile, pipeline.SAMPLE, 1)
+    upload_gold_export(gold_export, boto3.client("s3"), profile.zones.gold)
+    expected_figures = answer_figures(profile)
+    before = len(moto.requests())
+
+    env = {
+        **os.environ, **moto.aws_env(), **airflow_connections(profile),
+        "LAKEHOUSE_PROFILE": "aws", "LAKEHOUSE_RETRIES": "0",
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(TESTS.parent / "airflow" / "dags"),
+    }  # fmt: skip
+    out = tmp_path / "run.json"
+    proc = subprocess.run(
+        [sys.executable, str(TESTS / "dag_inprocess.py"), MASTER_DAG_ID, str(out)],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0 and out.is_file(), proc.stderr[-4000:] + proc.stdout[-4000:]
+    result = json.loads(out.read_text())
+    assert result["state"] == "success", (result, proc.stdout[-8000:])
+    assert "db_to_bronze" not in result["tasks"]  # no operational source on this profile
+
+    events = _events(moto.requests()[before:])
+    raw, bronze = profile.zones.raw, profile.zones.bronze
+
+    def first(pred) -> int:
+        return next(i for i, e in enumerate(events) if pred(e))
+
+    # S3: RAW listed and read, BRONZE written, RAW emptied.
+    listed_raw = first(lambda e: e[0] == "S3" and e[1] == "GET" and e[2].startswith(f"{raw}?"))
+    wrote_bronze = first(lambda e: e[0] == "S3" and e[1] == "PUT" and e[2].startswith(bronze))
+    deleted_raw = [e[2] for e in events if e[0] == "S3" and e[1] == "DELETE"
+                   and e[2].startswith(f"{raw}/")]  # fmt: skip
+    assert sorted(deleted_raw) == sorted(f"{raw}/{key}" for key in dropped)
+    ingested = {Path(f["path"]).name for f in manifest["batches"][0]["files"]}
+    assert {Path(k).name for k in dropped} == ingested
+
+    # Glue: the two Spark jobs, in order, with the local run's arguments.
+    starts = [(i, e[2]) for i, e in enumerate(events) if e[:2] == ("AWSGlue", "StartJobRun")]
+    assert [s["JobName"] for _, s in starts] == ["lakehouse-bronze-to-silver",
+                                                 "lakehouse-silver-to-gold"]  # fmt: skip
+    run_key = result["run_id"].replace(":", "-").replace("+", "_")
+    local = _local_job_args()
+    for task_id, (_, start) in zip(SPARK_TASKS, starts, strict=True):
+        assert _normalised(start["Arguments"], profile, run_key) == local[task_id], task_id
+        assert start["Arguments"]["--silver_root"] == f"s3://{profile.zones.silver}"
+
+    # Redshift Data API: stage + COPY per table, staged figures, one-batch swap, live figures.
+    data_api = [(i, e[1], e[2]) for i, e in enumerate(events) if e[0] == "RedshiftData"
+                and e[1] in ("ExecuteStatement", "BatchExecuteStatement")]  # fmt: skip
+    tables = sorted(warehouse_sql.table_defs())
+    assert [a for _, a, _ in data_api] == (["BatchExecuteStatement"] * len(tables) + [
+        "ExecuteStatement", "BatchExecuteStatement", "ExecuteStatement"])  # fmt: skip
+    wh = profile.warehouse
+    for _, _, params in data_api:
+        assert (params["WorkgroupName"], params["Database"], params["SecretArn"]) == (
+            wh.workgroup, wh.database, wh.secret_arn)  # fmt: skip
+    for name, (_, _, params) in zip(tables, data_api, strict=False):
+        copy = params["Sqls"][-1]
+        assert copy.startswith(f'COPY "{wh.schema_name}"."{name}__staging"'), copy
+        assert f"IAM_ROLE '{wh.iam_role}'" in copy and "FORMAT AS PARQUET" in copy
+    defs = [warehouse_sql.table_defs()[n] for n in tables]
+    assert data_api[-3][2]["Sql"] == warehouse_sql.figures_query(defs, wh.schema_name, True)
+    assert data_api[-2][2]["Sqls"] == warehouse_sql.swap(defs, wh.schema_name, "redshift")
+    assert data_api[-1][2]["Sql"] == warehouse_sql.figures_query(defs, wh.schema_name, False)
+    assert re.search(r"AS table_name", data_api[-1][2]["Sql"])
+    assert expected_figures["fact_transactions"]["rows"] > 0
+
+    # The order of the whole run.
+    assert listed_raw < wrote_bronze < starts[0][0] < starts[1][0] < data_api[0][0]
