@@ -16,22 +16,6 @@ def run_id() -> str:
     return uuid.uuid4().hex[:10]
 
 
-@pytest.fixture(scope="session")
-def s3_spark(s3_profile, spark):
-    """The test SparkSession pointed at the S3 server with the profile's S3A settings.
-
-    S3A reads its settings per filesystem instance, so they are set on the running context's
-    Hadoop configuration rather than at session start.
-    """
-    from lakehouse.spark_conf import spark_conf
-
-    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
-    for key, value in spark_conf(s3_profile).items():
-        if key.startswith("spark.hadoop."):
-            hadoop.set(key.removeprefix("spark.hadoop."), value)
-    return spark
-
-
 # ----------------------------------------------------------------------------- reference lake
 @pytest.fixture(scope="session")
 def reference_lake(spark, pg_profile, tmp_path_factory):

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lakehouse import ingest
 from lakehouse.ingest import detect, extension_supported, unsafe_key_reason
 
 
@@ -42,6 +43,23 @@ CASES = [
     ("binary", bytes(range(256)) * 4, None, "unreadable_encoding"),
     ("ragged csv", b"a,b,c\n1,2,3\n4,5\n", None, "malformed_csv"),
     ("one column", b"hello\nworld\n", None, "unrecognised_format"),
+    ("two gzip members", gzip.compress(CSV[:17]) + gzip.compress(CSV[17:]), "csv", None),
+    ("gzip, trailing garbage", gzip.compress(CSV) + b"junk", None, "corrupt_gzip"),
+    ("nested too deeply", b"[" * 50_000 + b"]" * 50_000, None, "malformed_json"),
+    (
+        "ndjson nested too deeply",
+        b'{"a": 1}\n' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        None,
+        "malformed_json",
+    ),  # fmt: skip
+    ("integer of 10,000 digits", b'{"a": ' + b"9" * 10_000 + b"}", None, "malformed_json"),
+    ("csv field past the csv limit", b"a,b\n" + b"x" * 200_000 + b",1\n", None, "malformed_csv"),
+    (
+        "2,000 columns",
+        (",".join(f"c{i}" for i in range(2000)) + "\n" + ",".join("1" * 2000) + "\n").encode(),
+        None,
+        "too_large",
+    ),  # fmt: skip
 ]
 
 
@@ -82,3 +100,24 @@ def test_unsupported_extension_is_rejected_even_with_good_content():
 )  # fmt: skip
 def test_unsafe_keys(key, unsafe):
     assert (unsafe_key_reason(key) is not None) is unsafe
+
+
+def test_limits_stop_a_gzip_bomb_and_a_giant_line(monkeypatch):
+    bomb = gzip.compress(b"[" + b" " * 5_000_000 + b"]")
+    monkeypatch.setattr(ingest, "MAX_DECOMPRESSED_BYTES", 1_000_000)
+    verdict = detect(bomb)
+    assert verdict.reason == "too_large" and "1000000" in verdict.detail
+    with pytest.raises(ingest.TooLarge):
+        ingest.gunzip(bomb, 1_000_000)
+    assert ingest.gunzip(bomb, 6_000_000) == gzip.decompress(bomb)
+
+    monkeypatch.setattr(ingest, "MAX_LINE_BYTES", 1000)
+    verdict = detect(b'{"a": "' + b"x" * 2000 + b'"}')
+    assert verdict.reason == "too_large" and "2009 bytes" in verdict.detail
+    assert detect(b'{"a": "' + b"x" * 900 + b'"}').ok
+
+
+@pytest.mark.parametrize(("data", "longest"), [(b"", 0), (b"abc", 3), (b"a\nbcd\n", 3),
+                                               (b"ab\n\ncdef", 4)])  # fmt: skip
+def test_longest_line(data, longest):
+    assert ingest.longest_line(data) == longest
