@@ -12,8 +12,8 @@ PYTEST := $(PY) -m pytest
 PROFILE ?= local
 DEMO_PROFILE ?= embedded
 
-.PHONY: help install venv jars s3-server services-up services-down status up down demo run deploy-aws \
-        seed sample test test-unit test-integration test-e2e lint format clean \
+.PHONY: help install venv jars s3-server services-up services-down status up down demo run report docs deploy-aws \
+        seed sample test test-unit test-integration test-reliability test-e2e lint format clean \
         down-volumes logs ps shell-spark psql drop-sample
 
 # `make up` / `make down` drive Docker Compose (docker-compose.yml) when a Docker engine answers
@@ -116,6 +116,20 @@ run: ## trigger the master DAG and follow it to the end (Compose: inside the sch
 	else \
 	  $(LAKEHOUSE) --profile $(PROFILE) run; \
 	fi
+
+report: ## fetch the latest run's HTML report into .stack/ and open it (RUN=<run id> for another)
+	@if $(USE_COMPOSE); then \
+	  mkdir -p .stack/compose/reports; \
+	  $(COMPOSE) exec airflow-scheduler lakehouse --profile compose report --out /tmp/report.html $(if $(RUN),--run "$(RUN)") \
+	  && $(COMPOSE) cp airflow-scheduler:/tmp/report.html .stack/compose/reports/latest.html \
+	  && echo ".stack/compose/reports/latest.html" \
+	  && (command -v xdg-open >/dev/null && xdg-open .stack/compose/reports/latest.html || true); \
+	else \
+	  $(LAKEHOUSE) --profile $(PROFILE) report --open $(if $(RUN),--run "$(RUN)"); \
+	fi
+
+docs: venv ## regenerate docs/configuration.md from the config models
+	$(PY) -m lakehouse.config_docs > docs/configuration.md
 
 SCALE ?= 0.01
 SEED ?= 42

@@ -1,242 +1,387 @@
-"""`lakehouse`: one entry point for the services, the jars, the sample data and pipeline runs.
+"""`lakehouse`: one entry point for the stack, the data and the pipeline (Typer).
 
-lakehouse services start|stop|status|restart [NAME ...]
-lakehouse jars                   fetch the Spark jars of the pinned runtime with Maven
-lakehouse seed thin --out DIR    write the thin sample dataset
-lakehouse drop DIR [--dataset]   upload a folder of files into RAW
-lakehouse run [--timeout S]      trigger the master DAG and wait for it
-lakehouse demo                   the whole pipeline on the sample data, then a summary
-lakehouse warehouse ddl|bootstrap|load|validate   warehouse DDL and loads (GOLD -> warehouse)
-lakehouse --profile aws deploy [--dry-run]        Glue jobs, artifacts and warehouse DDL on AWS
-lakehouse airflow ARGS...        the Airflow CLI with the profile's environment
+Every command works on one profile: `--profile` (before the command), else LAKEHOUSE_PROFILE,
+else `local`. Errors are one line saying what went wrong and what to do next;
+LAKEHOUSE_DEBUG=1 shows the traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from lakehouse.config import ConfigError, load_profile
 
+app = typer.Typer(
+    name="lakehouse",
+    help="A local-first AWS lakehouse: native services, sample data, pipeline runs, run "
+    "reports, warehouse and AWS deploys.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+warehouse_app = typer.Typer(help="Warehouse DDL, bootstrap, loads and validation.",
+                            no_args_is_help=True)  # fmt: skip
+app.add_typer(warehouse_app, name="warehouse")
 
-def _profile(args: argparse.Namespace):
-    return load_profile(args.profile)
+
+class State:
+    profile_name: str | None = None
 
 
-def cmd_services(args: argparse.Namespace) -> int:
-    from lakehouse import services
-
-    argv = [args.action, *args.names]
-    if args.profile:
-        argv += ["--profile", args.profile]
-    return services.main(argv)
+STATE = State()
 
 
-def cmd_jars(_args: argparse.Namespace) -> int:
+def _profile():
+    return load_profile(STATE.profile_name)
+
+
+def _echo(text: str = "") -> None:
+    typer.echo(text)
+
+
+@app.callback()
+def _main(
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            envvar="LAKEHOUSE_PROFILE",
+            help="local | embedded | compose | aws (default: local)",
+        ),  # fmt: skip
+    ] = None,
+) -> None:
+    STATE.profile_name = profile
+
+
+class ServiceAction(StrEnum):
+    start = "start"
+    stop = "stop"
+    status = "status"
+    restart = "restart"
+
+
+@app.command()
+def services(
+    action: Annotated[ServiceAction, typer.Argument(help="what to do")],
+    names: Annotated[list[str] | None, typer.Argument(help="services (default: all)")] = None,
+) -> None:
+    """Start, stop, restart or check the profile's native services (loopback only)."""
+    from lakehouse import services as svc
+
+    argv = [action.value, *(names or [])]
+    if STATE.profile_name:
+        argv += ["--profile", STATE.profile_name]
+    raise typer.Exit(svc.main(argv))
+
+
+@app.command()
+def status() -> None:
+    """Health of every service, and the master DAG's latest runs when Airflow is up."""
+    from lakehouse import pipeline
+    from lakehouse.services import Stack
+
+    profile = _profile()
+    health = Stack(profile).status()
+    for name, state in health.items():
+        _echo(f"{name:24} {state}")
+    if all(s.startswith("healthy") for s in health.values()):
+        for run in pipeline.latest_runs(profile, limit=5):
+            _echo(f"run {run['run_id']:48} {run['state']}")
+        raise typer.Exit(0)
+    _echo("some services are down: `make up` (or `lakehouse services start`)")
+    raise typer.Exit(1)
+
+
+@app.command("validate-config")
+def validate_config() -> None:
+    """Check the profile, datasets, pipelines and warehouse definitions (no Airflow needed)."""
+    from lakehouse.orchestration import load_pipelines
+    from lakehouse.registry import load_registry
+    from lakehouse.warehouse_sql import table_defs
+
+    problems = []
+    checks = [("profile", _profile), ("registry", load_registry),
+              ("pipelines", load_pipelines), ("warehouse tables", table_defs)]  # fmt: skip
+    for what, load in checks:
+        try:
+            load()
+            _echo(f"ok    {what}")
+        except ConfigError as exc:
+            problems.append(str(exc))
+            _echo(f"ERROR {what}: {exc}")
+    if problems:
+        _echo("fix the file and key named above (keys: docs/configuration.md)")
+        raise typer.Exit(2)
+
+
+@app.command()
+def jars() -> None:
+    """Fetch the Spark jars of the pinned runtime with Maven into .stack/jars."""
     from lakehouse.versions import fetch_jars
 
     for path in fetch_jars():
-        print(path)
-    return 0
+        _echo(str(path))
 
 
-def cmd_seed(args: argparse.Namespace) -> int:
+@app.command()
+def seed(
+    out: Annotated[Path, typer.Option(help="output folder")],
+    scale: Annotated[float, typer.Option(help="1 = about 1 million events")] = 0.01,
+    seed: Annotated[int, typer.Option(help="random seed")] = 42,
+    batches: Annotated[int, typer.Option(help="landing batches")] = 3,
+) -> None:
+    """Generate the reference dataset (messy on purpose) with its ground-truth manifest."""
+    from rich.console import Console
+
     from seed_data.generate import generate
 
-    manifest = generate(args.out, args.scale, args.seed, args.batches)
+    with Console(stderr=True).status(f"generating scale {scale:g} into {out} ..."):
+        manifest = generate(out, scale, seed, batches)
     rows = {k: v["rows_in"] for k, v in manifest["datasets"].items()}
-    print(f"wrote {args.out}: rows {rows}; manifest {args.out / 'manifest.json'}")
-    return 0
+    _echo(f"wrote {out}: rows {rows}; manifest {out / 'manifest.json'}")
 
 
-def cmd_drop_sample(args: argparse.Namespace) -> int:
+@app.command("drop-sample")
+def drop_sample(
+    batch: Annotated[int, typer.Option(min=1, max=3, help="sample batch 1-3")] = 1,
+) -> None:
+    """Put one batch of the committed sample into RAW and the operational DB."""
     from lakehouse.pipeline import SAMPLE, drop_reference_batch
     from seed_data.operational import load_batch
 
-    profile = _profile(args)
-    keys = drop_reference_batch(profile, SAMPLE, args.batch)
-    print(f"dropped {len(keys)} files of sample batch {args.batch} into {profile.uri('raw')}")
+    profile = _profile()
+    keys = drop_reference_batch(profile, SAMPLE, batch)
+    _echo(f"dropped {len(keys)} files of sample batch {batch} into {profile.uri('raw')}")
     if profile.source_db is not None:
-        counts = load_batch(profile.source_db.dsn(), SAMPLE / f"batch-{args.batch:02d}")
-        print(f"operational source upserts: {counts}")
-    return 0
+        counts = load_batch(profile.source_db.dsn(), SAMPLE / f"batch-{batch:02d}")
+        _echo(f"operational source upserts: {counts}")
 
 
-def cmd_drop(args: argparse.Namespace) -> int:
+@app.command()
+def drop(
+    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="local folder")],
+    dataset: Annotated[str, typer.Option(help="registry dataset")] = "events",
+) -> None:
+    """Upload a folder of files into RAW/<dataset>/."""
     from lakehouse.pipeline import drop_files
 
-    for key in drop_files(_profile(args), args.folder, args.dataset):
-        print(f"raw/{key}")
-    return 0
+    for key in drop_files(_profile(), folder, dataset):
+        _echo(f"raw/{key}")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _follow(profile, run_id: str, timeout: float) -> None:
+    """Wait for a run with a live line of task states on stderr."""
+    from rich.console import Console
+
     from lakehouse import pipeline
 
-    profile = _profile(args)
+    console = Console(stderr=True)
+    started = time.monotonic()
+    with console.status("waiting for the run ...") as status:
+
+        def show(states: dict) -> None:
+            done = sum(s in ("success", "skipped") for s in states.values())
+            running = [t for t, s in states.items() if s == "running"]
+            status.update(f"[{time.monotonic() - started:4.0f}s] {done}/{len(states)} tasks "
+                          f"done; running: {', '.join(running) or '-'}")  # fmt: skip
+
+        pipeline.wait_for_run(profile, run_id, timeout=timeout, on_poll=show)
+
+
+@app.command()
+def run(
+    timeout: Annotated[float, typer.Option(help="seconds to wait")] = 1200,
+) -> None:
+    """Trigger the master DAG on the running stack and follow it to the end."""
+    from lakehouse import pipeline
+
+    profile = _profile()
     pipeline.wait_for_dag(profile)
     run_id = pipeline.trigger(profile)
-    print(f"triggered {run_id}")
-    pipeline.wait_for_run(profile, run_id, timeout=args.timeout, echo=True)
-    print(json.dumps(pipeline.summary(profile), indent=2))
-    return 0
+    _echo(f"triggered {run_id}")
+    _follow(profile, run_id, timeout)
+    _echo(json.dumps(pipeline.summary(profile), indent=2))
+    _echo(f"report: `lakehouse report --run '{run_id}' --open`")
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Start the profile's services, run the thin sample through every layer, show the result."""
-    from lakehouse import pipeline, services
+@app.command()
+def demo(
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the run")] = 1200,
+) -> None:
+    """Start the services, run the committed sample through every layer, show the result."""
+    from lakehouse import pipeline
+    from lakehouse import services as svc
     from lakehouse.versions import fetch_jars
 
-    profile = _profile(args)
+    profile = _profile()
     started = time.monotonic()
     fetch_jars()
     # One triggered run: no hourly run may start beside it (config/pipelines.yaml).
     os.environ.setdefault("LAKEHOUSE_MASTER_SCHEDULE", "none")
-    services.Stack(profile).start()
+    svc.Stack(profile).start()
     manifest = pipeline.prepare_sample_run(profile)
-    print(f"dropped the reference sample into {profile.uri('raw')}, loaded the operational DB")
+    _echo(f"dropped the reference sample into {profile.uri('raw')}, loaded the operational DB")
     pipeline.wait_for_dag(profile)
     run_id = pipeline.trigger(profile)
-    print(f"triggered master DAG run {run_id}")
-    pipeline.wait_for_run(profile, run_id, timeout=args.timeout, echo=True)
+    _echo(f"triggered master DAG run {run_id}")
+    _follow(profile, run_id, timeout)
     result = pipeline.summary(profile)
     api = f"http://127.0.0.1:{profile.airflow.api_port}"
-    print(f"\nDone in {time.monotonic() - started:.0f}s (profile {profile.name}).")
-    print(f"  RAW        left: {sum(result['raw'].values())} files")
-    print(f"  BRONZE     files {result['bronze_files']}  {profile.uri('bronze')}")
-    print(f"             tables from the operational DB: {result['bronze_tables']}")
-    print(f"  QUARANTINE files {result['quarantined_files']}  {profile.uri('quarantine')}")
-    print(
-        f"  SILVER     Delta tables        {profile.uri('silver')} (events, transactions, "
-        "users with SCD2 history, shipment_tracking)"
-    )
-    print(f"  GOLD       Delta table         {profile.uri('gold', 'daily_event_counts')}")
+    _echo(f"\nDone in {time.monotonic() - started:.0f}s (profile {profile.name}).")
+    _echo(f"  RAW        left: {sum(result['raw'].values())} files")
+    _echo(f"  BRONZE     files {result['bronze_files']}  {profile.uri('bronze')}")
+    _echo(f"             tables from the operational DB: {result['bronze_tables']}")
+    _echo(f"  QUARANTINE files {result['quarantined_files']}  {profile.uri('quarantine')}")
+    _echo(f"  SILVER     Delta tables        {profile.uri('silver')} (events, transactions, "
+          "users with SCD2 history, shipment_tracking)")  # fmt: skip
+    _echo(f"  GOLD       Delta table         {profile.uri('gold', 'daily_event_counts')}")
     wh = result.get("warehouse", {})
-    print(
-        f"  WAREHOUSE  {wh.get('table')}: {wh.get('rows')} rows, {wh.get('events')} events "
-        f"(expected {manifest['datasets']['events']['silver_rows']} events)"
-    )
+    _echo(f"  WAREHOUSE  {wh.get('table')}: {wh.get('rows')} rows, {wh.get('events')} events "
+          f"(expected {manifest['datasets']['events']['silver_rows']} events)")  # fmt: skip
     login = f"{profile.airflow.admin_user} / $LAKEHOUSE_AIRFLOW_ADMIN_PASSWORD"
-    print(f"  Airflow UI {api}  login {login}  (stop everything: make down PROFILE={profile.name})")
-    return 0
+    _echo(f"  Airflow UI {api}  login {login}  (stop everything: make down PROFILE={profile.name})")
+    _echo(f"  Run report `lakehouse --profile {profile.name} report --open`")
 
 
-def cmd_warehouse(args: argparse.Namespace) -> int:
-    from lakehouse import warehouse, warehouse_sql
+@app.command()
+def report(
+    run_id: Annotated[str | None, typer.Option("--run", help="run id (default: latest)")] = None,
+    out: Annotated[Path | None, typer.Option(help="file to write")] = None,
+    open_it: Annotated[bool, typer.Option("--open", help="open in the browser")] = False,
+) -> None:
+    """Fetch a run's HTML report (default: the latest run's) into .stack/<profile>/reports."""
+    from lakehouse import report as rep
+    from lakehouse.airflow_env import profile_state_dir
+    from lakehouse.storage import MissingObject
 
-    if args.action == "ddl":  # no profile needed: print the DDL of one or all tables
-        defs = warehouse_sql.table_defs()
-        for name in args.tables or sorted(defs):
-            for statement in warehouse_sql.ddl(defs[name], args.schema, args.dialect):
-                print(statement + ";\n")
-        return 0
-    profile = _profile(args)
-    if args.action == "bootstrap":
-        for statement in warehouse.bootstrap(profile):
-            print(statement)
-        return 0
-    run = warehouse.load if args.action == "load" else warehouse.validate
-    result = run(profile, args.tables or None)
-    print(json.dumps(result if isinstance(result, dict) else result.as_dict(), indent=2))
-    return 0
+    profile = _profile()
+    try:
+        key, body = rep.fetch(profile, run_id)
+    except MissingObject as exc:
+        _echo(f"no run report yet ({exc}): run the master DAG first (`lakehouse run`)")
+        raise typer.Exit(1) from None
+    out = out or profile_state_dir(profile) / "reports" / f"{key}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(body)
+    _echo(str(out))
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(out.resolve().as_uri())
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
-    from lakehouse.deploy import deploy
+class Dialect(StrEnum):
+    postgres = "postgres"
+    redshift = "redshift"
 
-    profile = _profile(args)
-    calls = deploy(profile, dry_run=args.dry_run)
-    verb = "would call" if args.dry_run else "called"
+
+TablesArg = Annotated[list[str] | None, typer.Argument(help="tables (default: all)")]
+
+
+@warehouse_app.command("ddl")
+def warehouse_ddl(
+    tables: TablesArg = None,
+    dialect: Annotated[Dialect, typer.Option(help="SQL dialect")] = Dialect.postgres,
+    schema: Annotated[str, typer.Option(help="schema name")] = "analytics",
+) -> None:
+    """Print the DDL of one or all tables (no profile needed)."""
+    from lakehouse import warehouse_sql
+
+    defs = warehouse_sql.table_defs()
+    unknown = sorted(set(tables or []) - set(defs))
+    if unknown:
+        raise ConfigError(f"unknown tables {unknown}; defined in warehouse_sql/tables/: "
+                          f"{sorted(defs)}")  # fmt: skip
+    for name in tables or sorted(defs):
+        for statement in warehouse_sql.ddl(defs[name], schema, dialect.value):
+            _echo(statement + ";\n")
+
+
+@warehouse_app.command("bootstrap")
+def warehouse_bootstrap() -> None:
+    """Create or update the schema, the loader and analyst roles and their grants."""
+    from lakehouse import warehouse
+
+    for statement in warehouse.bootstrap(_profile()):
+        _echo(statement)
+
+
+@warehouse_app.command("load")
+def warehouse_load(tables: TablesArg = None) -> None:
+    """Stage GOLD's exports, validate them, swap them in (one transaction)."""
+    from lakehouse import warehouse
+
+    _echo(json.dumps(warehouse.load(_profile(), tables or None).as_dict(), indent=2))
+
+
+@warehouse_app.command("validate")
+def warehouse_validate(tables: TablesArg = None) -> None:
+    """Compare the live tables' figures with GOLD's."""
+    from lakehouse import warehouse
+
+    _echo(json.dumps(warehouse.validate(_profile(), tables or None), indent=2))
+
+
+@app.command()
+def deploy(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the calls only")] = False,
+) -> None:
+    """Deploy buckets, artifacts, Glue jobs and the warehouse DDL to AWS (aws profile)."""
+    from lakehouse.deploy import deploy as run_deploy
+
+    profile = _profile()
+    calls = run_deploy(profile, dry_run=dry_run)
+    verb = "would call" if dry_run else "called"
     for call in calls:
-        print(f"{verb}: {call.describe()}")
-    print(f"{len(calls)} change(s){' (dry run: nothing changed)' if args.dry_run else ''}; "
+        _echo(f"{verb}: {call.describe()}")
+    _echo(f"{len(calls)} change(s){' (dry run: nothing changed)' if dry_run else ''}; "
           f"profile {profile.name}")  # fmt: skip
-    return 0
 
 
-def cmd_airflow(args: argparse.Namespace) -> int:
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             add_help_option=False)  # fmt: skip
+def airflow(ctx: typer.Context) -> None:
+    """The Airflow CLI with this profile's environment (e.g. `lakehouse airflow dags list`)."""
+    import subprocess
+
     from lakehouse.airflow_env import airflow_environment
     from lakehouse.services import _airflow_bin
 
-    env = airflow_environment(_profile(args))
-    return subprocess.call([_airflow_bin(), *args.rest], env=env)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lakehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--profile",
-        default=os.environ.get("LAKEHOUSE_PROFILE"),
-        help="local | embedded | aws (default: LAKEHOUSE_PROFILE, else local)",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("services", help="start/stop/status of the native services")
-    p.add_argument("action", choices=["start", "stop", "status", "restart"])
-    p.add_argument("names", nargs="*")
-    p.set_defaults(func=cmd_services)
-
-    sub.add_parser("jars", help="fetch the Spark jars with Maven").set_defaults(func=cmd_jars)
-
-    p = sub.add_parser("seed", help="generate the reference dataset (messy, with a manifest)")
-    p.add_argument("--scale", type=float, default=0.01, help="1 = about 1 million events")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--batches", type=int, default=3)
-    p.add_argument("--out", type=Path, required=True)
-    p.set_defaults(func=cmd_seed)
-
-    p = sub.add_parser("drop-sample", help="one batch of the committed sample into RAW + DB")
-    p.add_argument("--batch", type=int, choices=[1, 2, 3], default=1)
-    p.set_defaults(func=cmd_drop_sample)
-
-    p = sub.add_parser("drop", help="upload a folder of files into RAW")
-    p.add_argument("folder", type=Path)
-    p.add_argument("--dataset", default="events")
-    p.set_defaults(func=cmd_drop)
-
-    p = sub.add_parser("run", help="trigger the master DAG and wait")
-    p.add_argument("--timeout", type=float, default=1200)
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("demo", help="run the whole pipeline on the sample data")
-    p.add_argument("--timeout", type=float, default=1200)
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser("warehouse", help="warehouse DDL, bootstrap, load and validation")
-    p.add_argument("action", choices=["ddl", "bootstrap", "load", "validate"])
-    p.add_argument("tables", nargs="*", help="table names (default: all)")
-    p.add_argument("--dialect", choices=["postgres", "redshift"], default="postgres")
-    p.add_argument("--schema", default="analytics", help="schema for `ddl`")
-    p.set_defaults(func=cmd_warehouse)
-
-    p = sub.add_parser("deploy", help="deploy the jobs and warehouse DDL to AWS (aws profile)")
-    p.add_argument("--dry-run", action="store_true", help="print the calls, change nothing")
-    p.set_defaults(func=cmd_deploy)
-
-    p = sub.add_parser("airflow", help="the Airflow CLI with this profile's environment")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_airflow)
-    return parser
+    env = airflow_environment(_profile())
+    raise typer.Exit(subprocess.call([_airflow_bin(), *ctx.args], env=env))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The console script; returns the exit code (tests call it with an argument list)."""
     try:
-        return args.func(args)
+        result = app(args=argv, prog_name="lakehouse", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except typer.TyperException as exc:  # usage errors: a bad option, a missing argument
+        exc.show()
+        return getattr(exc, "exit_code", 2)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        typer.echo(f"config error: {exc}\n(keys and types: docs/configuration.md)", err=True)
         return 2
     except Exception as exc:  # the message is the useful part; the traceback is noise here
         if os.environ.get("LAKEHOUSE_DEBUG"):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        typer.echo(f"error: {exc}\n(LAKEHOUSE_DEBUG=1 shows the traceback; service logs: "
+                   "`lakehouse status`, .stack/<profile>/logs/)", err=True)  # fmt: skip
         return 1
 
 

@@ -12,6 +12,7 @@ operator for the profile, so nothing here branches on it.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from lakehouse.airflow_env import MASTER_DAG_ID
@@ -20,6 +21,7 @@ from lakehouse.dag_factory import RUN_KEY, db_to_bronze_job, file_sensor, spark_
 from lakehouse.orchestration import Pipelines
 from lakehouse.registry import Registry
 
+log = logging.getLogger(__name__)
 START = datetime(2026, 1, 1)
 
 MASTER_DOC = """
@@ -145,16 +147,28 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
         @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=[],
               **timeout("run_summary"))  # fmt: skip
         def run_summary(dag_run=None, ti=None) -> dict:
-            """Rows per layer (from the jobs' metrics) and every task's state, written to the
-            metrics zone as runs/<run>/summary.json and logged; runs whatever happened, then
-            fails the run if a task failed."""
+            """Rows per layer (from the jobs' metrics and the tasks' results) and every task's
+            state, written to the metrics zone as runs/<run>/summary.json with the HTML run
+            report next to it (report.html); runs whatever happened, then fails the run if a
+            task failed."""
             from airflow.sdk.exceptions import AirflowFailException
 
+            from lakehouse import report
             from lakehouse.config import load_profile
             from lakehouse.run_summary import collect
 
+            profile = load_profile()
             states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[dag_run.run_id])
-            summary = collect(load_profile(), dag_run.run_id, states.get(dag_run.run_id, {}))
+            # Every mapped instance's result (a lone instance comes back unwrapped).
+            ingestion = ti.xcom_pull(task_ids="raw_to_bronze") or []
+            ingestion = [ingestion] if isinstance(ingestion, dict) else list(ingestion)
+            loaded = ti.xcom_pull(task_ids="load_warehouse")
+            summary = collect(profile, dag_run.run_id, states.get(dag_run.run_id, {}),
+                              ingestion, loaded if isinstance(loaded, dict) else None)  # fmt: skip
+            try:
+                log.info("run report: %s", report.write(profile, summary))
+            except Exception:  # the report is a view: its failure must not hide the run's
+                log.exception("the run report could not be written")
             if summary["failed_tasks"]:
                 raise AirflowFailException(f"run failed: {summary['failed_tasks']}")
             return summary

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,15 @@ def trigger(profile: Profile, dag_id: str = MASTER_DAG_ID, conf: dict | None = N
     extra = ["--conf", json.dumps(conf)] if conf else []
     runs = _json(airflow_cli(profile, "dags", "trigger", dag_id, *extra, "-o", "json"))
     return runs[0]["dag_run_id"]
+
+
+def latest_runs(profile: Profile, dag_id: str = MASTER_DAG_ID, limit: int = 5) -> list[dict]:
+    """The DAG's most recent runs: run_id, state, start and end."""
+    runs = _json(airflow_cli(profile, "dags", "list-runs", dag_id, "-o", "json"))
+    out = [{"run_id": r.get("run_id", r.get("dag_run_id")), "state": r.get("state"),
+            "start_date": r.get("start_date"), "end_date": r.get("end_date")}
+           for r in runs]  # fmt: skip
+    return sorted(out, key=lambda r: r["start_date"] or "", reverse=True)[:limit]
 
 
 def run_state(profile: Profile, dag_id: str, run_id: str) -> str:
@@ -118,12 +128,16 @@ def wait_for_run(
     timeout: float = 900,
     poll: float = 5,
     echo: bool = False,
+    on_poll: Callable[[dict[str, str]], None] | None = None,
 ) -> str:
-    """Wait for a run to finish; on failure or timeout raise with the failed tasks' logs."""
+    """Wait for a run to finish; on failure or timeout raise with the failed tasks' logs.
+    `echo` prints each change of the task states; `on_poll` receives them at every poll."""
     deadline = time.monotonic() + timeout
     state, last = "queued", ""
     while time.monotonic() < deadline:
         state = run_state(profile, dag_id, run_id)
+        if on_poll is not None:
+            on_poll(task_states(profile, dag_id, run_id))
         if echo:
             states = task_states(profile, dag_id, run_id)
             line = "  ".join(f"{t}={s or 'none'}" for t, s in states.items())

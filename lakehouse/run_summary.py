@@ -31,17 +31,30 @@ def read_metrics(profile: Profile, run_id: str, stage: str) -> dict | None:
     return None
 
 
-def failed_checks(metrics: dict | None) -> list[dict]:
-    """The data-quality checks a job's metrics record as failed."""
+def all_checks(metrics: dict | None) -> list[dict]:
+    """Every data-quality check a job's metrics record, with its dataset when per dataset."""
     if not metrics:
         return []
-    out = [c for c in metrics.get("dq", []) if not c.get("passed")]
+    out = list(metrics.get("dq", []))
     for name, dataset in (metrics.get("datasets") or {}).items():
-        out += [c | {"dataset": name} for c in dataset.get("dq", []) if not c.get("passed")]
+        out += [c | {"dataset": name} for c in dataset.get("dq", [])]
     return out
 
 
-def collect(profile: Profile, run_id: str, states: dict) -> dict:
+def failed_checks(metrics: dict | None) -> list[dict]:
+    """The data-quality checks a job's metrics record as failed."""
+    return [c for c in all_checks(metrics) if not c.get("passed")]
+
+
+def collect(
+    profile: Profile,
+    run_id: str,
+    states: dict,
+    ingestion: list[dict] | None = None,
+    warehouse: dict | None = None,
+) -> dict:
+    """The run's summary from the jobs' metrics plus what the Python tasks returned (the
+    ingestion summaries per dataset, the warehouse load report), stored and logged."""
     metrics = {stage: read_metrics(profile, run_id, stage) for stage in STAGES}
     rows: dict = {}
     if metrics["db_to_bronze"]:
@@ -63,6 +76,9 @@ def collect(profile: Profile, run_id: str, states: dict) -> dict:
         "stage_seconds": {s: m.get("duration_s") for s, m in metrics.items() if m},
         "rows": rows,
         "failed_checks": {stage: checks for stage, checks in failed.items() if checks},
+        "checks": {stage: all_checks(m) for stage, m in metrics.items() if all_checks(m)},
+        "ingestion": [i for i in ingestion or [] if i],
+        "warehouse": warehouse or {},
     }
     key = f"runs/{run_key(run_id)}/summary.json"
     object_store(profile).put(profile.zones.metrics, key, json.dumps(summary, indent=1).encode())

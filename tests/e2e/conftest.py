@@ -17,3 +17,28 @@ def profile():
     if down:
         pytest.fail(f"local stack not running: {down}; start it with `make services-up`")
     return prof
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium through its ChromeDriver (selenium; nothing downloaded)."""
+    import os
+    import shutil
+
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not fetch a browser or driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.fail("Chromium or ChromeDriver missing: apt-get install chromium chromium-driver "
+                    "(.ci/run installs them)")  # fmt: skip
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--window-size=1440,900"):  # fmt: skip
+        options.add_argument(arg)
+    session = webdriver.Chrome(service=Service(driver), options=options)
+    session.implicitly_wait(0)
+    yield session
+    session.quit()

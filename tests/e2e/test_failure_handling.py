@@ -15,7 +15,7 @@ from email.message import Message
 import pytest
 from aiosmtpd.controller import Controller
 
-from lakehouse import pipeline
+from lakehouse import pipeline, report
 from lakehouse.airflow_env import MASTER_DAG_ID
 from lakehouse.pipeline import SAMPLE
 from lakehouse.run_summary import run_key
@@ -86,6 +86,9 @@ def test_the_run_summary_records_the_failure(profile, failed_run):
     (check,) = summary["failed_checks"]["bronze_to_silver"]
     assert check["check"] == "error_rate" and check["dataset"] == "events"
     assert check["observed"] == pytest.approx(0.9)
+    page = report.fetch(profile, failed_run)[1].decode()  # the report says so too
+    assert "Failed: bronze_to_silver, load_warehouse, silver_to_gold" in page
+    assert "error_rate" in page and "FAILED" in page
 
 
 def test_an_alert_reaches_the_smtp_server_with_the_facts(profile, smtp, failed_run):

@@ -130,3 +130,72 @@ def test_orchestration_overhead_is_measured(profile, finished_run):
     path.write_text(json.dumps(out, indent=2))
     print(out)
     assert wall > 0 and tasks > 0
+
+
+def test_the_run_report_is_written_with_the_runs_figures(profile, finished_run, tmp_path):
+    from lakehouse import report
+    from lakehouse.cli import main
+
+    _, run_id = finished_run
+    summary = report.summary_of(profile, run_id)
+    assert sorted(i["dataset"] for i in summary["ingestion"]) == sorted(DATASETS)
+    assert summary["warehouse"]["tables"]["fact_events"]["rows"] > 0
+    out = tmp_path / "report.html"
+    assert main(["--profile", profile.name, "report", "--run", run_id, "--out", str(out)]) == 0
+    page = out.read_text()
+    assert run_id in page and "Succeeded." in page
+    assert page.count("<svg") >= 3  # stages, daily net revenue, daily active users
+    events = summary["rows"]["silver"]["events"]
+    assert f"{events['rows_read']} rows read" in page
+    assert f"{events['rows_inserted']} rows merged" in page
+
+
+def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_run, browser):
+    """Log in to the native Airflow UI, open the finished run and see it and every task
+    succeeded; open its HTML report and see the charts. Screenshots go to .stack/."""
+    from urllib.parse import quote
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from lakehouse import report
+
+    _, run_id = finished_run
+    shots = stack_dir() / profile.name / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    api = f"http://127.0.0.1:{profile.airflow.api_port}"
+    wait = WebDriverWait(browser, 60)
+
+    browser.get(f"{api}/")
+    fields = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input") or False)
+    fields[0].send_keys(profile.airflow.admin_user)
+    fields[1].send_keys(profile.airflow.admin_password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda b: "/auth/login" not in b.current_url)
+
+    browser.get(f"{api}/dags/{MASTER_DAG_ID}/runs/{quote(run_id, safe='')}")
+    task_ids = [t for t in pipeline.task_states(profile, MASTER_DAG_ID, run_id)]
+
+    def shown(b) -> str | bool:
+        text = b.find_element(By.TAG_NAME, "body").text
+        return text if all(t in text for t in task_ids) and "success" in text.lower() else False
+
+    text = wait.until(shown)
+    browser.save_screenshot(str(shots / "airflow-run.png"))
+    assert run_id in text
+    states = [
+        el.text.strip().lower()
+        for el in browser.find_elements(
+            By.CSS_SELECTOR, "[class*=badge], [data-testid*=state], [data-state]"
+        )
+        if el.text.strip()
+    ]
+    assert states and set(states) <= {"success"}, states
+
+    key, body = report.fetch(profile, run_id)
+    page = shots / f"report-{key}.html"
+    page.write_bytes(body)
+    browser.get(page.resolve().as_uri())
+    charts = browser.find_elements(By.CSS_SELECTOR, "div.chart svg")
+    assert len(charts) >= 3 and all(c.size["width"] > 100 for c in charts)
+    browser.save_screenshot(str(shots / "run-report.png"))

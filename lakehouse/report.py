@@ -1,0 +1,265 @@
+"""The run report: one self-contained HTML file per master run, written next to its summary
+(`metrics/runs/<run key>/report.html`) by the run_summary task and fetched by
+`lakehouse report`.
+
+It shows where the rows went (RAW -> BRONZE -> SILVER -> GOLD -> WAREHOUSE per dataset), what was
+quarantined and why, every data-quality check, how long each stage took and the key marts
+(daily net revenue, daily active users). Charts are drawn by matplotlib into inline SVG: the
+file needs no script, no network and no other file to be read.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from typing import Any
+
+from lakehouse.config import Profile
+from lakehouse.run_summary import run_key
+from lakehouse.storage import MissingObject, object_store
+
+MARTS = ("daily_revenue", "daily_active_users")
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .6rem;border:1px solid #dde;
+text-align:right}th{background:#f3f5fa}td:first-child,th:first-child{text-align:left}
+.ok{color:#1a7f37}.bad{color:#c62828;font-weight:600}.flow td{text-align:center}
+.arrow{border:none;color:#99a}.chart{margin:.5rem 0}
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _svg(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return f'<div class="chart">{text[text.index("<svg") :]}</div>'
+
+
+def _figure(width: float = 8, height: float = 3):
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; the figure only becomes SVG text
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text (searchable, small)
+    matplotlib.rcParams["svg.hashsalt"] = "lakehouse"  # the same run renders the same file
+    return plt.subplots(figsize=(width, height))
+
+
+def _table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><tr>{head}</tr>{body}</table>'
+
+
+def row_flow(summary: dict) -> list[dict]:
+    """Per dataset: RAW files in, BRONZE files and quarantined files, SILVER rows read,
+    inserted and quarantined."""
+    ingestion = {i["dataset"]: i for i in summary.get("ingestion", [])}
+    silver = summary.get("rows", {}).get("silver", {})
+    out = []
+    for name in sorted(set(ingestion) | set(silver)):
+        files, rows = ingestion.get(name, {}), silver.get(name, {})
+        quarantined = rows.get("rows_quarantined") or {}
+        out.append({
+            "dataset": name,
+            "raw_files": files.get("files_in"),
+            "bronze_files": files.get("files_bronze"),
+            "quarantined_files": files.get("files_quarantine"),
+            "silver_read": rows.get("rows_read"),
+            "silver_rows": rows.get("rows_inserted"),
+            "quarantined_rows": sum(quarantined.values()),
+            "reasons": quarantined,
+        })  # fmt: skip
+    return out
+
+
+def _flow_section(summary: dict) -> str:
+    flow = row_flow(summary)
+    arrow = '<td class="arrow">&rarr;</td>'
+    rows = [[f"<b>{_esc(f['dataset'])}</b>", f"{_esc(f['raw_files'])} files", arrow,
+             f"{_esc(f['bronze_files'])} files<br><small>{_esc(f['quarantined_files'])} "
+             "quarantined</small>", arrow,
+             f"{_esc(f['silver_read'])} rows read<br><small>{_esc(f['quarantined_rows'])} "
+             "rows quarantined</small>", arrow, f"{_esc(f['silver_rows'])} rows merged"]
+            for f in flow]  # fmt: skip
+    tables = summary.get("rows", {}).get("bronze_tables", {})
+    if tables:
+        rows += [[f"<b>{_esc(t)}</b> (operational DB)", "", "", f"{_esc(n)} rows", "", "", "", ""]
+                 for t, n in sorted(tables.items())]  # fmt: skip
+    gold = summary.get("rows", {}).get("gold", {})
+    loaded = summary.get("warehouse", {}).get("tables", {})
+    gold_rows = [[_esc(t), _esc(n), _esc(loaded.get(t, {}).get("rows", "not loaded"))]
+                 for t, n in sorted(gold.items())]  # fmt: skip
+    return (
+        "<h2>Row flow</h2>"
+        + _table(
+            ["dataset", "RAW", "", "BRONZE", "", "SILVER (read)", "", "SILVER"], rows, "flow"
+        )  # fmt: skip
+        + "<h3>GOLD &rarr; WAREHOUSE</h3>"
+        + _table(["gold table", "GOLD rows", "WAREHOUSE rows"], gold_rows)
+    )
+
+
+def _quarantine_section(summary: dict) -> str:
+    counts = [(f["dataset"], reason, n) for f in row_flow(summary)
+              for reason, n in sorted(f["reasons"].items())]  # fmt: skip
+    files = [(i["dataset"], i.get("files_quarantine", 0)) for i in summary.get("ingestion", [])]
+    out = "<h2>Quarantine</h2>"
+    if not counts and not any(n for _, n in files):
+        return out + "<p>Nothing was quarantined in this run.</p>"
+    if counts:
+        fig, ax = _figure(8, 0.35 * len(counts) + 1)
+        labels = [f"{d}: {r}" for d, r, _ in counts]
+        ax.barh(labels, [n for *_, n in counts], color="#c62828")
+        ax.invert_yaxis()
+        ax.set_xlabel("rows quarantined")
+        out += _svg(fig)
+    out += _table(["dataset", "reason", "rows"], [[_esc(d), _esc(r), n] for d, r, n in counts])
+    out += _table(["dataset", "files quarantined at ingestion"], [[_esc(d), n] for d, n in files])
+    return out + (
+        "<p>Quarantined rows keep their source file and reason in the quarantine zone "
+        "(<code>rows/&lt;dataset&gt;</code>); quarantined files have a "
+        "<code>.reason.json</code> next to them.</p>"
+    )
+
+
+def _checks_section(summary: dict) -> str:
+    checks = summary.get("checks", {})
+    rows = []
+    for stage, items in sorted(checks.items()):
+        for c in items:
+            state = '<span class="ok">passed</span>' if c.get("passed") else (
+                '<span class="bad">FAILED</span>')  # fmt: skip
+            where = c.get("dataset", "")
+            rows.append([_esc(stage), _esc(where), _esc(c.get("check")),
+                         _esc(c.get("observed")), state])  # fmt: skip
+    if not rows:
+        return "<h2>Data-quality checks</h2><p>No checks were recorded in this run.</p>"
+    failed = sum(1 for items in checks.values() for c in items if not c.get("passed"))
+    head = f"<p>{len(rows)} checks, <b>{failed} failed</b>.</p>"
+    return (
+        "<h2>Data-quality checks</h2>"
+        + head
+        + _table(["stage", "dataset", "check", "observed", "result"], rows)
+    )
+
+
+def _stages_section(summary: dict) -> str:
+    durations = dict(summary.get("stage_seconds", {}))
+    for i in summary.get("ingestion", []):
+        durations[f"raw_to_bronze[{i['dataset']}]"] = i.get("duration_s")
+    wh = summary.get("warehouse", {}).get("tables", {})
+    if wh:
+        durations["load_warehouse"] = round(sum(t.get("seconds", 0) for t in wh.values()), 3)
+    durations = {k: v for k, v in durations.items() if v is not None}
+    out = "<h2>Stages</h2>"
+    if durations:
+        fig, ax = _figure(8, 0.35 * len(durations) + 1)
+        ax.barh(list(durations), list(durations.values()), color="#3367d6")
+        ax.invert_yaxis()
+        ax.set_xlabel("seconds (work inside each stage)")
+        out += _svg(fig)
+    states = summary.get("task_states", {})
+    out += _table(["task", "state"], [[_esc(t), _esc(s)] for t, s in sorted(states.items())])
+    return out
+
+
+def _marts_section(marts: dict[str, Any]) -> str:
+    out = "<h2>Marts</h2>"
+    revenue = marts.get("daily_revenue")
+    if revenue is not None and revenue.num_rows:
+        per_day: dict = {}
+        for day, net in zip(revenue.column("revenue_date").to_pylist(),
+                            revenue.column("net_usd").to_pylist(), strict=True):  # fmt: skip
+            per_day[day] = per_day.get(day, 0) + float(net or 0)
+        days = sorted(per_day)
+        fig, ax = _figure()
+        ax.plot(days, [per_day[d] for d in days], color="#1a7f37", marker=".")
+        ax.set_title("Daily net revenue (USD)")
+        fig.autofmt_xdate()
+        out += _svg(fig)
+    dau = marts.get("daily_active_users")
+    if dau is not None and dau.num_rows:
+        pairs = sorted(zip(dau.column("activity_date").to_pylist(),
+                           dau.column("active_users").to_pylist(), strict=True))  # fmt: skip
+        fig, ax = _figure()
+        ax.plot([d for d, _ in pairs], [n for _, n in pairs], color="#3367d6", marker=".")
+        ax.set_title("Daily active users")
+        fig.autofmt_xdate()
+        out += _svg(fig)
+    if out == "<h2>Marts</h2>":
+        out += "<p>No gold export found for the marts (GOLD did not publish in this run).</p>"
+    return out
+
+
+def render(summary: dict, marts: dict[str, Any]) -> str:
+    """The report as one HTML document (inline CSS and SVG only)."""
+    failed = summary.get("failed_tasks", [])
+    verdict = ('<p class="ok">Succeeded.</p>' if not failed else
+               f'<p class="bad">Failed: {_esc(", ".join(failed))}</p>')  # fmt: skip
+    title = f"Run {summary.get('run_id')}"
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}'
+        f"</title><style>{STYLE}</style></head><body><h1>lakehouse_pipeline &middot; "
+        f"{_esc(title)}</h1><p>profile <b>{_esc(summary.get('profile'))}</b></p>{verdict}"
+        + _flow_section(summary)
+        + _quarantine_section(summary)
+        + _checks_section(summary)
+        + _stages_section(summary)
+        + _marts_section(marts)
+        + "</body></html>"
+    )
+
+
+def read_marts(profile: Profile) -> dict[str, Any]:
+    from lakehouse import warehouse
+
+    out: dict[str, Any] = {}
+    for name in MARTS:
+        try:
+            out[name] = warehouse.read_export(profile, name)
+        except (warehouse.WarehouseError, FileNotFoundError, OSError):
+            out[name] = None  # GOLD has not published it (yet)
+    return out
+
+
+def report_key(run_id: str) -> str:
+    return f"runs/{run_key(run_id)}/report.html"
+
+
+def write(profile: Profile, summary: dict) -> str:
+    """Render the run's report and store it in the metrics zone; returns its URI."""
+    key = report_key(summary["run_id"])
+    body = render(summary, read_marts(profile)).encode()
+    object_store(profile).put(profile.zones.metrics, key, body)
+    return profile.uri("metrics", key)
+
+
+def fetch(profile: Profile, run_id: str | None = None) -> tuple[str, bytes]:
+    """(run key, report HTML) of a run, or of the latest run that has a report."""
+    store = object_store(profile)
+    bucket = profile.zones.metrics
+    if run_id is None:
+        reports = [o for o in store.list(bucket, "runs/") if o.key.endswith("/report.html")]
+        if not reports:
+            raise MissingObject(f"no run report under {profile.uri('metrics', 'runs/')}")
+        latest = max(reports, key=lambda o: (o.last_modified is not None, o.last_modified))
+        key = latest.key
+    else:
+        key = report_key(run_id)
+    return key.split("/")[1], store.get(bucket, key)
+
+
+def summary_of(profile: Profile, run_id: str) -> dict:
+    key = f"runs/{run_key(run_id)}/summary.json"
+    return json.loads(object_store(profile).get(profile.zones.metrics, key))

@@ -1,0 +1,87 @@
+"""The run report renders every section from a run summary and the marts, self-contained (inline
+CSS and SVG, no script, nothing fetched), and round-trips through the metrics zone."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from lakehouse import report
+from lakehouse.config import FilesystemStore, load_profile
+from lakehouse.storage import MissingObject
+
+SUMMARY = {
+    "run_id": "manual__2026-11-26T10:00:00+00:00",
+    "profile": "local",
+    "task_states": {"validate_config": "success", "bronze_to_silver": "success",
+                    "silver_to_gold": "success", "run_summary": "running"},
+    "failed_tasks": [],
+    "stage_seconds": {"bronze_to_silver": 68.6, "silver_to_gold": 59.1},
+    "rows": {
+        "bronze_tables": {"products": 30},
+        "silver": {"events": {"rows_read": 3433, "rows_inserted": 3334,
+                              "rows_quarantined": {"invalid_timestamp": 20, "unknown_enum": 7}}},
+        "gold": {"fact_events": 3334, "daily_revenue": 12},
+    },
+    "checks": {"bronze_to_silver": [
+        {"check": "error_rate", "observed": 0.02, "passed": True, "dataset": "events"}],
+        "silver_to_gold": [{"check": "rows>0:fact_events", "observed": 3334, "passed": True},
+                           {"check": "pk_unique:dim_users", "observed": 2, "passed": False}]},
+    "ingestion": [{"dataset": "events", "files_in": 6, "files_bronze": 5,
+                   "files_quarantine": 1, "duration_s": 1.2}],
+    "warehouse": {"tables": {"fact_events": {"rows": 3334, "seconds": 0.8}}},
+}  # fmt: skip
+MARTS = {
+    "daily_revenue": pa.table({
+        "revenue_date": [date(2026, 11, 1), date(2026, 11, 1), date(2026, 11, 2)],
+        "net_usd": [Decimal("10.50"), Decimal("4.50"), Decimal("7.25")],
+    }),
+    "daily_active_users": pa.table({"activity_date": [date(2026, 11, 1), date(2026, 11, 2)],
+                                    "active_users": [120, 131]}),
+}  # fmt: skip
+
+
+def test_every_section_is_rendered_self_contained():
+    page = report.render(SUMMARY, MARTS)
+    assert page.startswith("<!doctype html>") and page.endswith("</html>")
+    assert page.count("<svg") == 4  # quarantine reasons, stages, revenue, DAU
+    for text in ("Row flow", "GOLD &rarr; WAREHOUSE", "invalid_timestamp", "unknown_enum",
+                 "Daily net revenue (USD)", "Daily active users", "pk_unique:dim_users",
+                 "3 checks, <b>1 failed</b>", "raw_to_bronze[events]", "products"):  # fmt: skip
+        assert text in page, text
+    assert "<script" not in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched at view time
+
+
+def test_a_failed_run_and_missing_marts_are_said_plainly():
+    failed = {**SUMMARY, "failed_tasks": ["silver_to_gold"], "checks": {}, "ingestion": []}
+    page = report.render(failed, {"daily_revenue": None, "daily_active_users": None})
+    assert "Failed: silver_to_gold" in page
+    assert "No gold export found" in page and "No checks were recorded" in page
+
+
+def test_the_flow_counts_come_from_the_summary():
+    (events,) = report.row_flow(SUMMARY)
+    assert events == {"dataset": "events", "raw_files": 6, "bronze_files": 5,
+                      "quarantined_files": 1, "silver_read": 3433, "silver_rows": 3334,
+                      "quarantined_rows": 27,
+                      "reasons": {"invalid_timestamp": 20, "unknown_enum": 7}}  # fmt: skip
+
+
+def test_write_then_fetch_the_latest(tmp_path, monkeypatch):
+    profile = load_profile("embedded")
+    profile = profile.model_copy(
+        update={"object_store": FilesystemStore(kind="filesystem", root=tmp_path)})  # fmt: skip
+    with pytest.raises(MissingObject):
+        report.fetch(profile)
+    monkeypatch.setattr(report, "read_marts", lambda _profile: MARTS)
+    uri = report.write(profile, SUMMARY)
+    assert uri.endswith("runs/manual__2026-11-26T10-00-00_00-00/report.html")
+    key, body = report.fetch(profile)
+    assert key == "manual__2026-11-26T10-00-00_00-00"
+    assert body.decode() == report.render(SUMMARY, MARTS)
+    assert report.fetch(profile, SUMMARY["run_id"])[1] == body
