@@ -159,10 +159,13 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
 
             profile = load_profile()
             states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[dag_run.run_id])
-            # Every mapped instance's result (a lone instance comes back unwrapped).
-            ingestion = ti.xcom_pull(task_ids="raw_to_bronze") or []
-            ingestion = [ingestion] if isinstance(ingestion, dict) else list(ingestion)
-            loaded = ti.xcom_pull(task_ids="load_warehouse")
+            try:  # every mapped instance's result (a lone instance comes back unwrapped)
+                ingestion = ti.xcom_pull(task_ids="raw_to_bronze") or []
+                ingestion = [ingestion] if isinstance(ingestion, dict) else list(ingestion)
+                loaded = ti.xcom_pull(task_ids="load_warehouse")
+            except Exception:  # the summary still records the states and the jobs' metrics
+                log.exception("the tasks' results could not be read")
+                ingestion, loaded = [], None
             summary = collect(profile, dag_run.run_id, states.get(dag_run.run_id, {}),
                               ingestion, loaded if isinstance(loaded, dict) else None)  # fmt: skip
             try:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import html
 import io
 import json
+import logging
 from typing import Any
 
 from lakehouse.config import Profile
 from lakehouse.run_summary import run_key
 from lakehouse.storage import MissingObject, object_store
 
+log = logging.getLogger(__name__)
 MARTS = ("daily_revenue", "daily_active_users")
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330}
@@ -26,7 +28,7 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .6rem;border:1px solid #dde;
 text-align:right}th{background:#f3f5fa}td:first-child,th:first-child{text-align:left}
 .ok{color:#1a7f37}.bad{color:#c62828;font-weight:600}.flow td{text-align:center}
-.arrow{border:none;color:#99a}.chart{margin:.5rem 0}
+.chart{margin:.5rem 0}
 """
 
 
@@ -76,7 +78,8 @@ def row_flow(summary: dict) -> list[dict]:
             "bronze_files": files.get("files_bronze"),
             "quarantined_files": files.get("files_quarantine"),
             "silver_read": rows.get("rows_read"),
-            "silver_rows": rows.get("rows_inserted"),
+            # SCD2 datasets (users) count new versions rather than merged rows.
+            "silver_rows": rows.get("rows_inserted", rows.get("scd2_new_versions")),
             "quarantined_rows": sum(quarantined.values()),
             "reasons": quarantined,
         })  # fmt: skip
@@ -85,7 +88,7 @@ def row_flow(summary: dict) -> list[dict]:
 
 def _flow_section(summary: dict) -> str:
     flow = row_flow(summary)
-    arrow = '<td class="arrow">&rarr;</td>'
+    arrow = "&rarr;"
     rows = [[f"<b>{_esc(f['dataset'])}</b>", f"{_esc(f['raw_files'])} files", arrow,
              f"{_esc(f['bronze_files'])} files<br><small>{_esc(f['quarantined_files'])} "
              "quarantined</small>", arrow,
@@ -228,8 +231,9 @@ def read_marts(profile: Profile) -> dict[str, Any]:
     for name in MARTS:
         try:
             out[name] = warehouse.read_export(profile, name)
-        except (warehouse.WarehouseError, FileNotFoundError, OSError):
-            out[name] = None  # GOLD has not published it (yet)
+        except Exception as exc:  # not published (yet), or unreadable: the chart is left out
+            log.warning("mart %s not charted: %s", name, exc)
+            out[name] = None
     return out
 
 

@@ -62,7 +62,11 @@ def collect(
                                  metrics["db_to_bronze"]["tables"]}  # fmt: skip
     if metrics["bronze_to_silver"]:
         rows["silver"] = {
-            name: {k: d.get(k) for k in ("rows_read", "rows_inserted", "rows_quarantined")}
+            name: {
+                k: d.get(k)
+                for k in ("rows_read", "rows_inserted", "rows_quarantined", "scd2_new_versions")
+                if k in d
+            }  # fmt: skip
             for name, d in metrics["bronze_to_silver"]["datasets"].items()
         }
     if metrics["silver_to_gold"]:
