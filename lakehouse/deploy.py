@@ -123,14 +123,20 @@ def _sha(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _stored_sha(s3, bucket: str, key: str) -> str | None:
+def _not_found(exc: Exception) -> bool:
+    """A ClientError that says the bucket or object does not exist (HEAD answers a bare 404)."""
     from botocore.exceptions import ClientError
 
+    codes = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in codes
+
+
+def _stored_sha(s3, bucket: str, key: str) -> str | None:
     try:
         # "" for an object written by something else (no recorded hash): it is replaced
         return s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get("sha256", "")
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+    except Exception as exc:
+        if _not_found(exc):
             return None
         raise
 
@@ -149,13 +155,11 @@ def bootstrap_statements(profile: Profile) -> list[str]:
 
 
 def _bucket_missing(s3, bucket: str) -> bool:
-    from botocore.exceptions import ClientError
-
     try:
         s3.head_bucket(Bucket=bucket)
         return False
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+    except Exception as exc:
+        if _not_found(exc):
             return True
         raise  # 403: the bucket exists but is someone else's, or the role may not see it
 

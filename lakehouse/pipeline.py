@@ -62,19 +62,23 @@ def trigger(profile: Profile, dag_id: str = MASTER_DAG_ID, conf: dict | None = N
     return runs[0]["dag_run_id"]
 
 
-def latest_runs(profile: Profile, dag_id: str = MASTER_DAG_ID, limit: int = 5) -> list[dict]:
-    """The DAG's most recent runs: run_id, state, start and end."""
+def list_runs(profile: Profile, dag_id: str = MASTER_DAG_ID) -> list[dict]:
+    """Every run of a DAG: run_id, state, start and end (the CLI's JSON, one key name)."""
     runs = _json(airflow_cli(profile, "dags", "list-runs", dag_id, "-o", "json"))
-    out = [{"run_id": r.get("run_id", r.get("dag_run_id")), "state": r.get("state"),
-            "start_date": r.get("start_date"), "end_date": r.get("end_date")}
-           for r in runs]  # fmt: skip
-    return sorted(out, key=lambda r: r["start_date"] or "", reverse=True)[:limit]
+    return [{"run_id": r.get("run_id", r.get("dag_run_id")), "state": r.get("state"),
+             "start_date": r.get("start_date"), "end_date": r.get("end_date")}
+            for r in runs]  # fmt: skip
+
+
+def latest_runs(profile: Profile, dag_id: str = MASTER_DAG_ID, limit: int = 5) -> list[dict]:
+    """The DAG's most recent runs, newest first."""
+    runs = list_runs(profile, dag_id)
+    return sorted(runs, key=lambda r: r["start_date"] or "", reverse=True)[:limit]
 
 
 def run_state(profile: Profile, dag_id: str, run_id: str) -> str:
-    runs = _json(airflow_cli(profile, "dags", "list-runs", dag_id, "-o", "json"))
-    for run in runs:
-        if run.get("run_id", run.get("dag_run_id")) == run_id:
+    for run in list_runs(profile, dag_id):
+        if run["run_id"] == run_id:
             return run["state"]
     raise PipelineError(f"run {run_id} of {dag_id} not found")
 
@@ -127,23 +131,16 @@ def wait_for_run(
     dag_id: str = MASTER_DAG_ID,
     timeout: float = 900,
     poll: float = 5,
-    echo: bool = False,
     on_poll: Callable[[dict[str, str]], None] | None = None,
 ) -> str:
     """Wait for a run to finish; on failure or timeout raise with the failed tasks' logs.
-    `echo` prints each change of the task states; `on_poll` receives them at every poll."""
+    `on_poll` receives the task states at every poll (the CLI's progress line)."""
     deadline = time.monotonic() + timeout
-    state, last = "queued", ""
+    state = "queued"
     while time.monotonic() < deadline:
         state = run_state(profile, dag_id, run_id)
         if on_poll is not None:
             on_poll(task_states(profile, dag_id, run_id))
-        if echo:
-            states = task_states(profile, dag_id, run_id)
-            line = "  ".join(f"{t}={s or 'none'}" for t, s in states.items())
-            if line != last:
-                print(f"[{state}] {line}", flush=True)
-                last = line
         if state in TERMINAL:
             break
         time.sleep(poll)

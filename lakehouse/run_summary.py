@@ -71,7 +71,8 @@ def collect(
         }
     if metrics["silver_to_gold"]:
         rows["gold"] = metrics["silver_to_gold"]["tables"]
-    failed = {stage: failed_checks(m) for stage, m in metrics.items()}
+    checks = {stage: all_checks(m) for stage, m in metrics.items()}
+    failed = {stage: [c for c in cs if not c.get("passed")] for stage, cs in checks.items()}
     summary = {
         "run_id": run_id,
         "profile": profile.name,
@@ -80,7 +81,7 @@ def collect(
         "stage_seconds": {s: m.get("duration_s") for s, m in metrics.items() if m},
         "rows": rows,
         "failed_checks": {stage: checks for stage, checks in failed.items() if checks},
-        "checks": {stage: all_checks(m) for stage, m in metrics.items() if all_checks(m)},
+        "checks": {stage: cs for stage, cs in checks.items() if cs},
         "ingestion": [i for i in ingestion or [] if i],
         "warehouse": warehouse or {},
     }

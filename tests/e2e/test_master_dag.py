@@ -118,9 +118,7 @@ def test_orchestration_overhead_is_measured(profile, finished_run):
     figure is not asserted: speed targets belong in benchmarks)."""
     _, run_id = finished_run
     rows = pipeline.task_instances(profile, MASTER_DAG_ID, run_id)
-    runs = pipeline._json(pipeline.airflow_cli(profile, "dags", "list-runs", MASTER_DAG_ID,
-                                               "-o", "json"))  # fmt: skip
-    run = next(r for r in runs if r.get("run_id", r.get("dag_run_id")) == run_id)
+    run = next(r for r in pipeline.list_runs(profile, MASTER_DAG_ID) if r["run_id"] == run_id)
     wall = (_when(run["end_date"]) - _when(run["start_date"])).total_seconds()
     tasks = sum((_when(r["end_date"]) - _when(r["start_date"])).total_seconds() for r in rows
                 if r["start_date"] and r["end_date"])  # fmt: skip
