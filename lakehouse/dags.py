@@ -91,6 +91,7 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
     from airflow.sdk.definitions.taskgroup import TaskGroup
 
     from lakehouse.alerts import deadline_alert
+    from lakehouse.report_web import RunReportLink
 
     settings = pipelines.master
     timeout = settings.timeout
@@ -166,8 +167,9 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
             except Exception:  # the summary still records the states and the jobs' metrics
                 log.exception("the tasks' results could not be read")
                 ingestion, loaded = [], None
-            summary = collect(profile, dag_run.run_id, states.get(dag_run.run_id, {}),
-                              ingestion, loaded if isinstance(loaded, dict) else None)  # fmt: skip
+            started = dag_run.start_date.timestamp() if dag_run.start_date else None
+            summary = collect(profile, dag_run.run_id, states.get(dag_run.run_id, {}), ingestion,
+                              loaded if isinstance(loaded, dict) else None, started)  # fmt: skip
             try:
                 log.info("run report: %s", report.write(profile, summary))
             except Exception:  # the report is a view: its failure must not hide the run's
@@ -213,7 +215,10 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
             gate = validate_warehouse()
             loaded >> gate
         chain(branches, silver, gold, loaded)
-        gate >> run_summary()
+        summary = run_summary()
+        # The "Run report" button on the task instance (lakehouse/report_web.py).
+        summary.operator.operator_extra_links = (RunReportLink(),)
+        gate >> summary
     return dag
 
 

@@ -333,6 +333,7 @@ def ingest_dataset(profile: Profile, dataset: str, store: ObjectStore | None = N
         "files_skipped": len(skipped),
         "skipped_keys": skipped,
         "bytes": sum(o.size for o in outcomes),
+        "started_at": round(started.timestamp(), 3),
         "duration_s": round(seconds, 3),
         "files": [asdict(o) for o in outcomes],
     }

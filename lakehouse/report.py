@@ -22,13 +22,15 @@ from lakehouse.storage import MissingObject, object_store
 
 log = logging.getLogger(__name__)
 MARTS = ("daily_revenue", "daily_active_users")
+SOURCE_COLUMN = "source_file"  # spark_jobs.silver.transforms.SOURCE (no Spark import here)
+HIDDEN_SAMPLE_COLUMNS = {SOURCE_COLUMN, "_batch_id"}
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde}
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .6rem;border:1px solid #dde;
 text-align:right}th{background:#f3f5fa}td:first-child,th:first-child{text-align:left}
 .ok{color:#1a7f37}.bad{color:#c62828;font-weight:600}.flow td{text-align:center}
-.chart{margin:.5rem 0}
+.chart{margin:.5rem 0}.samples td{text-align:left;max-width:700px;overflow-wrap:anywhere}
 """
 
 
@@ -129,11 +131,28 @@ def _quarantine_section(summary: dict) -> str:
         out += _svg(fig)
     out += _table(["dataset", "reason", "rows"], [[_esc(d), _esc(r), n] for d, r, n in counts])
     out += _table(["dataset", "files quarantined at ingestion"], [[_esc(d), n] for d, n in files])
+    out += _samples(summary)
     return out + (
         "<p>Quarantined rows keep their source file and reason in the quarantine zone "
         "(<code>rows/&lt;dataset&gt;</code>); quarantined files have a "
         "<code>.reason.json</code> next to them.</p>"
     )
+
+
+def _samples(summary: dict) -> str:
+    """A few quarantined rows per dataset and reason, as they arrived."""
+    out = ""
+    for name, rows in sorted(summary.get("rows", {}).get("silver", {}).items()):
+        samples = rows.get("quarantine_samples") or {}
+        lines = [[_esc(reason), f"<code>{_esc(row.get(SOURCE_COLUMN))}</code>",
+                  "<code>" + _esc("; ".join(f"{k}={v}" for k, v in row.items()
+                                            if k not in HIDDEN_SAMPLE_COLUMNS)) + "</code>"]
+                 for reason, picked in sorted(samples.items()) for row in picked]  # fmt: skip
+        if lines:
+            out += f"<h3>Sample quarantined rows: {_esc(name)}</h3>" + _table(
+                ["reason", "source file", "row as it arrived"], lines, "samples"
+            )
+    return out
 
 
 def _checks_section(summary: dict) -> str:
@@ -158,20 +177,29 @@ def _checks_section(summary: dict) -> str:
 
 
 def _stages_section(summary: dict) -> str:
-    durations = dict(summary.get("stage_seconds", {}))
-    for i in summary.get("ingestion", []):
-        durations[f"raw_to_bronze[{i['dataset']}]"] = i.get("duration_s")
-    wh = summary.get("warehouse", {}).get("tables", {})
-    if wh:
-        durations["load_warehouse"] = round(sum(t.get("seconds", 0) for t in wh.values()), 3)
-    durations = {k: v for k, v in durations.items() if v is not None}
+    """A Gantt chart of the stages' own clocks from the run's start, and every task's state."""
+    spans = summary.get("timeline") or []
     out = "<h2>Stages</h2>"
-    if durations:
-        fig, ax = _figure(8, 0.35 * len(durations) + 1)
-        ax.barh(list(durations), list(durations.values()), color="#3367d6")
+    if spans:
+        zero = min(summary.get("run_started_at") or spans[0]["started_at"],
+                   spans[0]["started_at"])  # fmt: skip
+        bars = [(s["stage"], s["started_at"] - zero, s["duration_s"]) for s in spans]
+        fig, ax = _figure(8, 0.35 * len(bars) + 1)
+        for i, (_, start, length) in enumerate(bars):
+            ax.broken_barh([(start, max(length, 0.01))], (i - 0.4, 0.8), color="#3367d6")
+        ax.set_yticks(range(len(bars)), [name for name, *_ in bars])
         ax.invert_yaxis()
-        ax.set_xlabel("seconds (work inside each stage)")
+        ax.set_xlabel("seconds since the run started")
         out += _svg(fig)
+        out += _table(
+            ["stage", "starts at (s)", "ends at (s)", "duration (s)"],
+            [[_esc(n), f"{a:.1f}", f"{a + d:.1f}", f"{d:.1f}"] for n, a, d in bars],
+        )
+        out += ("<p>Bars are the work each stage timed itself; the gaps between them are "
+                "Airflow scheduling and Spark start-up.</p>")  # fmt: skip
+    elif summary.get("stage_seconds"):  # summaries written before stages recorded their start
+        seconds = summary["stage_seconds"].items()
+        out += _table(["stage", "seconds"], [[_esc(k), _esc(v)] for k, v in seconds])
     states = summary.get("task_states", {})
     out += _table(["task", "state"], [[_esc(t), _esc(s)] for t, s in sorted(states.items())])
     return out

@@ -11,6 +11,8 @@ from lakehouse.storage import object_store
 
 log = logging.getLogger(__name__)
 STAGES = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
+SILVER_FIELDS = ("rows_read", "rows_inserted", "rows_quarantined", "scd2_new_versions",
+                 "quarantine_samples")  # fmt: skip
 
 
 def run_key(run_id: str) -> str:
@@ -46,15 +48,31 @@ def failed_checks(metrics: dict | None) -> list[dict]:
     return [c for c in all_checks(metrics) if not c.get("passed")]
 
 
+def timeline(metrics: dict, ingestion: list[dict], warehouse: dict) -> list[dict]:
+    """Every stage that timed itself (start in epoch seconds, duration), in start order: the
+    work inside the tasks; the gaps between them are scheduling and Spark start-up."""
+    spans = [(stage, m) for stage, m in metrics.items() if m]
+    spans += [(f"raw_to_bronze[{i['dataset']}]", i) for i in ingestion]
+    if warehouse:
+        spans.append(("load_warehouse", warehouse))
+    return sorted(
+        ({"stage": name, "started_at": s["started_at"], "duration_s": s["duration_s"]}
+         for name, s in spans if s.get("started_at") and s.get("duration_s") is not None),
+        key=lambda span: span["started_at"],
+    )  # fmt: skip
+
+
 def collect(
     profile: Profile,
     run_id: str,
     states: dict,
     ingestion: list[dict] | None = None,
     warehouse: dict | None = None,
+    run_started_at: float | None = None,
 ) -> dict:
     """The run's summary from the jobs' metrics plus what the Python tasks returned (the
     ingestion summaries per dataset, the warehouse load report), stored and logged."""
+    ingestion = [i for i in ingestion or [] if i]
     metrics = {stage: read_metrics(profile, run_id, stage) for stage in STAGES}
     rows: dict = {}
     if metrics["db_to_bronze"]:
@@ -62,11 +80,7 @@ def collect(
                                  metrics["db_to_bronze"]["tables"]}  # fmt: skip
     if metrics["bronze_to_silver"]:
         rows["silver"] = {
-            name: {
-                k: d.get(k)
-                for k in ("rows_read", "rows_inserted", "rows_quarantined", "scd2_new_versions")
-                if k in d
-            }  # fmt: skip
+            name: {k: d.get(k) for k in SILVER_FIELDS if k in d}  # fmt: skip
             for name, d in metrics["bronze_to_silver"]["datasets"].items()
         }
     if metrics["silver_to_gold"]:
@@ -82,8 +96,10 @@ def collect(
         "rows": rows,
         "failed_checks": {stage: checks for stage, checks in failed.items() if checks},
         "checks": {stage: cs for stage, cs in checks.items() if cs},
-        "ingestion": [i for i in ingestion or [] if i],
+        "ingestion": ingestion,
         "warehouse": warehouse or {},
+        "run_started_at": run_started_at,
+        "timeline": timeline(metrics, ingestion, warehouse or {}),
     }
     key = f"runs/{run_key(run_id)}/summary.json"
     object_store(profile).put(profile.zones.metrics, key, json.dumps(summary, indent=1).encode())

@@ -340,9 +340,12 @@ def backend_for(profile: Profile) -> Backend:
 class LoadReport:
     tables: dict[str, dict] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)  # epoch seconds, for the run report
+    duration_s: float | None = None
 
     def as_dict(self) -> dict:
-        return {"tables": self.tables, "skipped": self.skipped}
+        return {"tables": self.tables, "skipped": self.skipped, "started_at": self.started_at,
+                "duration_s": self.duration_s}  # fmt: skip
 
 
 def _selected(tables: list[str] | None) -> list[TableDef]:
@@ -402,6 +405,7 @@ def load(profile: Profile, tables: list[str] | None = None, backend: Backend | N
     backend.execute(wsql.swap(defs, backend.schema, backend.dialect))
     for name, figures in expected.items():
         report.tables[name]["figures"] = {k: str(v) for k, v in figures.items()}
+    report.duration_s = round(time.time() - report.started_at, 3)
     return report
 
 

@@ -24,6 +24,7 @@ from spark_jobs.runtime import finish_job, is_delta, path_exists, start_job, wri
 from spark_jobs.silver import transforms as T
 
 PROCESSED = "_state/processed_files"
+SAMPLES_PER_REASON = 3  # quarantined rows per reason kept in the metrics for the run report
 
 
 def _exists(spark: SparkSession, path: str) -> bool:
@@ -167,6 +168,22 @@ def write_quarantine(spark: SparkSession, bad: DataFrame, path: str, spec: dict)
     ).whenNotMatchedInsertAll().execute()
 
 
+def quarantine_samples(cleaned: DataFrame, per_reason: int = SAMPLES_PER_REASON) -> dict:
+    """A few quarantined rows per reason, as they arrived (values cut to 200 characters), for
+    the run report; the first rows by source file, so a rerun shows the same ones."""
+    bad = T.quarantined(cleaned)
+    rank = Window.partitionBy("quarantine_reason").orderBy(T.SOURCE, *bad.columns[:1])
+    picked = bad.withColumn("_n", F.row_number().over(rank)).where(F.col("_n") <= per_reason)
+    samples: dict[str, list[dict]] = {}
+    for row in picked.orderBy("quarantine_reason", "_n").drop("_n", T.EXTRA).collect():
+        values = row.asDict()
+        reason = values.pop("quarantine_reason")
+        samples.setdefault(reason, []).append(
+            {k: (None if v is None else str(v)[:200]) for k, v in values.items()}
+        )
+    return samples
+
+
 def quality_checks(table: DataFrame, spec: dict, rows_read: int, quarantined: int) -> list[dict]:
     """Centralised checks on the silver table after the write (and the error rate)."""
     key = spec["key"]
@@ -292,6 +309,7 @@ def process_dataset(
         f"{quarantine_root}/{dataset}",
         spec,
     )
+    samples = quarantine_samples(cleaned) if quarantined else {}
     done = spark.createDataFrame(
         [(dataset, key, batch_id) for _f, _d, key in files],
         "dataset string, bronze_key string, batch_id string",
@@ -307,6 +325,7 @@ def process_dataset(
         **metrics,
         "rows_read": rows_read,
         "rows_quarantined": dict(sorted(reasons.items())),
+        "quarantine_samples": samples,
         "duplicates_dropped": duplicates,
         **kept,
         "extra_columns": extras,
@@ -343,6 +362,7 @@ def main() -> None:
     metrics = {
         "stage": "bronze_to_silver",
         "datasets": {r["dataset"]: r for r in results},
+        "started_at": round(started, 3),
         "duration_s": round(time.time() - started, 3),
     }
     write_metrics(spark, args["metrics_path"], metrics)

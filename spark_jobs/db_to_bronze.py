@@ -132,7 +132,7 @@ def main() -> None:
         ingest_table(spark, args["jdbc_url"], props, spec, args["bronze_root"], args["batch_id"])
         for spec in json.loads(args["tables"])
     ]
-    metrics = {"stage": "db_to_bronze", "tables": results,
+    metrics = {"stage": "db_to_bronze", "tables": results, "started_at": round(started, 3),
                "duration_s": round(time.time() - started, 3)}  # fmt: skip
     write_metrics(spark, args["metrics_path"], metrics)
     finish_job(ctx)

@@ -165,6 +165,7 @@ def main() -> None:
         },
         "dq": checks,
         "largest_shuffle_write_bytes": largest_shuffle_bytes(spark),
+        "started_at": round(started, 3),
         "duration_s": round(time.time() - started, 3),
     }
     write_metrics(spark, args["metrics_path"], metrics)

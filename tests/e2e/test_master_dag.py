@@ -32,6 +32,21 @@ def finished_run(profile):
     return manifest, run_id
 
 
+def _rest(profile, path: str) -> dict:
+    """GET on the native Airflow REST API with the profile's admin login."""
+    import urllib.request
+
+    api, airflow = f"http://127.0.0.1:{profile.airflow.api_port}", profile.airflow
+    login = json.dumps({"username": airflow.admin_user, "password": airflow.admin_password})
+    request = urllib.request.Request(f"{api}/auth/token", data=login.encode(),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        token = json.loads(resp.read())["access_token"]
+    request = urllib.request.Request(api + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
 def _metrics(profile, run_id: str, stage: str) -> dict:
     store = object_store(profile)
     key = run_id.replace(":", "-").replace("+", "_")
@@ -146,6 +161,15 @@ def test_the_run_report_is_written_with_the_runs_figures(profile, finished_run, 
     events = summary["rows"]["silver"]["events"]
     assert f"{events['rows_read']} rows read" in page
     assert f"{events['rows_inserted']} rows merged" in page
+    # The Gantt covers every stage that ran, inside the run's wall time.
+    stages = {s["stage"] for s in summary["timeline"]}
+    assert {"db_to_bronze", "bronze_to_silver", "silver_to_gold", "load_warehouse"} <= stages
+    assert all(s["started_at"] >= summary["run_started_at"] for s in summary["timeline"])
+    # The sample's planted row faults come with sample rows, naming their source file.
+    samples = events["quarantine_samples"]
+    assert set(samples) == set(events["rows_quarantined"])
+    assert "Sample quarantined rows: events" in page
+    assert all(row["source_file"] in page for rows in samples.values() for row in rows)
 
 
 def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_run, browser):
@@ -156,7 +180,7 @@ def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_r
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from lakehouse import report
+    from lakehouse import report, report_web
 
     _, run_id = finished_run
     shots = stack_dir() / profile.name / "screenshots"
@@ -188,10 +212,17 @@ def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_r
     assert badges.count("success") > rows, badges  # the run's badge + every task instance
     assert not {"failed", "running", "queued", "up for retry", "upstream failed"} & set(badges)
 
-    key, body = report.fetch(profile, run_id)
-    page = shots / f"report-{key}.html"
-    page.write_bytes(body)
-    browser.get(page.resolve().as_uri())
-    charts = browser.find_elements(By.CSS_SELECTOR, "div.chart svg")
-    assert len(charts) >= 3 and all(c.size["width"] > 100 for c in charts)
+    # run_summary's "Run report" extra link, shown on its task instance, opens the report,
+    # served by the api-server to the logged-in browser.
+    links = _rest(profile, f"/api/v2/dags/{MASTER_DAG_ID}/dagRuns/{quote(run_id, safe='')}"
+                           "/taskInstances/run_summary/links")  # fmt: skip
+    link = links.get("extra_links", links)["Run report"]
+    assert link == report_web.report_url(profile, run_id, api)
+    browser.get(f"{api}/dags/{MASTER_DAG_ID}/runs/{quote(run_id, safe='')}/tasks/run_summary")
+    wait.until(lambda b: "Run report" in b.find_element(By.TAG_NAME, "body").text)
+    browser.get(link)
+    charts = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "div.chart svg") or False)
+    assert len(charts) >= 4 and all(c.size["width"] > 100 for c in charts)  # + the Gantt
+    assert report.fetch(profile, run_id)[1].decode().startswith("<!doctype html>")
+    assert run_id in browser.title
     browser.save_screenshot(str(shots / "run-report.png"))

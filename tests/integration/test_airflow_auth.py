@@ -52,3 +52,22 @@ def test_the_admin_login_gets_a_working_token(api, local_profile):
     status, dags = _call(f"{api}/api/v2/dags?limit=100", token=body["access_token"])
     assert status == 200
     assert MASTER_DAG_ID in {d["dag_id"] for d in dags["dags"]}
+
+
+def test_run_reports_are_served_to_logged_in_users_only(api, local_profile):
+    """The api-server route behind the master run's "Run report" link (lakehouse/report_web.py):
+    no login, no report; logged in, an unknown run is a 404 that says what writes reports, and
+    anything that is not a run key never reaches the object store."""
+    route = f"{api}/lakehouse/runs/manual__1999-01-01T00-00-00_00-00/report.html"
+    status, _ = _call(route)
+    assert status in (401, 403), status
+    airflow = local_profile.airflow
+    login = {"username": airflow.admin_user, "password": airflow.admin_password}
+    token = _call(f"{api}/auth/token", login)[1]["access_token"]
+    request = urllib.request.Request(route, headers={"Authorization": f"Bearer {token}"})
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(request, timeout=30)
+    assert missing.value.code == 404 and "run_summary" in missing.value.read().decode()
+    for bad in ("..%2F..%2Fsummary.json", "a%20b", ".hidden"):
+        status, _ = _call(f"{api}/lakehouse/runs/{bad}/report.html", token=token)
+        assert status == 404, (bad, status)

@@ -24,7 +24,10 @@ SUMMARY = {
     "rows": {
         "bronze_tables": {"products": 30},
         "silver": {"events": {"rows_read": 3433, "rows_inserted": 3334,
-                              "rows_quarantined": {"invalid_timestamp": 20, "unknown_enum": 7}}},
+                              "rows_quarantined": {"invalid_timestamp": 20, "unknown_enum": 7},
+                              "quarantine_samples": {"unknown_enum": [
+                                  {"event_type": "Teleport", "user_id": "u-9",
+                                   "source_file": "s3a://b/events/e.csv", "_batch_id": "x"}]}}},
         "gold": {"fact_events": 3334, "daily_revenue": 12},
     },
     "checks": {"bronze_to_silver": [
@@ -34,6 +37,10 @@ SUMMARY = {
     "ingestion": [{"dataset": "events", "files_in": 6, "files_bronze": 5,
                    "files_quarantine": 1, "duration_s": 1.2}],
     "warehouse": {"tables": {"fact_events": {"rows": 3334, "seconds": 0.8}}},
+    "run_started_at": 1000.0,
+    "timeline": [{"stage": "raw_to_bronze[events]", "started_at": 1010.0, "duration_s": 1.2},
+                 {"stage": "bronze_to_silver", "started_at": 1030.0, "duration_s": 68.6},
+                 {"stage": "silver_to_gold", "started_at": 1120.5, "duration_s": 59.1}],
 }  # fmt: skip
 MARTS = {
     "daily_revenue": pa.table({
@@ -53,6 +60,12 @@ def test_every_section_is_rendered_self_contained():
                  "Daily net revenue (USD)", "Daily active users", "pk_unique:dim_users",
                  "3 checks, <b>1 failed</b>", "raw_to_bronze[events]", "products"):  # fmt: skip
         assert text in page, text
+    # The Gantt: offsets from the run's start, the end of each bar.
+    for cells in ("<td>raw_to_bronze[events]</td><td>10.0</td><td>11.2</td><td>1.2</td>",
+                  "<td>silver_to_gold</td><td>120.5</td><td>179.6</td><td>59.1</td>"):  # fmt: skip
+        assert cells in page, cells
+    assert "event_type=Teleport; user_id=u-9" in page and "s3a://b/events/e.csv" in page
+    assert "_batch_id" not in page
     assert "<script" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched at view time
 
@@ -62,6 +75,12 @@ def test_a_failed_run_and_missing_marts_are_said_plainly():
     page = report.render(failed, {"daily_revenue": None, "daily_active_users": None})
     assert "Failed: silver_to_gold" in page
     assert "No gold export found" in page and "No checks were recorded" in page
+
+
+def test_a_summary_without_a_timeline_still_lists_stage_durations():
+    old = {k: v for k, v in SUMMARY.items() if k not in ("timeline", "run_started_at")}
+    page = report.render(old, MARTS)
+    assert page.count("<svg") == 3 and "<td>bronze_to_silver</td><td>68.6</td>" in page
 
 
 def test_the_flow_counts_come_from_the_summary():

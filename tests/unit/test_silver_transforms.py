@@ -142,6 +142,19 @@ def test_quarantined_rows_keep_the_original_strings(spark):
     assert bad.quarantine_reason == "unknown_enum"
 
 
+def test_quarantine_samples_keep_a_few_rows_per_reason_as_they_arrived(spark):
+    from spark_jobs.bronze_to_silver import quarantine_samples
+
+    rows = [{**GOOD_EVENT, "event_id": f"e{i}", "event_type": "Teleport", "source_file": f"f{i}"}
+            for i in range(5)]  # fmt: skip
+    rows += [{**GOOD_EVENT, "event_id": "e9", "event_ts": "yesterday"}, GOOD_EVENT]
+    samples = quarantine_samples(T.clean(_raw(spark, EVENTS, rows), EVENTS), per_reason=3)
+    assert sorted(samples) == ["invalid_timestamp", "unknown_enum"]
+    assert [r["source_file"] for r in samples["unknown_enum"]] == ["f0", "f1", "f2"]
+    assert samples["invalid_timestamp"][0]["event_ts"] == "yesterday"
+    assert "_extra" not in samples["unknown_enum"][0]
+
+
 def test_winners_latest_wins_and_duplicates_are_counted(spark):
     rows = [
         {**GOOD_EVENT, "event_id": "e1"},
