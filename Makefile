@@ -14,7 +14,7 @@ DEMO_PROFILE ?= embedded
 
 .PHONY: help install venv jars s3-server services-up services-down status up down demo run report docs deploy-aws \
         seed sample test test-unit test-integration test-reliability test-e2e lint format clean \
-        down-volumes logs ps shell-spark psql drop-sample
+        down-volumes logs ps shell-spark psql drop-sample bench
 
 # `make up` / `make down` drive Docker Compose (docker-compose.yml) when a Docker engine answers
 # and the native services otherwise (CI, machines without Docker). STACK=native|compose forces
@@ -139,6 +139,11 @@ seed: venv ## generate the reference dataset (SCALE=0.01, SEED=42) into .stack/s
 sample: venv ## regenerate the committed sample (seed_data/sample, scale 0.01, seed 42)
 	rm -rf seed_data/sample
 	$(PY) -m seed_data generate --scale 0.01 --seed 42 --out seed_data/sample
+
+BENCH_SCALE = $(if $(filter command line,$(origin SCALE)),$(SCALE),0.1)
+RUNS ?= 3
+bench: venv jars ## benchmark every stage at SCALE (0.1 | 1 | 10; RUNS=3) into benchmarks/results/ (needs `make services-up`)
+	$(PY) -m benchmarks.suite --scale $(BENCH_SCALE) --runs $(RUNS)
 
 test: venv jars ## lint + unit + integration + reliability + e2e (needs `make services-up`); times each group
 	@set -e; for group in lint test-unit test-integration test-reliability test-e2e; do \

@@ -6,7 +6,8 @@ same columns, on the same PostgreSQL, in the same run.
 
 Builds the lake in-process (generate -> BRONZE -> SILVER -> GOLD exports), then measures. Needs
 the local profile's PostgreSQL (`lakehouse services start postgres`) and `psql` on PATH.
-Writes <work>/warehouse_load.json and prints a Markdown table.
+Writes <work>/warehouse_load.json and prints a Markdown table; `make bench` (benchmarks.suite)
+calls `measure` as its warehouse stage.
 """
 
 from __future__ import annotations
@@ -62,18 +63,20 @@ def build_lake(work: Path, scale: float, data: Path | None):
     return lake_at(root)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--work", type=Path, required=True)
-    parser.add_argument("--data", type=Path, help="an existing generated dataset")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
-    lake = build_lake(args.work, args.scale, args.data)
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
 
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": round(median(values), 3), "min": round(min(values), 3),
+            "max": round(max(values), 3)}  # fmt: skip
+
+
+def measure(lake, work: Path, runs: int, schema: str = "bench_loader") -> dict:
+    """Loader and `psql \\copy` times of the lake's gold exports, `runs` times each, in schemas
+    `schema` and bench_psql of the local profile's warehouse (never the pipeline's schema)."""
     local = load_profile("local")
-    wh_cfg = local.warehouse.model_copy(update={"schema_name": "bench_loader"})
+    wh_cfg = local.warehouse.model_copy(update={"schema_name": schema})
     profile = lake.profile.model_copy(update={"warehouse": wh_cfg})
     warehouse.bootstrap(profile)
     defs = warehouse_sql.table_defs()
@@ -83,14 +86,14 @@ def main() -> None:
     parquet_bytes = sum(e.bytes for e in exports.values())
 
     # The same rows as CSV files for psql (written once, not timed).
-    csv_dir = args.work / "csv"
-    csv_dir.mkdir(exist_ok=True)
+    csv_dir = work / "csv"
+    csv_dir.mkdir(parents=True, exist_ok=True)
     for name, export in exports.items():
         pacsv.write_csv(export.dataset.to_table(), csv_dir / f"{name}.csv")
     csv_bytes = sum((csv_dir / f"{n}.csv").stat().st_size for n in exports)
 
     loader_s, copy_s = [], []
-    for _ in range(args.runs):
+    for _ in range(runs):
         started = time.monotonic()
         warehouse.load(profile, sorted(exports))
         loader_s.append(time.monotonic() - started)
@@ -106,44 +109,51 @@ def main() -> None:
             f"\\copy bench_psql.{n} FROM '{csv_dir / n}.csv' WITH (FORMAT csv, HEADER true)\n"
             for n in exports
         )
-        (args.work / "copy.psql").write_text(script)
+        (work / "copy.psql").write_text(script)
         env = {**os.environ, "PGPASSWORD": wh_cfg.password}
         started = time.monotonic()
         subprocess.run(
             ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", wh_cfg.host, "-p",
              str(wh_cfg.port), "-U", wh_cfg.user, "-d", wh_cfg.database, "-f",
-             str(args.work / "copy.psql")],
+             str(work / "copy.psql")],
             check=True, env=env,
         )  # fmt: skip
         copy_s.append(time.monotonic() - started)
 
-    def median(values: list[float]) -> float:
-        return sorted(values)[len(values) // 2]
-
-    result = {
-        "scale": args.scale,
+    m_loader, m_copy = median(loader_s), median(copy_s)
+    return {
         "tables": len(exports),
         "rows": rows,
         "parquet_mb": round(parquet_bytes / 1e6, 1),
         "csv_mb": round(csv_bytes / 1e6, 1),
-        "loader_s": {"median": round(median(loader_s), 2), "min": round(min(loader_s), 2),
-                     "max": round(max(loader_s), 2)},
-        "psql_copy_s": {"median": round(median(copy_s), 2), "min": round(min(copy_s), 2),
-                        "max": round(max(copy_s), 2)},
-    }  # fmt: skip
-    m_loader, m_copy = median(loader_s), median(copy_s)
-    result["loader_rows_per_s"] = round(rows / m_loader)
-    result["loader_csv_mb_per_s"] = round(csv_bytes / 1e6 / m_loader, 1)
-    result["psql_copy_rows_per_s"] = round(rows / m_copy)
-    result["psql_copy_csv_mb_per_s"] = round(csv_bytes / 1e6 / m_copy, 1)
-    result["loader_to_psql_copy_time_ratio"] = round(m_loader / m_copy, 2)
+        "loader_s": spread(loader_s),
+        "psql_copy_s": spread(copy_s),
+        "loader_rows_per_s": round(rows / m_loader),
+        "loader_csv_mb_per_s": round(csv_bytes / 1e6 / m_loader, 1),
+        "psql_copy_rows_per_s": round(rows / m_copy),
+        "psql_copy_csv_mb_per_s": round(csv_bytes / 1e6 / m_copy, 1),
+        "loader_to_psql_copy_time_ratio": round(m_loader / m_copy, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--data", type=Path, help="an existing generated dataset")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    lake = build_lake(args.work, args.scale, args.data)
+    result = {"scale": args.scale, **measure(lake, args.work, args.runs)}
     (args.work / "warehouse_load.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     print(
         "\n| scale | rows | loader (s) | psql \\copy (s) | loader rows/s | \\copy rows/s | ratio |"
         "\n"
-        f"|---|---|---|---|---|---|---|\n| {args.scale} | {rows:,} | {m_loader:.2f} | "
-        f"{m_copy:.2f} | {result['loader_rows_per_s']:,} | {result['psql_copy_rows_per_s']:,} | "
+        f"|---|---|---|---|---|---|---|\n| {args.scale} | {result['rows']:,} | "
+        f"{result['loader_s']['median']:.2f} | {result['psql_copy_s']['median']:.2f} | "
+        f"{result['loader_rows_per_s']:,} | {result['psql_copy_rows_per_s']:,} | "
         f"{result['loader_to_psql_copy_time_ratio']} |"
     )
 
