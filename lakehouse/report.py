@@ -80,6 +80,7 @@ def row_flow(summary: dict) -> list[dict]:
             "bronze_files": files.get("files_bronze"),
             "quarantined_files": files.get("files_quarantine"),
             "silver_read": rows.get("rows_read"),
+            "silver_files": rows.get("files"),
             # SCD2 datasets (users) count new versions rather than merged rows.
             "silver_rows": rows.get("rows_inserted", rows.get("scd2_new_versions")),
             "quarantined_rows": sum(quarantined.values()),
@@ -88,14 +89,19 @@ def row_flow(summary: dict) -> list[dict]:
     return out
 
 
+def _from_files(files: int | None) -> str:
+    return "" if files is None else f" from {_esc(files)} BRONZE files"
+
+
 def _flow_section(summary: dict) -> str:
     flow = row_flow(summary)
     arrow = "&rarr;"
     rows = [[f"<b>{_esc(f['dataset'])}</b>", f"{_esc(f['raw_files'])} files", arrow,
              f"{_esc(f['bronze_files'])} files<br><small>{_esc(f['quarantined_files'])} "
              "quarantined</small>", arrow,
-             f"{_esc(f['silver_read'])} rows read<br><small>{_esc(f['quarantined_rows'])} "
-             "rows quarantined</small>", arrow, f"{_esc(f['silver_rows'])} rows merged"]
+             f"{_esc(f['silver_read'])} rows read{_from_files(f['silver_files'])}<br><small>"
+             f"{_esc(f['quarantined_rows'])} rows quarantined</small>", arrow,
+             f"{_esc(f['silver_rows'])} rows merged"]
             for f in flow]  # fmt: skip
     tables = summary.get("rows", {}).get("bronze_tables", {})
     if tables:
@@ -110,6 +116,9 @@ def _flow_section(summary: dict) -> str:
         + _table(
             ["dataset", "RAW", "", "BRONZE", "", "SILVER (read)", "", "SILVER"], rows, "flow"
         )  # fmt: skip
+        + "<p><small>RAW and BRONZE count the files this run's raw_to_bronze took; files the "
+        "sensor-led <code>ingest_&lt;dataset&gt;</code> DAGs ingested before the run are counted "
+        "where SILVER read them.</small></p>"
         + "<h3>GOLD &rarr; WAREHOUSE</h3>"
         + _table(["gold table", "GOLD rows", "WAREHOUSE rows"], gold_rows)
     )
@@ -139,14 +148,19 @@ def _quarantine_section(summary: dict) -> str:
     )
 
 
+def _as_arrived(row: dict) -> str:
+    """column=value pairs; a missing value shows as (null), unlike the text "null" or "None"."""
+    return "; ".join(f"{k}={'(null)' if v is None else v}" for k, v in row.items()
+                     if k not in HIDDEN_SAMPLE_COLUMNS)  # fmt: skip
+
+
 def _samples(summary: dict) -> str:
     """A few quarantined rows per dataset and reason, as they arrived."""
     out = ""
     for name, rows in sorted(summary.get("rows", {}).get("silver", {}).items()):
         samples = rows.get("quarantine_samples") or {}
         lines = [[_esc(reason), f"<code>{_esc(row.get(SOURCE_COLUMN))}</code>",
-                  "<code>" + _esc("; ".join(f"{k}={v}" for k, v in row.items()
-                                            if k not in HIDDEN_SAMPLE_COLUMNS)) + "</code>"]
+                  f"<code>{_esc(_as_arrived(row))}</code>"]
                  for reason, picked in sorted(samples.items()) for row in picked]  # fmt: skip
         if lines:
             out += f"<h3>Sample quarantined rows: {_esc(name)}</h3>" + _table(

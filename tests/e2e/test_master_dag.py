@@ -212,14 +212,18 @@ def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_r
     assert badges.count("success") > rows, badges  # the run's badge + every task instance
     assert not {"failed", "running", "queued", "up for retry", "upstream failed"} & set(badges)
 
-    # run_summary's "Run report" extra link, shown on its task instance, opens the report,
-    # served by the api-server to the logged-in browser.
+    # run_summary's "Run report" extra link, on its task instance's Details tab, opens the
+    # report, served by the api-server to the logged-in browser.
     links = _rest(profile, f"/api/v2/dags/{MASTER_DAG_ID}/dagRuns/{quote(run_id, safe='')}"
                            "/taskInstances/run_summary/links")  # fmt: skip
-    link = links.get("extra_links", links)["Run report"]
+    link = links["extra_links"]["Run report"]
     assert link == report_web.report_url(profile, run_id, api)
-    browser.get(f"{api}/dags/{MASTER_DAG_ID}/runs/{quote(run_id, safe='')}/tasks/run_summary")
-    wait.until(lambda b: "Run report" in b.find_element(By.TAG_NAME, "body").text)
+    browser.get(f"{api}/dags/{MASTER_DAG_ID}/runs/{quote(run_id, safe='')}"
+                "/tasks/run_summary/details")  # fmt: skip
+    (button,) = wait.until(lambda b: [a for a in b.find_elements(By.TAG_NAME, "a")
+                                      if a.text.strip() == "Run report"] or False)  # fmt: skip
+    assert button.get_attribute("href") == link
+    browser.save_screenshot(str(shots / "airflow-run-report-link.png"))
     browser.get(link)
     charts = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "div.chart svg") or False)
     assert len(charts) >= 4 and all(c.size["width"] > 100 for c in charts)  # + the Gantt

@@ -23,7 +23,7 @@ SUMMARY = {
     "stage_seconds": {"bronze_to_silver": 68.6, "silver_to_gold": 59.1},
     "rows": {
         "bronze_tables": {"products": 30},
-        "silver": {"events": {"rows_read": 3433, "rows_inserted": 3334,
+        "silver": {"events": {"files": 5, "rows_read": 3433, "rows_inserted": 3334,
                               "rows_quarantined": {"invalid_timestamp": 20, "unknown_enum": 7},
                               "quarantine_samples": {"unknown_enum": [
                                   {"event_type": "Teleport", "user_id": "u-9",
@@ -66,6 +66,7 @@ def test_every_section_is_rendered_self_contained():
         assert cells in page, cells
     assert "event_type=Teleport; user_id=u-9" in page and "s3a://b/events/e.csv" in page
     assert "_batch_id" not in page
+    assert "3433 rows read from 5 BRONZE files" in page
     assert "<script" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched at view time
 
@@ -86,7 +87,8 @@ def test_a_summary_without_a_timeline_still_lists_stage_durations():
 def test_the_flow_counts_come_from_the_summary():
     (events,) = report.row_flow(SUMMARY)
     assert events == {"dataset": "events", "raw_files": 6, "bronze_files": 5,
-                      "quarantined_files": 1, "silver_read": 3433, "silver_rows": 3334,
+                      "quarantined_files": 1, "silver_read": 3433, "silver_files": 5,
+                      "silver_rows": 3334,
                       "quarantined_rows": 27,
                       "reasons": {"invalid_timestamp": 20, "unknown_enum": 7}}  # fmt: skip
 
