@@ -1,7 +1,9 @@
-"""Fault-injection helpers for the reliability tests."""
+"""Fault-injection helpers for the reliability tests: Spark tasks started as Airflow starts
+them, throwaway servers to break, and content comparisons (sorted rows, hashes)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 
 from lakehouse.config import Profile
@@ -29,3 +31,186 @@ def spark_submit(profile: Profile, task_id: str, batch_id: str, log) -> subproce
     out = open(log, "w")  # noqa: SIM115 - the child owns it until it exits
     return subprocess.Popen(cmd, env=airflow_environment(profile), start_new_session=True,
                             stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- throwaway servers
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(what: str, ready, proc: subprocess.Popen, log, timeout: float = 60) -> None:
+    import time
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            state = f"exited {proc.returncode}" if proc.poll() is not None else "not ready"
+            raise RuntimeError(f"{what} {state} after start; its log {log}:\n"
+                               f"{Path(log).read_text(errors='replace')[-3000:]}")  # fmt: skip
+        time.sleep(0.2)
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of its own (initdb in a new temporary directory, a free port, the
+    binaries and system account lakehouse.services uses), bootstrapped like the local one: the
+    profile's login, databases, warehouse schema and roles. The shared server is never touched,
+    so this one may be restarted and killed at will. `profile` is `base` with its warehouse and
+    source DB pointed here."""
+
+    def __init__(self, base: Profile) -> None:
+        import tempfile
+        from pathlib import Path
+
+        from lakehouse.services import pg_bindir
+
+        # Not under pytest's temporary directory: another pytest session resets that to mode
+        # 0700, and the server runs as the postgres account (lakehouse.services.pg_user).
+        self.root = Path(tempfile.mkdtemp(prefix="lakehouse-reliability-pg-"))
+        self.port = free_port()
+        self.data = self.root / "pgdata"
+        self.log = self.root / "postgres.log"
+        self.bindir = pg_bindir(base)
+        self.proc: subprocess.Popen | None = None
+        update = {"port": self.port, "host": "127.0.0.1"}
+        self.profile = base.model_copy(update={
+            "warehouse": base.warehouse.model_copy(update=update),
+            "source_db": base.source_db.model_copy(update=update) if base.source_db else None,
+        })  # fmt: skip
+
+    def start(self) -> None:
+        from lakehouse.services import pg_initdb, pg_ready, pg_server_command
+
+        pg_initdb(self.bindir, self.data)
+        self.proc = subprocess.Popen(pg_server_command(self.bindir, self.data, self.port),
+                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        _wait("throwaway PostgreSQL", lambda: pg_ready(self.data, self.port), self.proc, self.log)
+
+    def bootstrap(self) -> None:
+        from lakehouse.services import pg_bootstrap
+
+        pg_bootstrap(self.profile, self.data)
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        """SIGINT: PostgreSQL's fast shutdown (open transactions rolled back, clients cut);
+        SIGQUIT: immediate (crash recovery at the next start); SIGKILL: the postmaster only."""
+        import os
+
+        if self.proc is not None and self.proc.poll() is None:
+            # The postmaster itself: the process started is runuser, which forwards SIGTERM only.
+            os.kill(self.postmaster_pid(), sig)
+            self.proc.wait(timeout=60)
+        self.proc = None
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def restart(self, sig: int = signal.SIGINT) -> None:
+        self.stop(sig)
+        self.start()
+
+    def remove(self) -> None:
+        """Stop the server and delete its data directory."""
+        import shutil
+
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ThrowawayS3:
+    """A versitygw of its own (the binary lakehouse.services builds, a free port) serving
+    `root`, with the profile's credentials; `profile` is `base` pointed at it."""
+
+    def __init__(self, base: Profile, root) -> None:
+        self.port = free_port()
+        self.root = root
+        self.log = root.parent / f"versitygw-{self.port}.log"
+        store = base.object_store.model_copy(
+            update={"endpoint_url": f"http://127.0.0.1:{self.port}"}
+        )
+        self.profile = base.model_copy(update={"object_store": store})
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        from lakehouse.services import s3_healthy, versitygw_command
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        cmd = versitygw_command(self.profile.object_store, self.port, self.root)
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        _wait("throwaway versitygw", lambda: s3_healthy(self.port), self.proc, self.log, 30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+
+# ----------------------------------------------------------------------------- content
+def _normal(value):
+    """Arrow gives UTC-aware timestamps; PostgreSQL's TIMESTAMP columns give naive UTC ones."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def rows_sorted(rows) -> list[tuple]:
+    return sorted((tuple(_normal(v) for v in row) for row in rows), key=repr)
+
+
+def content_hash(rows) -> str:
+    """sha256 over a table's rows, sorted: equal hashes mean equal content, in any order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for row in rows_sorted(rows):
+        digest.update(repr(row).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def delta_hashes(spark, root) -> dict[str, tuple[int, str]]:
+    """(rows, content hash) of every Delta table directly under `root` (a local folder)."""
+    from pathlib import Path
+
+    out = {}
+    for table in sorted(p for p in Path(root).iterdir() if (p / "_delta_log").is_dir()):
+        rows = [tuple(r) for r in spark.read.format("delta").load(str(table)).collect()]
+        out[table.name] = (len(rows), content_hash(rows))
+    return out
+
+
+def warehouse_tables(profile, login) -> dict[str, list[tuple]]:
+    """Every warehouse table's rows (sorted), read with `login`."""
+    import psycopg2
+
+    from lakehouse import warehouse_sql
+
+    wh = profile.warehouse
+    conn = psycopg2.connect(wh.dsn(login=login))
+    out = {}
+    try:
+        with conn, conn.cursor() as cur:
+            for name, table in sorted(warehouse_sql.table_defs().items()):
+                cols = ", ".join(warehouse_sql.quote(c) for c in table.column_names)
+                cur.execute(f'SELECT {cols} FROM "{wh.schema_name}"."{name}"')
+                out[name] = rows_sorted(cur.fetchall())
+    finally:
+        conn.close()
+    return out
+
+
+def gold_export_tables(profile) -> dict[str, list[tuple]]:
+    """Every gold export's rows (sorted), as the warehouse load reads them."""
+    from lakehouse import warehouse, warehouse_sql
+
+    return {name: rows_sorted(tuple(r.values())
+                              for r in warehouse.read_export(profile, name).to_pylist())
+            for name in sorted(warehouse_sql.table_defs())}  # fmt: skip
