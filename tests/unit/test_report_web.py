@@ -21,15 +21,13 @@ def test_local_runs_link_to_the_api_servers_report_route():
 
 
 def test_aws_runs_link_to_the_s3_console(monkeypatch):
-    aws = {"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "", "LAKEHOUSE_BUCKET_PREFIX": "acme",
-           "LAKEHOUSE_GLUE_ROLE_ARN": "arn:aws:iam::1:role/g", "LAKEHOUSE_REDSHIFT_WORKGROUP": "w",
-           "LAKEHOUSE_REDSHIFT_DATABASE": "d", "LAKEHOUSE_REDSHIFT_SECRET_ARN": "arn:s",
-           "LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN": "arn:aws:iam::1:role/c"}  # fmt: skip
-    for name, value in aws.items():
+    from tests.moto_aws import AWS_PROFILE_ENV
+
+    for name, value in {**AWS_PROFILE_ENV, "AWS_ENDPOINT_URL": ""}.items():
         monkeypatch.setenv(name, value)
     profile = load_profile("aws")
     url = report_web.report_url(profile, RUN_ID, "http://ignored")
-    assert url.startswith("https://eu-west-1.console.aws.amazon.com/s3/object/acme-metrics"
+    assert url.startswith("https://eu-west-1.console.aws.amazon.com/s3/object/acme-lakehouse-metrics"
                           "?region=eu-west-1&prefix=runs%2F")  # fmt: skip
     assert url.endswith("%2Freport.html")
 
