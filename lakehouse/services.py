@@ -115,6 +115,11 @@ class Stack:
         """The process ids of the running services (their children not included)."""
         return {pid for svc in self.services if (pid := self._pid(svc))}
 
+    def pid(self, name: str) -> int | None:
+        """The process id of a running service this stack started (None otherwise)."""
+        (svc,) = self._select([name])
+        return self._pid(svc)
+
     def _select(self, names: list[str] | None) -> list[Service]:
         if not names:
             return self.services
@@ -136,7 +141,10 @@ class Stack:
         return None
 
     def _start(self, svc: Service) -> None:
-        if svc.healthy():
+        # A process we started that died still looks healthy for a while to checks that go
+        # through another service (the scheduler's heartbeat, seen by the api-server).
+        died = self._pidfile(svc).is_file() and self._pid(svc) is None
+        if svc.healthy() and not died:
             print(f"{svc.name}: already healthy")
             return
         self.logs.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,11 @@ ground-truth manifest (all three batches landed at once)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg2
 import pytest
@@ -23,13 +25,32 @@ DATASETS = ("events", "transactions", "users", "shipment_tracking")
 
 
 @pytest.fixture(scope="module")
-def finished_run(profile):
+def runs(profile):
+    """Two manual triggers back to back: the first takes the sample to the warehouse, the
+    second (same input, nothing new in RAW) must wait for it (max_active_runs=1) and then
+    change nothing. GOLD and the warehouse are read right after the first run, before the
+    second one's GOLD stage starts minutes later."""
+    from tests.reliability.faults import gold_export_tables, warehouse_tables
+
     manifest = pipeline.prepare_sample_run(profile)
     pipeline.wait_for_dag(profile)
-    run_id = pipeline.trigger(profile)
-    # Raises with the failed tasks' logs on failure or timeout.
-    pipeline.wait_for_run(profile, run_id, timeout=RUN_TIMEOUT_S)
-    return manifest, run_id
+    first = pipeline.trigger(profile)
+    second = pipeline.trigger(profile)
+    try:
+        # Raises with the failed tasks' logs on failure or timeout.
+        pipeline.wait_for_run(profile, first, timeout=RUN_TIMEOUT_S)
+        gold = gold_export_tables(profile)
+        loaded = warehouse_tables(profile, profile.warehouse.analyst)
+        yield {"manifest": manifest, "first": first, "second": second, "gold": gold,
+               "warehouse": loaded}  # fmt: skip
+    finally:  # later modules must not meet a running master (its failure is the test's)
+        with contextlib.suppress(pipeline.PipelineError):
+            pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def finished_run(runs):
+    return runs["manifest"], runs["first"]
 
 
 def _rest(profile, path: str) -> dict:
@@ -175,8 +196,6 @@ def test_the_run_report_is_written_with_the_runs_figures(profile, finished_run, 
 def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_run, browser):
     """Log in to the native Airflow UI, open the finished run and see it and every task
     succeeded; open its HTML report and see the charts. Screenshots go to .stack/."""
-    from urllib.parse import quote
-
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -230,3 +249,56 @@ def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_r
     assert report.fetch(profile, run_id)[1].decode().startswith("<!doctype html>")
     assert run_id in browser.title
     browser.save_screenshot(str(shots / "run-report.png"))
+
+
+def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, runs):
+    """kill -9 of the scheduler's whole process group (the executor and the task processes it
+    started die with it) while the second run is inside a task; after a restart the
+    orphaned task is failed and retried, the run succeeds, and no task's attempts overlap
+    (reliability: process kills)."""
+    import os
+    import signal
+    import time
+
+    from lakehouse.services import Stack
+
+    stack, second = Stack(profile), runs["second"]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not (busy := [t for t, s in pipeline.task_states(profile, MASTER_DAG_ID, second).items()
+                        if s == "running" and t != "validate_config"]):  # fmt: skip
+        assert time.monotonic() < deadline, "the second run never reached a task"
+        time.sleep(1)
+    pid = stack.pid("airflow-scheduler")
+    assert pid, "the native scheduler is not running"
+    os.killpg(pid, signal.SIGKILL)
+    stack.start(["airflow-scheduler"])
+    assert stack.pid("airflow-scheduler") not in (None, pid)
+    pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
+    run = quote(second, safe="")
+    for task in busy:
+        tries = _rest(profile, f"/api/v2/dags/{MASTER_DAG_ID}/dagRuns/{run}/taskInstances/"
+                               f"{task}/tries")["task_instances"]  # fmt: skip
+        assert len(tries) >= 2 and tries[-1]["state"] == "success", tries
+        spans = sorted((_when(t["start_date"]), _when(t["end_date"])) for t in tries)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
+
+
+def test_a_second_trigger_waits_for_the_first_and_the_rerun_changes_nothing(profile, runs):
+    """Two manual triggers never run at once, and the master run again on the same input gives
+    identical GOLD content and identical warehouse tables (reliability: idempotent reruns,
+    concurrency)."""
+    from tests.reliability.faults import content_hash, gold_export_tables, warehouse_tables
+
+    pipeline.wait_for_run(profile, runs["second"], timeout=RUN_TIMEOUT_S)
+    by_id = {r["run_id"]: r for r in pipeline.list_runs(profile)}
+    first, second = by_id[runs["first"]], by_id[runs["second"]]
+    assert _when(second["start_date"]) >= _when(first["end_date"]), (first, second)
+    gold = gold_export_tables(profile)
+    assert {t: content_hash(r) for t, r in gold.items()} == {
+        t: content_hash(r) for t, r in runs["gold"].items()}  # fmt: skip
+    assert all(gold.values()), "a gold table is empty"
+    assert warehouse_tables(profile, profile.warehouse.analyst) == runs["warehouse"]
+    summary = json.loads(object_store(profile).get(
+        profile.zones.metrics, f"runs/{run_key(runs['second'])}/summary.json"))  # fmt: skip
+    # Nothing new reached SILVER: every dataset read no rows.
+    assert all(not d.get("rows_read") for d in summary["rows"]["silver"].values()), summary
