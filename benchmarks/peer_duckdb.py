@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from spark_jobs.gold.reference import COUNTRIES, STATUSES, USD_RATES
-from spark_jobs.silver.transforms import EMAIL_PATTERN, NULL_SPELLINGS
+from spark_jobs.silver.transforms import EMAIL_PATTERN, NULL_SPELLINGS, REASONS
 
 GOLD_TABLES = (
     "dim_users",
@@ -143,17 +143,6 @@ def _typed(name: str, col: dict) -> tuple[str, list[tuple[str, str]]]:
             )
         ]
     return s, []
-
-
-REASONS = [
-    "missing_required_key",
-    "invalid_timestamp",
-    "invalid_number",
-    "unknown_enum",
-    "negative_amount",
-    "invalid_currency",
-    "malformed_email",
-]
 
 
 def build_silver(con, spec: dict, files: list, out_dir: Path) -> dict:

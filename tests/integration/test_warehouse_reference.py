@@ -3,13 +3,12 @@ export row for row, validation passing, and a second load of the same GOLD chang
 
 from __future__ import annotations
 
-import datetime as dt
-
 import psycopg2
 import pytest
 
 from lakehouse import warehouse, warehouse_sql
 from lakehouse.config import Profile
+from tests.reliability.faults import rows_sorted
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +29,6 @@ def loaded(gold_export: Profile, pg_profile: Profile):
     owner.close()
 
 
-def _normal(value):
-    """Arrow gives UTC-aware timestamps; PostgreSQL's TIMESTAMP columns give naive UTC ones."""
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
-
-
-def _sorted(rows) -> list[tuple]:
-    return sorted((tuple(_normal(v) for v in row) for row in rows), key=repr)
-
-
 def test_every_gold_table_is_loaded(loaded):
     _, report = loaded
     assert sorted(report.tables) == sorted(warehouse_sql.table_defs())
@@ -58,7 +46,7 @@ def test_table_equals_gold_row_for_row(loaded, table):
     rows = backend.query(f'SELECT {cols} FROM "{backend.schema}"."{table}"')
     expected = [tuple(r.values()) for r in gold.to_pylist()]
     assert len(rows) == len(expected)
-    assert _sorted(rows) == _sorted(expected)
+    assert rows_sorted(rows) == rows_sorted(expected)
 
 
 def test_validation_passes_and_a_reload_changes_nothing(loaded):
