@@ -22,6 +22,8 @@ from lakehouse.storage import object_store
 
 RUN_TIMEOUT_S = 1500
 DATASETS = ("events", "transactions", "users", "shipment_tracking")
+# Not mapped, one at a time, each running for tens of seconds at least.
+SPARK_TASKS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +77,45 @@ def _metrics(profile, run_id: str, stage: str) -> dict:
              if o.key.rsplit("/", 1)[1].startswith("part-")]  # fmt: skip
     assert len(parts) == 1, parts
     return json.loads(store.get(profile.zones.metrics, parts[0]))
+
+
+def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, runs):
+    """kill -9 of the scheduler's whole process group (the executor and the task processes it
+    started die with it) while the second run is inside a Spark task; after a restart the
+    orphaned task is failed and retried, the run succeeds, and the task's attempts do not
+    overlap (reliability: process kills). First in the module, so the second run has just
+    started and the run's results are checked by the tests after it."""
+    import os
+    import signal
+    import time
+
+    from lakehouse.services import Stack
+
+    stack, second = Stack(profile), runs["second"]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:  # a Spark task: it runs long enough to be killed in flight
+        states = pipeline.task_states(profile, MASTER_DAG_ID, second)
+        busy = [t for t in SPARK_TASKS if states.get(t) == "running"]
+        if busy:
+            break
+        state = pipeline.run_state(profile, MASTER_DAG_ID, second)
+        assert state in ("queued", "running"), f"the second run {state} before a Spark task ran"
+        assert time.monotonic() < deadline, "the second run never reached a Spark task"
+        time.sleep(1)
+    pid = stack.pid("airflow-scheduler")
+    assert pid, "the native scheduler is not running"
+    os.killpg(pid, signal.SIGKILL)
+    stack.start(["airflow-scheduler"])
+    assert stack.pid("airflow-scheduler") not in (None, pid)
+    pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
+    (task,) = busy
+    tries = _rest(profile, f"/api/v2/dags/{MASTER_DAG_ID}/dagRuns/{quote(second, safe='')}"
+                           f"/taskInstances/{task}/tries")["task_instances"]  # fmt: skip
+    assert len(tries) >= 2 and tries[-1]["state"] == "success", (task, tries)
+    spans = sorted((_when(t["start_date"]), _when(t["end_date"])) for t in tries)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), (task, spans)
+    print({"killed_in": task, "tries": [(t["try_number"], t["state"], t["start_date"],
+                                         t["end_date"]) for t in tries]})  # fmt: skip
 
 
 def test_raw_is_empty_and_every_file_landed_where_expected(profile, finished_run):
@@ -249,38 +290,6 @@ def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_r
     assert report.fetch(profile, run_id)[1].decode().startswith("<!doctype html>")
     assert run_id in browser.title
     browser.save_screenshot(str(shots / "run-report.png"))
-
-
-def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, runs):
-    """kill -9 of the scheduler's whole process group (the executor and the task processes it
-    started die with it) while the second run is inside a task; after a restart the
-    orphaned task is failed and retried, the run succeeds, and no task's attempts overlap
-    (reliability: process kills)."""
-    import os
-    import signal
-    import time
-
-    from lakehouse.services import Stack
-
-    stack, second = Stack(profile), runs["second"]
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while not (busy := [t for t, s in pipeline.task_states(profile, MASTER_DAG_ID, second).items()
-                        if s == "running" and t != "validate_config"]):  # fmt: skip
-        assert time.monotonic() < deadline, "the second run never reached a task"
-        time.sleep(1)
-    pid = stack.pid("airflow-scheduler")
-    assert pid, "the native scheduler is not running"
-    os.killpg(pid, signal.SIGKILL)
-    stack.start(["airflow-scheduler"])
-    assert stack.pid("airflow-scheduler") not in (None, pid)
-    pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
-    run = quote(second, safe="")
-    for task in busy:
-        tries = _rest(profile, f"/api/v2/dags/{MASTER_DAG_ID}/dagRuns/{run}/taskInstances/"
-                               f"{task}/tries")["task_instances"]  # fmt: skip
-        assert len(tries) >= 2 and tries[-1]["state"] == "success", tries
-        spans = sorted((_when(t["start_date"]), _when(t["end_date"])) for t in tries)
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
 
 
 def test_a_second_trigger_waits_for_the_first_and_the_rerun_changes_nothing(profile, runs):
