@@ -105,6 +105,10 @@ def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, ru
     pid = stack.pid("airflow-scheduler")
     assert pid, "the native scheduler is not running"
     os.killpg(pid, signal.SIGKILL)
+    gone = time.monotonic() + 30  # SIGKILL is delivered asynchronously
+    while stack.pid("airflow-scheduler") == pid:
+        assert time.monotonic() < gone, f"scheduler {pid} still alive after SIGKILL"
+        time.sleep(0.2)
     stack.start(["airflow-scheduler"])
     assert stack.pid("airflow-scheduler") not in (None, pid)
     pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
