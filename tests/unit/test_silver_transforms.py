@@ -155,6 +155,26 @@ def test_quarantine_samples_keep_a_few_rows_per_reason_as_they_arrived(spark):
     assert "_extra" not in samples["unknown_enum"][0]
 
 
+def test_silver_quality_checks_count_every_rule_in_one_pass(spark):
+    from spark_jobs.bronze_to_silver import quality_checks
+
+    spec = {"key": ["id"], "max_error_rate": 0.1,
+            "columns": {"id": {"type": "string"},
+                        "kind": {"type": "enum", "values": ["a", "b"]},
+                        "amount": {"type": "decimal", "range": [0, 10]}}}  # fmt: skip
+    table = spark.createDataFrame(
+        [("1", "a", 5), ("2", "c", 20), ("2", None, None), (None, "b", -1)],
+        "id string, kind string, amount int",
+    )
+    checks = {c["check"]: c for c in quality_checks(table, spec, rows_read=5, quarantined=1)}
+    observed = {name: (c["observed"], c["passed"]) for name, c in checks.items()}
+    assert observed == {"error_rate": (0.2, False), "unique_key": (2, False),
+                        "not_null_key": (1, False), "accepted_values:kind": (1, False),
+                        "range:amount": (2, False)}  # fmt: skip
+    clean = table.where("id = '1'")
+    assert all(c["passed"] for c in quality_checks(clean, spec, rows_read=1, quarantined=0))
+
+
 def test_winners_latest_wins_and_duplicates_are_counted(spark):
     rows = [
         {**GOOD_EVENT, "event_id": "e1"},
