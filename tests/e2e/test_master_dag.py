@@ -57,17 +57,9 @@ def finished_run(runs):
 
 def _rest(profile, path: str) -> dict:
     """GET on the native Airflow REST API with the profile's admin login."""
-    import urllib.request
+    from lakehouse.airflow_api import AirflowApi
 
-    api, airflow = f"http://127.0.0.1:{profile.airflow.api_port}", profile.airflow
-    login = json.dumps({"username": airflow.admin_user, "password": airflow.admin_password})
-    request = urllib.request.Request(f"{api}/auth/token", data=login.encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
-    with urllib.request.urlopen(request, timeout=30) as resp:
-        token = json.loads(resp.read())["access_token"]
-    request = urllib.request.Request(api + path, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=30) as resp:
-        return json.loads(resp.read())
+    return AirflowApi(profile).get(path)
 
 
 def _metrics(profile, run_id: str, stage: str) -> dict:
