@@ -81,19 +81,21 @@ def extract(spark: SparkSession, bronze_root: str, files: list, spec: dict) -> D
     return out
 
 
-def merge_latest(spark: SparkSession, rows: DataFrame, path: str, spec: dict) -> dict[str, int]:
-    """Upsert winners: a newer version replaces the stored one; older or equal ones are dropped."""
+def merge_latest(
+    spark: SparkSession, rows: DataFrame, total: int, path: str, spec: dict
+) -> dict[str, int]:
+    """Upsert winners (`total` of them, one per key): a newer version replaces the stored one;
+    older or equal ones are dropped."""
     key, order_by = spec["key"], spec["order_by"]
     if not _exists(spark, path):
         writer = rows.write.format("delta").mode("overwrite")
         if "event_date" in rows.columns:
             writer = writer.partitionBy("event_date")
         writer.save(path)
-        return {"inserted": rows.count(), "exact": 0, "superseded": 0}
-    # Counted before the MERGE: a Delta read re-resolves to the newest version when it runs
-    # again, so counting afterwards would see the rows this MERGE inserted.
+        return {"inserted": total, "exact": 0, "superseded": 0}
+    # Matched before the MERGE: a Delta read re-resolves to the newest version when it runs
+    # again, so matching afterwards would see the rows this MERGE inserted.
     rows = rows.cache()
-    total = rows.count()
     target = spark.read.format("delta").load(path)
     matched = rows.alias("s").join(target.select(*key, F.col("_row_hash").alias("_t_hash")), key)
     stats = matched.agg(
@@ -186,8 +188,11 @@ def quarantine_samples(cleaned: DataFrame, per_reason: int = SAMPLES_PER_REASON)
     return samples
 
 
-def quality_checks(table: DataFrame, spec: dict, rows_read: int, quarantined: int) -> list[dict]:
-    """Centralised checks on the silver table after the write (and the error rate)."""
+def quality_checks(
+    table: DataFrame, spec: dict, rows_read: int, quarantined: int
+) -> tuple[list[dict], int]:
+    """Centralised checks on the silver table after the write (and the error rate), and the
+    table's current row count, from one aggregate."""
     key = spec["key"]
     checks: list[dict[str, Any]] = []
     rate = quarantined / rows_read if rows_read else 0.0
@@ -254,7 +259,7 @@ def quality_checks(table: DataFrame, spec: dict, rows_read: int, quarantined: in
             checks.append(
                 {"check": f"range:{name}", "observed": bad, "limit": limit, "passed": bad <= limit}
             )
-    return checks
+    return checks, stats["rows"]
 
 
 def process_dataset(
@@ -272,29 +277,27 @@ def process_dataset(
     if not files:
         return {**metrics, "rows_read": 0, "skipped": "no new bronze files"}
     t0 = time.time()
-    raw = extract(spark, bronze_root, files, spec).cache()
-    rows_read = raw.count()
-    t1 = time.time()
-    cleaned = T.clean(raw, spec).cache()
-    reasons = {
-        r.quarantine_reason: r["count"]
-        for r in cleaned.where("quarantine_reason IS NOT NULL")
-        .groupBy("quarantine_reason")
-        .count()
-        .collect()
-    }
-    quarantined = sum(reasons.values())
-    extras = sorted(
-        {k for r in raw.select(F.explode(F.map_keys(T.EXTRA))).distinct().collect() for k in r}
+    cleaned = T.clean(extract(spark, bronze_root, files, spec), spec).cache()
+    # Rows read, quarantine reasons and extra column names in one job (each Spark action
+    # costs far more than the rows it counts at these sizes; `clean` keeps every row).
+    profile = cleaned.groupBy("quarantine_reason").agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.array_distinct(F.flatten(F.collect_set(F.map_keys(T.EXTRA)))).alias("extras"),
     )
+    by_reason = profile.collect()
+    t1 = time.time()
+    rows_read = sum(r.rows for r in by_reason)
+    reasons = {r.quarantine_reason: r.rows for r in by_reason if r.quarantine_reason}
+    quarantined = sum(reasons.values())
+    extras = sorted({k for r in by_reason for k in r.extras})
     good = T.valid(cleaned, spec).withColumn("_batch_id", F.lit(batch_id)).cache()
-    good.count()
+    good_rows = rows_read - quarantined  # `valid` is the rows without a reason
     t2 = time.time()
     rate = quarantined / rows_read if rows_read else 0.0
     if rate > spec["max_error_rate"]:
         # Nothing is written and the files stay pending; the failed check goes into the job's
         # metrics and fails the job (without retries: the same files would fail the same way).
-        for df in (raw, cleaned, good):
+        for df in (cleaned, good):
             df.unpersist()
         return {**metrics, "rows_read": rows_read, "rows_quarantined": reasons,
                 "skipped": (f"{quarantined} of {rows_read} rows quarantined ({rate:.1%}) is above "
@@ -303,16 +306,17 @@ def process_dataset(
                 "dq": [{"check": "error_rate", "observed": round(rate, 5),
                         "limit": spec["max_error_rate"], "passed": False}]}  # fmt: skip
     if spec.get("scd2_tracked"):
-        exact = good.count() - good.dropDuplicates([*spec["key"], "_row_hash"]).count()
+        exact = good_rows - good.dropDuplicates([*spec["key"], "_row_hash"]).count()
         new_versions = merge_scd2(spark, good, path, spec)
         kept = {
             "scd2_new_versions": new_versions,
-            "scd2_unchanged": good.count() - exact - new_versions,
+            "scd2_unchanged": good_rows - exact - new_versions,
         }
         duplicates = {"exact": exact, "superseded_by_later": 0}
     else:
         exact, superseded = T.duplicate_counts(good, spec)
-        merged = merge_latest(spark, T.winners(good, spec), path, spec)
+        winners = good_rows - exact - superseded  # one per key
+        merged = merge_latest(spark, T.winners(good, spec), winners, path, spec)
         duplicates = {
             "exact": exact + merged["exact"],
             "superseded_by_later": superseded + merged["superseded"],
@@ -333,8 +337,8 @@ def process_dataset(
     done.write.format("delta").mode(mode).save(f"{silver_root}/{PROCESSED}")
     t3 = time.time()
     table = spark.read.format("delta").load(path)
-    checks = quality_checks(table, spec, rows_read, quarantined)
-    for frame in (raw, cleaned, good):
+    checks, silver_rows = quality_checks(table, spec, rows_read, quarantined)
+    for frame in (cleaned, good):
         frame.unpersist()
     return {
         **metrics,
@@ -344,9 +348,7 @@ def process_dataset(
         "duplicates_dropped": duplicates,
         **kept,
         "extra_columns": extras,
-        "silver_rows_total": table.where("is_current").count()
-        if spec.get("scd2_tracked")
-        else table.count(),
+        "silver_rows_total": silver_rows,  # current rows only for SCD2
         "dq": checks,
         "seconds": {
             "read": round(t1 - t0, 2),

@@ -166,13 +166,16 @@ def test_silver_quality_checks_count_every_rule_in_one_pass(spark):
         [("1", "a", 5), ("2", "c", 20), ("2", None, None), (None, "b", -1)],
         "id string, kind string, amount int",
     )
-    checks = {c["check"]: c for c in quality_checks(table, spec, rows_read=5, quarantined=1)}
+    found, rows = quality_checks(table, spec, rows_read=5, quarantined=1)
+    assert rows == 4
+    checks = {c["check"]: c for c in found}
     observed = {name: (c["observed"], c["passed"]) for name, c in checks.items()}
     assert observed == {"error_rate": (0.2, False), "unique_key": (2, False),
                         "not_null_key": (1, False), "accepted_values:kind": (1, False),
                         "range:amount": (2, False)}  # fmt: skip
     clean = table.where("id = '1'")
-    assert all(c["passed"] for c in quality_checks(clean, spec, rows_read=1, quarantined=0))
+    found, rows = quality_checks(clean, spec, rows_read=1, quarantined=0)
+    assert rows == 1 and all(c["passed"] for c in found)
 
 
 def test_winners_latest_wins_and_duplicates_are_counted(spark):
