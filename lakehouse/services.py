@@ -33,6 +33,14 @@ from lakehouse.storage import object_store
 
 VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw"
 VERSITYGW_VERSION = "v1.8.0"
+# The standalone worker copies every application's jars (~280 MB per executor) into its work
+# directory and keeps them forever by default: an hourly pipeline fills the disk in days.
+# Remove the directories of finished applications 30 minutes after they end (executor logs
+# stay readable that long; the driver's log is in the Airflow task log). Same in Compose.
+SPARK_WORKER_CLEANUP = (
+    "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.interval=300 "
+    "-Dspark.worker.cleanup.appDataTtl=1800"
+)
 
 
 class ServiceError(RuntimeError):
@@ -248,6 +256,7 @@ class Stack:
         import pyspark
 
         env = dict(os.environ)
+        user_opts = os.environ.get("SPARK_WORKER_OPTS", "")
         env.update(
             {
                 "SPARK_HOME": str(Path(pyspark.__file__).parent),
@@ -256,6 +265,8 @@ class Stack:
                 "SPARK_LOCAL_IP": "127.0.0.1",
                 "SPARK_LOG_DIR": str(self.logs),
                 "SPARK_WORKER_DIR": str(self.state / "spark-work"),
+                # A user's own worker options come last and win.
+                "SPARK_WORKER_OPTS": f"{SPARK_WORKER_CLEANUP} {user_opts}".strip(),
             }
         )
         return env

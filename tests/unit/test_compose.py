@@ -378,6 +378,14 @@ def test_spark_workers_scale():
     assert raw["depends_on"]["spark-master"]["condition"] == "service_healthy"
 
 
+def test_spark_workers_clean_up_finished_applications_like_the_native_worker():
+    from lakehouse.services import SPARK_WORKER_CLEANUP
+
+    env = load_yaml(COMPOSE_FILE)["services"]["spark-worker"]["environment"]
+    assert env["SPARK_WORKER_OPTS"] == SPARK_WORKER_CLEANUP
+    assert "-Dspark.worker.cleanup.enabled=true" in SPARK_WORKER_CLEANUP
+
+
 def test_no_fixed_container_names(doc):
     assert [n for n, s in doc["services"].items() if "container_name" in s] == []
 
