@@ -34,6 +34,7 @@ CASES = [
     ("empty", b"", None, "empty_file"),
     ("whitespace only", b"  \n\n", None, "empty_file"),
     ("header only", b"a,b\n", None, "empty_file"),
+    ("separators only", b",,,\n , ,\n", None, "empty_file"),
     ("truncated gzip", gzip.compress(CSV)[:-6], None, "corrupt_gzip"),
     ("truncated parquet", PARQUET[:-10], None, "corrupt_parquet"),
     ("parquet bad footer", PARQUET[:4] + b"\x00" * 40 + PARQUET[-8:], None, "corrupt_parquet"),
