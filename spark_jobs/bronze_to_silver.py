@@ -28,6 +28,11 @@ LOG_FIELDS = "outcome string, format string, delimiter string, target_key string
 SAMPLES_PER_REASON = 3  # quarantined rows per reason kept in the metrics for the run report
 
 
+def count_if(condition: Column) -> Column:
+    """Rows matching `condition`, as one aggregate expression (0 when none)."""
+    return F.sum(F.when(condition, 1).otherwise(0))
+
+
 def _exists(spark: SparkSession, path: str) -> bool:
     return is_delta(spark, path)
 
@@ -100,7 +105,7 @@ def merge_latest(
     matched = rows.alias("s").join(target.select(*key, F.col("_row_hash").alias("_t_hash")), key)
     stats = matched.agg(
         F.count(F.lit(1)).alias("matched"),
-        F.sum(F.when(F.col("_row_hash") == F.col("_t_hash"), 1).otherwise(0)).alias("exact"),
+        count_if(F.col("_row_hash") == F.col("_t_hash")).alias("exact"),
     ).collect()[0]
     exact = stats.exact or 0
     cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
@@ -206,9 +211,6 @@ def quality_checks(
     )
     live = table.where("is_current") if spec.get("scd2_tracked") else table
 
-    def count_if(condition) -> Column:
-        return F.sum(F.when(condition, 1).otherwise(0))
-
     # Every figure in one aggregate (one Spark job): the job's time goes on per-action cost.
     figures = [
         F.count(F.lit(1)).alias("rows"),
@@ -280,11 +282,14 @@ def process_dataset(
     cleaned = T.clean(extract(spark, bronze_root, files, spec), spec).cache()
     # Rows read, quarantine reasons and extra column names in one job (each Spark action
     # costs far more than the rows it counts at these sizes; `clean` keeps every row).
-    profile = cleaned.groupBy("quarantine_reason").agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.array_distinct(F.flatten(F.collect_set(F.map_keys(T.EXTRA)))).alias("extras"),
+    by_reason = (
+        cleaned.groupBy("quarantine_reason")
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.array_distinct(F.flatten(F.collect_set(F.map_keys(T.EXTRA)))).alias("extras"),
+        )
+        .collect()
     )
-    by_reason = profile.collect()
     t1 = time.time()
     rows_read = sum(r.rows for r in by_reason)
     reasons = {r.quarantine_reason: r.rows for r in by_reason if r.quarantine_reason}
