@@ -230,9 +230,22 @@ def test_the_run_report_is_written_with_the_runs_figures(profile, finished_run, 
     assert all(row["source_file"] in page for rows in samples.values() for row in rows)
 
 
+def _visible_texts(browser, selector: str, attribute: str | None = None) -> list:
+    """The trimmed text of every visible element matching `selector` (with `attribute`'s value
+    when asked: (text, value) pairs), read in one script call so a re-render cannot leave a
+    stale element half-read."""
+    return browser.execute_script(
+        """const [selector, attribute] = arguments;
+        return [...document.querySelectorAll(selector)]
+          .filter(e => e.getClientRects().length && e.innerText.trim())
+          .map(e => attribute ? [e.innerText.trim(), e[attribute]] : e.innerText.trim());""",
+        selector, attribute)  # fmt: skip
+
+
 def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_run, browser):
     """Log in to the native Airflow UI, open the finished run and see it and every task
     succeeded; open its HTML report and see the charts. Screenshots go to .stack/."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -242,7 +255,10 @@ def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_r
     shots = stack_dir() / profile.name / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     api = f"http://127.0.0.1:{profile.airflow.api_port}"
-    wait = WebDriverWait(browser, 60)
+    # The UI is a React app that re-renders as its queries settle: an element found a moment
+    # ago can be gone, so a wait retries on a stale element and page reads go through
+    # _visible_texts, which reads text in one script call instead of element by element.
+    wait = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))
 
     browser.get(f"{api}/")
     fields = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input") or False)
@@ -262,8 +278,7 @@ def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_r
     browser.save_screenshot(str(shots / "airflow-run.png"))
     assert run_id in text
     # The run's state badge and one per task instance row: every one says Success.
-    badges = [el.text.strip().lower() for el in browser.find_elements(
-        By.CSS_SELECTOR, "[class*=badge]") if el.text.strip()]  # fmt: skip
+    badges = [b.lower() for b in _visible_texts(browser, "[class*=badge]")]
     rows = len(pipeline.task_instances(profile, MASTER_DAG_ID, run_id))
     assert badges.count("success") > rows, badges  # the run's badge + every task instance
     assert not {"failed", "running", "queued", "up for retry", "upstream failed"} & set(badges)
@@ -276,9 +291,9 @@ def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_r
     assert link == report_web.report_url(profile, run_id, api)
     browser.get(f"{api}/dags/{MASTER_DAG_ID}/runs/{quote(run_id, safe='')}"
                 "/tasks/run_summary/details")  # fmt: skip
-    (button,) = wait.until(lambda b: [a for a in b.find_elements(By.TAG_NAME, "a")
-                                      if a.text.strip() == "Run report"] or False)  # fmt: skip
-    assert button.get_attribute("href") == link
+    hrefs = wait.until(lambda b: [h for t, h in _visible_texts(b, "a", "href")
+                                  if t == "Run report"] or False)  # fmt: skip
+    assert hrefs == [link]
     browser.save_screenshot(str(shots / "airflow-run-report-link.png"))
     browser.get(link)
     charts = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "div.chart svg") or False)
