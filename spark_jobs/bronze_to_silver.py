@@ -17,20 +17,16 @@ from operator import or_
 from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from spark_jobs.columns import count_if
 from spark_jobs.runtime import finish_job, is_delta, path_exists, start_job, write_metrics
 from spark_jobs.silver import transforms as T
 
 PROCESSED = "_state/processed_files"
 LOG_FIELDS = "outcome string, format string, delimiter string, target_key string"
 SAMPLES_PER_REASON = 3  # quarantined rows per reason kept in the metrics for the run report
-
-
-def count_if(condition: Column) -> Column:
-    """Rows matching `condition`, as one aggregate expression (0 when none)."""
-    return F.sum(F.when(condition, 1).otherwise(0))
 
 
 def _exists(spark: SparkSession, path: str) -> bool:

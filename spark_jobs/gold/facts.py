@@ -16,6 +16,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from spark_jobs.columns import count_if
 from spark_jobs.gold.dims import conform_to, date_key
 from spark_jobs.gold.reference import USD_RATES
 
@@ -108,7 +109,7 @@ def build_fact_user_activity(fact_events: DataFrame, fact_transactions: DataFram
     ev = fact_events.groupBy("user_id", F.col("event_date").alias("activity_date")).agg(
         F.count(F.lit(1)).alias("events"),
         F.countDistinct("session_id").alias("sessions"),
-        F.sum(F.when(F.col("event_type") == "purchase", 1).otherwise(0)).alias("purchases"),
+        count_if(F.col("event_type") == "purchase").alias("purchases"),
     )
     spend = (
         fact_transactions.where("status = 'completed'")

@@ -27,6 +27,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from spark_jobs.columns import count_if
 from spark_jobs.gold.dims import conform_to, date_key
 
 MONEY = DecimalType(18, 2)
@@ -154,7 +155,7 @@ def build_user_ltv(fact_transactions: DataFrame) -> DataFrame:
 
 def build_sales_daily(fact_transactions: DataFrame) -> DataFrame:
     agg = fact_transactions.groupBy(F.to_date("transaction_ts").alias("sales_date")).agg(
-        F.sum(F.when(F.col("status") == "completed", 1).otherwise(0)).alias("orders"),
+        count_if(F.col("status") == "completed").alias("orders"),
         _money_sum("status IN ('completed', 'pending', 'refunded')", "amount_usd").alias("gmv_usd"),
         _money_sum("status = 'completed'", "amount_usd").alias("net_revenue_usd"),
     )
@@ -197,9 +198,7 @@ def build_inventory_health(bronze_inventory: DataFrame, fact_events: DataFrame, 
 
     now = latest(bronze_inventory, ["product_id", "warehouse_id"], "updated_at")
     incidents = bronze_inventory.groupBy("product_id", "warehouse_id").agg(
-        F.sum(F.when(F.col("quantity_on_hand") == 0, 1).otherwise(0)).alias(
-            "out_of_stock_incidents"
-        ),
+        count_if(F.col("quantity_on_hand") == 0).alias("out_of_stock_incidents"),
         F.avg("quantity_on_hand").alias("avg_qty"),
     )
     warehouses = now.groupBy("product_id").agg(F.count(F.lit(1)).alias("n_wh"))
@@ -231,13 +230,12 @@ def build_delivery_performance(fact_shipments: DataFrame) -> DataFrame:
     delivered = F.col("delivery_hours").isNotNull()
     out = fact_shipments.groupBy("carrier").agg(
         F.count(F.lit(1)).alias("shipments"),
-        F.sum(F.when(delivered, 1).otherwise(0)).alias("delivered"),
+        count_if(delivered).alias("delivered"),
         F.percentile("delivery_hours", 0.5).alias("p50_delivery_hours"),
         F.percentile("delivery_hours", 0.9).alias("p90_delivery_hours"),
-        (
-            F.sum(F.when(F.col("delivery_hours") > LATE_HOURS, 1).otherwise(0))
-            / F.sum(F.when(delivered, 1))
-        ).alias("late_delivery_rate"),
+        (count_if(F.col("delivery_hours") > LATE_HOURS) / F.sum(F.when(delivered, 1))).alias(
+            "late_delivery_rate"
+        ),
         F.avg("shipping_cost").alias("shipping_cost_per_order"),
         F.sum("temperature_excursions").alias("temperature_excursions"),
     )
