@@ -159,6 +159,9 @@ class RedshiftWarehouse(_Strict):
 
 class AirflowSettings(_Strict):
     metadata_database: str = "airflow"
+    # Where the REST API answers: loopback for the native services, the api-server's
+    # service name inside the Compose network.
+    api_host: str = "127.0.0.1"
     api_port: int = 8080
     # profile: the CLI and the native services derive Airflow's settings (home, metadata DB,
     # API URL, JWT secret) from this profile. environment: they are already set in the

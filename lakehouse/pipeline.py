@@ -1,91 +1,82 @@
 """Driving the pipeline from outside Airflow: drop files into RAW, trigger the master DAG
-through the real scheduler (Airflow's CLI), wait for the run, and summarise what it produced.
-Used by the `lakehouse` CLI, `make demo` and the end-to-end tests.
+through the real scheduler (Airflow's REST API), wait for the run, and summarise what it
+produced. Used by the `lakehouse` CLI, `make demo` and the end-to-end tests.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lakehouse.airflow_env import MASTER_DAG_ID, airflow_environment, airflow_home
+from lakehouse.airflow_api import AirflowApi
+from lakehouse.airflow_env import MASTER_DAG_ID, airflow_home
 from lakehouse.config import PostgresWarehouse, Profile
-from lakehouse.services import _airflow_bin
 from lakehouse.storage import object_store
 
 TERMINAL = {"success", "failed"}
+_CLIENTS: dict[tuple[str, int, str], AirflowApi] = {}
 
 
 class PipelineError(RuntimeError):
     pass
 
 
-def airflow_cli(profile: Profile, *args: str) -> str:
-    env = airflow_environment(profile)
-    env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
-    proc = subprocess.run([_airflow_bin(), *args], env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise PipelineError(f"`airflow {' '.join(args)}` failed:\n{proc.stderr[-3000:]}")
-    return proc.stdout
-
-
-def _json(stdout: str) -> Any:
-    for i, line in enumerate(stdout.splitlines()):
-        if line.startswith(("[", "{")):
-            return json.loads("\n".join(stdout.splitlines()[i:]))
-    if "No data found" in stdout:
-        return []
-    raise PipelineError(f"no JSON in Airflow CLI output:\n{stdout[-2000:]}")
+def airflow(profile: Profile) -> AirflowApi:
+    """The profile's REST client, logged in once per process."""
+    settings = profile.airflow
+    key = (settings.api_host, settings.api_port, settings.admin_user)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = AirflowApi(profile)
+    return _CLIENTS[key]
 
 
 def wait_for_dag(profile: Profile, dag_id: str = MASTER_DAG_ID, timeout: float = 180) -> None:
     """Wait until the dag-processor has parsed dag_id; fail fast on import errors."""
+    api = airflow(profile)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        errors = _json(airflow_cli(profile, "dags", "list-import-errors", "-o", "json"))
+        errors = api.import_errors()
         if errors:
             raise PipelineError(f"DAG import errors: {json.dumps(errors, indent=2)}")
-        dags = _json(airflow_cli(profile, "dags", "list", "-o", "json"))
-        if any(d.get("dag_id") == dag_id for d in dags):
+        if api.dag(dag_id) is not None:
             return
         time.sleep(3)
     raise PipelineError(f"DAG {dag_id} not parsed after {timeout:.0f}s; see the dag-processor log")
 
 
 def trigger(profile: Profile, dag_id: str = MASTER_DAG_ID, conf: dict | None = None) -> str:
-    extra = ["--conf", json.dumps(conf)] if conf else []
-    runs = _json(airflow_cli(profile, "dags", "trigger", dag_id, *extra, "-o", "json"))
-    return runs[0]["dag_run_id"]
+    return airflow(profile).trigger(dag_id, conf)
 
 
-def list_runs(profile: Profile, dag_id: str = MASTER_DAG_ID) -> list[dict]:
-    """Every run of a DAG: run_id, state, start and end (the CLI's JSON, one key name)."""
-    runs = _json(airflow_cli(profile, "dags", "list-runs", dag_id, "-o", "json"))
-    return [{"run_id": r.get("run_id", r.get("dag_run_id")), "state": r.get("state"),
-             "start_date": r.get("start_date"), "end_date": r.get("end_date")}
-            for r in runs]  # fmt: skip
+def _run_row(run: dict) -> dict:
+    return {
+        "run_id": run["dag_run_id"],
+        "state": run["state"],
+        "start_date": run["start_date"],
+        "end_date": run["end_date"],
+    }
 
 
 def latest_runs(profile: Profile, dag_id: str = MASTER_DAG_ID, limit: int = 5) -> list[dict]:
-    """The DAG's most recent runs, newest first."""
-    runs = list_runs(profile, dag_id)
-    return sorted(runs, key=lambda r: r["start_date"] or "", reverse=True)[:limit]
+    """The DAG's most recent runs, newest first: run_id, state, start and end."""
+    return [_run_row(r) for r in airflow(profile).runs(dag_id, limit)]
+
+
+def get_run(profile: Profile, dag_id: str, run_id: str) -> dict:
+    """One run: run_id, state, start and end."""
+    return _run_row(airflow(profile).run(dag_id, run_id))
 
 
 def run_state(profile: Profile, dag_id: str, run_id: str) -> str:
-    for run in list_runs(profile, dag_id):
-        if run["run_id"] == run_id:
-            return run["state"]
-    raise PipelineError(f"run {run_id} of {dag_id} not found")
+    return get_run(profile, dag_id, run_id)["state"]
 
 
 def task_instances(profile: Profile, dag_id: str, run_id: str) -> list[dict]:
     """Every task instance of a run (mapped ones once per index): state, try number, times."""
-    return _json(airflow_cli(profile, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
+    return airflow(profile).task_instances(dag_id, run_id)
 
 
 def task_states(profile: Profile, dag_id: str, run_id: str) -> dict[str, str]:
@@ -130,7 +121,7 @@ def wait_for_run(
     run_id: str,
     dag_id: str = MASTER_DAG_ID,
     timeout: float = 900,
-    poll: float = 5,
+    poll: float = 2,
     on_poll: Callable[[dict[str, str]], None] | None = None,
 ) -> str:
     """Wait for a run to finish; on failure or timeout raise with the failed tasks' logs.

@@ -57,9 +57,7 @@ def finished_run(runs):
 
 def _rest(profile, path: str) -> dict:
     """GET on the native Airflow REST API with the profile's admin login."""
-    from lakehouse.airflow_api import AirflowApi
-
-    return AirflowApi(profile).get(path)
+    return pipeline.airflow(profile).get(path)
 
 
 def _metrics(profile, run_id: str, stage: str) -> dict:
@@ -105,8 +103,7 @@ def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, ru
     assert stack.pid("airflow-scheduler") not in (None, pid)
     pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
     (task,) = busy
-    tries = _rest(profile, f"/api/v2/dags/{MASTER_DAG_ID}/dagRuns/{quote(second, safe='')}"
-                           f"/taskInstances/{task}/tries")["task_instances"]  # fmt: skip
+    tries = pipeline.airflow(profile).tries(MASTER_DAG_ID, second, task)
     assert len(tries) >= 2 and tries[-1]["state"] == "success", (task, tries)
     spans = sorted((_when(t["start_date"]), _when(t["end_date"])) for t in tries)
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), (task, spans)
@@ -191,7 +188,7 @@ def test_orchestration_overhead_is_measured(profile, finished_run):
     figure is not asserted: speed targets belong in benchmarks)."""
     _, run_id = finished_run
     rows = pipeline.task_instances(profile, MASTER_DAG_ID, run_id)
-    run = next(r for r in pipeline.list_runs(profile, MASTER_DAG_ID) if r["run_id"] == run_id)
+    run = pipeline.get_run(profile, MASTER_DAG_ID, run_id)
     wall = (_when(run["end_date"]) - _when(run["start_date"])).total_seconds()
     tasks = sum((_when(r["end_date"]) - _when(r["start_date"])).total_seconds() for r in rows
                 if r["start_date"] and r["end_date"])  # fmt: skip
@@ -310,8 +307,7 @@ def test_a_second_trigger_waits_for_the_first_and_the_rerun_changes_nothing(prof
     from tests.reliability.faults import content_hash, gold_export_tables, warehouse_tables
 
     pipeline.wait_for_run(profile, runs["second"], timeout=RUN_TIMEOUT_S)
-    by_id = {r["run_id"]: r for r in pipeline.list_runs(profile)}
-    first, second = by_id[runs["first"]], by_id[runs["second"]]
+    first, second = (pipeline.get_run(profile, MASTER_DAG_ID, runs[r]) for r in ("first", "second"))
     assert _when(second["start_date"]) >= _when(first["end_date"]), (first, second)
     gold = gold_export_tables(profile)
     assert {t: content_hash(r) for t, r in gold.items()} == {

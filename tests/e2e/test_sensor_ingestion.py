@@ -19,7 +19,7 @@ def test_dropped_file_is_ingested_by_the_sensor_dag(profile):
     data = f"user_id,email,updated_at\n9{uuid.uuid4().int % 10**6},s@example.com,1793527200\n"
     pipeline.wait_for_dag(profile, "ingest_users")
     # A run may already be deferred on the triggerer; otherwise this one starts now.
-    pipeline.airflow_cli(profile, "dags", "trigger", "ingest_users")
+    pipeline.trigger(profile, "ingest_users")
     store.put(profile.zones.raw, f"users/{name}", data.encode())
     deadline = time.monotonic() + WAIT_S
     record = None
@@ -31,6 +31,5 @@ def test_dropped_file_is_ingested_by_the_sensor_dag(profile):
     assert record["outcome"] == "bronze"
     assert not store.exists(profile.zones.raw, f"users/{name}")
     assert sha256(store.get(profile.zones.bronze, record["target_key"])) == sha256(data.encode())
-    runs = pipeline._json(pipeline.airflow_cli(profile, "dags", "list-runs", "ingest_users",
-                                               "-o", "json"))  # fmt: skip
+    runs = pipeline.latest_runs(profile, "ingest_users", limit=20)
     assert any(r["state"] in ("success", "running") for r in runs)

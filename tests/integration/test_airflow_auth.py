@@ -71,3 +71,18 @@ def test_run_reports_are_served_to_logged_in_users_only(api, local_profile):
     for bad in ("..%2F..%2Fsummary.json", "a%20b", ".hidden"):
         status, _ = _call(f"{api}/lakehouse/runs/{bad}/report.html", token=token)
         assert status == 404, (bad, status)
+
+
+def test_the_rest_client_reads_dags_and_logs_in_again_when_its_token_is_refused(local_profile):
+    """lakehouse.airflow_api, the one client the CLI, demo, e2e tests and benchmarks use: a
+    parsed DAG is found, an unknown one is None (not an error), no import errors are reported
+    on the shipped DAGs, and a token the server refuses is replaced by a fresh login."""
+    from lakehouse.airflow_api import AirflowApi
+
+    api = AirflowApi(local_profile)
+    assert api.dag(MASTER_DAG_ID)["dag_id"] == MASTER_DAG_ID
+    assert api.dag("no_such_dag") is None
+    assert api.import_errors() == []
+    api._token = "not-a-token"
+    assert api.dag(MASTER_DAG_ID)["dag_id"] == MASTER_DAG_ID
+    assert api._token != "not-a-token"
