@@ -8,7 +8,8 @@ UV_VERSION ?= 0.13.8
 VENV := .venv
 PY := $(VENV)/bin/python
 LAKEHOUSE := $(VENV)/bin/lakehouse
-PYTEST := $(PY) -m pytest
+# Every group ends with its slowest steps (setup, call, teardown): the profile in docs/testing.md.
+PYTEST := $(PY) -m pytest --durations=15
 PROFILE ?= local
 DEMO_PROFILE ?= embedded
 
@@ -146,9 +147,11 @@ bench: venv jars ## benchmark every stage at SCALE (0.1 | 1 | 10; RUNS=3) into b
 	$(PY) -m benchmarks.suite --scale $(BENCH_SCALE) --runs $(RUNS)
 
 test: venv jars ## lint + unit + integration + reliability + e2e (needs `make services-up`); times each group
-	@set -e; for group in lint test-unit test-integration test-reliability test-e2e; do \
-	  t0=$$(date +%s); $(MAKE) --no-print-directory $$group; \
-	  echo "::: $$group passed in $$(( $$(date +%s) - t0 ))s"; done
+	@for group in lint test-unit test-integration test-reliability test-e2e; do \
+	  t0=$$(date +%s); rc=0; $(MAKE) --no-print-directory $$group || rc=$$?; \
+	  took=$$(( $$(date +%s) - t0 )); \
+	  if [ $$rc -ne 0 ]; then echo "::: $$group FAILED after $${took}s"; exit $$rc; fi; \
+	  echo "::: $$group passed in $${took}s"; done
 
 test-unit: venv jars ## fast tests, no services
 	$(PYTEST) -m unit tests/unit
