@@ -359,12 +359,12 @@ def process_dataset(
     }
 
 
-def main() -> None:
-    ctx = start_job(
-        "bronze_to_silver",
-        ["specs", "bronze_root", "silver_root", "quarantine_root", "batch_id", "metrics_path"],
-    )
-    spark, args = ctx.spark, ctx.args
+ARGS = ["specs", "bronze_root", "silver_root", "quarantine_root", "batch_id", "metrics_path"]
+
+
+def run(spark: SparkSession, args: dict[str, str]) -> dict:
+    """SILVER for every dataset in `args["specs"]`: writes the stage's metrics and returns
+    them; raises when a data-quality check failed (after the metrics are written)."""
     started = time.time()
     results = [
         process_dataset(
@@ -389,6 +389,12 @@ def main() -> None:
     ]
     if failed:
         raise RuntimeError(f"data quality checks failed: {failed}")
+    return metrics
+
+
+def main() -> None:
+    ctx = start_job("bronze_to_silver", ARGS)
+    run(ctx.spark, ctx.args)
     finish_job(ctx)
 
 

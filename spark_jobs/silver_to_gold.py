@@ -139,11 +139,12 @@ def largest_shuffle_bytes(spark: SparkSession) -> int | None:
     return max((s.get("shuffleWriteBytes", 0) for s in stages), default=0)
 
 
-def main() -> None:
-    ctx = start_job(
-        "silver_to_gold", ["silver_root", "bronze_root", "gold_root", "export_root", "metrics_path"]
-    )
-    spark, args = ctx.spark, ctx.args
+ARGS = ["silver_root", "bronze_root", "gold_root", "export_root", "metrics_path"]
+
+
+def run(spark: SparkSession, args: dict[str, str]) -> dict:
+    """Every GOLD table built, checked and published (nothing published when a check fails):
+    writes the stage's metrics and returns them; raises when an input or a check failed."""
     started = time.time()
     try:
         tables = build_all(spark, args["silver_root"], args["bronze_root"])
@@ -171,6 +172,12 @@ def main() -> None:
     write_metrics(spark, args["metrics_path"], metrics)
     if failed:
         raise RuntimeError(f"gold data quality checks failed, nothing published: {failed}")
+    return metrics
+
+
+def main() -> None:
+    ctx = start_job("silver_to_gold", ARGS)
+    run(ctx.spark, ctx.args)
     finish_job(ctx)
 
 

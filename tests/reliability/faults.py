@@ -9,6 +9,19 @@ import subprocess
 from lakehouse.config import Profile
 
 
+def _spark_task(profile: Profile, task_id: str, batch_id: str):
+    """The master DAG's Spark task for `profile`, and its application arguments with the
+    run key templated to `batch_id`."""
+    from lakehouse.dags import build_master
+    from lakehouse.orchestration import load_pipelines
+    from lakehouse.registry import load_registry
+
+    task = build_master(profile, load_registry(), load_pipelines()).get_task(task_id)
+    args = [a if "{{" not in a else a.split("{{")[0] + batch_id + a.split("}}")[-1]
+            for a in task.application_args]  # fmt: skip
+    return task, args
+
+
 def spark_submit(profile: Profile, task_id: str, batch_id: str, log) -> subprocess.Popen:
     """Start one of the master DAG's Spark tasks exactly as its SparkSubmitOperator would
     (same application, arguments, confs and jars) in a new process group, so the whole driver
@@ -17,13 +30,8 @@ def spark_submit(profile: Profile, task_id: str, batch_id: str, log) -> subproce
     from pathlib import Path
 
     from lakehouse.airflow_env import airflow_environment
-    from lakehouse.dags import build_master
-    from lakehouse.orchestration import load_pipelines
-    from lakehouse.registry import load_registry
 
-    task = build_master(profile, load_registry(), load_pipelines()).get_task(task_id)
-    args = [a if "{{" not in a else a.split("{{")[0] + batch_id + a.split("}}")[-1]
-            for a in task.application_args]  # fmt: skip
+    task, args = _spark_task(profile, task_id, batch_id)
     confs = [x for k, v in task.conf.items() for x in ("--conf", f"{k}={v}")]
     cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", profile.spark.master,
            *confs, "--jars", task.jars, "--name", f"reliability.{task_id}",
@@ -31,6 +39,19 @@ def spark_submit(profile: Profile, task_id: str, batch_id: str, log) -> subproce
     out = open(log, "w")  # noqa: SIM115 - the child owns it until it exits
     return subprocess.Popen(cmd, env=airflow_environment(profile), start_new_session=True,
                             stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def run_in_process(spark, profile: Profile, task_id: str, batch_id: str) -> dict:
+    """One of the master DAG's Spark tasks run to the end on `spark` (a session already
+    pointed at the profile's object store): the job's own `run` with the arguments its
+    SparkSubmitOperator passes. For the runs nobody kills: no driver of their own to start."""
+    import importlib
+
+    from spark_jobs.runtime import parse_args
+
+    task, args = _spark_task(profile, task_id, batch_id)
+    job = importlib.import_module(f"spark_jobs.{task_id}")
+    return job.run(spark, parse_args(task_id, job.ARGS, [task.application, *args]))
 
 
 # ----------------------------------------------------------------------------- throwaway servers
