@@ -19,6 +19,9 @@ SPARK_CONN_ID = "lakehouse_spark"
 WAREHOUSE_CONN_ID = "lakehouse_warehouse"
 AWS_CONN_ID = "lakehouse_aws"
 FS_CONN_ID = "lakehouse_fs"
+# Seconds between the scheduler's checks for tasks orphaned by a scheduler that died (native
+# services and Compose alike; Airflow's default is 300).
+ORPHAN_CHECK_SECONDS = "30"
 MASTER_DAG_ID = "lakehouse_pipeline"
 
 
@@ -116,6 +119,9 @@ def _airflow_settings(profile: Profile, path: str) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        # A scheduler that died leaves its running tasks orphaned; its successor fails and
+        # retries them at its next orphan check, every 300 s by default: check every 30 s.
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": ORPHAN_CHECK_SECONDS,
         # Loopback only, like every native service (its default is 0.0.0.0).
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
     }

@@ -386,6 +386,19 @@ def test_spark_workers_clean_up_finished_applications_like_the_native_worker():
     assert "-Dspark.worker.cleanup.enabled=true" in SPARK_WORKER_CLEANUP
 
 
+def test_orphaned_tasks_are_checked_as_often_as_by_the_native_scheduler():
+    """A scheduler that died leaves its running tasks orphaned until its successor's next
+    orphan check: both stacks check every ORPHAN_CHECK_SECONDS, not Airflow's 300."""
+    from lakehouse.airflow_env import ORPHAN_CHECK_SECONDS, airflow_environment
+    from lakehouse.config import load_profile
+
+    env = load_yaml(COMPOSE_FILE)["services"]["airflow-scheduler"]["environment"]
+    key = "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"
+    assert env[key] == ORPHAN_CHECK_SECONDS
+    assert airflow_environment(load_profile("local"))[key] == ORPHAN_CHECK_SECONDS
+    assert float(ORPHAN_CHECK_SECONDS) < 300
+
+
 def test_no_fixed_container_names(doc):
     assert [n for n, s in doc["services"].items() if "container_name" in s] == []
 
