@@ -8,8 +8,10 @@ UV_VERSION ?= 0.13.8
 VENV := .venv
 PY := $(VENV)/bin/python
 LAKEHOUSE := $(VENV)/bin/lakehouse
-# Every group ends with its slowest steps (setup, call, teardown): the profile in docs/testing.md.
-PYTEST := $(PY) -m pytest --durations=15
+# Every group ends with its slowest steps (setup, call, teardown): the profile in docs/testing.md
+# (DURATIONS=0 lists every step).
+DURATIONS ?= 15
+PYTEST := $(PY) -m pytest --durations=$(DURATIONS)
 PROFILE ?= local
 DEMO_PROFILE ?= embedded
 
