@@ -1,10 +1,12 @@
 """RAW -> BRONZE: validate each landed file by its content, copy it 1:1 to
-`bronze/<dataset>/ingest_date=YYYY-MM-DD/<name>` or move it to QUARANTINE with a reason, record
-it in the ingestion log, and delete the RAW copy only after the copy is verified and recorded.
+`bronze/<dataset>/ingest_date=YYYY-MM-DD/<stem>.<sha256[:16]><extension>` or move it to
+QUARANTINE with a reason, record it in the ingestion log, and delete the RAW copy only after the
+copy is verified and recorded.
 
 Crash safety and idempotency: the steps are copy -> verify (size + sha256) -> record -> delete.
-The bronze key depends only on the RAW key and its landing date (the object's LastModified), so
-a rerun after a crash rewrites the same key; the ingestion log (one JSON object per file under
+The bronze key depends only on the file's name, its content and its landing date (the object's
+LastModified), so a rerun after a crash rewrites the same key, while a different file under a
+name already used that day (`orders.csv` every hour) gets a key of its own; the ingestion log (one JSON object per file under
 `bronze/_ingestion_log/<dataset>/<sha256>/`) makes a file whose content was already ingested a
 no-op (a crash after the record) or a counted duplicate (the same content re-sent).
 """
@@ -41,6 +43,7 @@ MAX_DECOMPRESSED_BYTES = int(os.environ.get("LAKEHOUSE_MAX_DECOMPRESSED_BYTES", 
 MAX_LINE_BYTES = int(os.environ.get("LAKEHOUSE_MAX_LINE_BYTES", 32 * 2**20))
 MAX_COLUMNS = int(os.environ.get("LAKEHOUSE_MAX_COLUMNS", 1024))  # no dataset comes close
 TOO_LARGE = "too_large"
+DIGEST_CHARS = 16  # of the sha256 in a bronze or quarantine key: 64 bits, no collision in practice
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,18 @@ class FileOutcome:
     ingested_at: str = ""
 
 
+def content_name(name: str, digest: str) -> str:
+    """`name` with the first 16 hex digits of its content's sha256 before its extension
+    (`orders.csv.gz` -> `orders.<digest>.csv.gz`): the same content under the same name keeps
+    its key, a different content gets its own. A name without a known extension ends with
+    the digest."""
+    lower = name.lower()
+    base = lower[:-3] if lower.endswith(".gz") else lower
+    known = next((e for e in (*TEXT_EXTENSIONS, ".parquet") if base.endswith(e)), None)
+    cut = len(name) - (len(lower) - len(base)) - len(known) if known else len(name)
+    return f"{name[:cut]}.{digest[:DIGEST_CHARS]}{name[cut:]}"
+
+
 def _log_key(dataset: str, digest: str, source_key: str) -> str:
     source_hash = hashlib.sha256(source_key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     return f"{LOG_PREFIX}/{dataset}/{digest}/{source_hash}.json"
@@ -302,11 +317,11 @@ def ingest_file(
                           json.dumps(asdict(record)).encode())  # fmt: skip
             store.delete(zones.raw, obj.key)
             return record
-        record.target_key = f"{partition}/{name}"
+        record.target_key = f"{partition}/{content_name(name, digest)}"
         _write_verified(store, zones.bronze, record.target_key, data)
     else:
         record.outcome = "quarantine"
-        safe_name = f"unsafe-{digest[:16]}" if unsafe else name
+        safe_name = f"unsafe-{digest[:DIGEST_CHARS]}" if unsafe else content_name(name, digest)
         record.target_key = f"{partition}/{safe_name}"
         _write_verified(store, zones.quarantine, record.target_key, data)
         store.put(zones.quarantine, f"{record.target_key}.reason.json",

@@ -29,7 +29,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde}
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .6rem;border:1px solid #dde;
 text-align:right}th{background:#f3f5fa}td:first-child,th:first-child{text-align:left}
-.ok{color:#1a7f37}.bad{color:#c62828;font-weight:600}.flow td{text-align:center}
+.ok{color:#1a7f37}.warn{color:#9a6700}.bad{color:#c62828;font-weight:600}.flow td{text-align:center}
 .chart{margin:.5rem 0}.samples td{text-align:left;max-width:700px;overflow-wrap:anywhere}
 """
 
@@ -174,8 +174,9 @@ def _checks_section(summary: dict) -> str:
     rows = []
     for stage, items in sorted(checks.items()):
         for c in items:
-            state = '<span class="ok">passed</span>' if c.get("passed") else (
-                '<span class="bad">FAILED</span>')  # fmt: skip
+            state = ('<span class="bad">FAILED</span>' if not c.get("passed")
+                     else '<span class="warn">reported</span>' if c.get("blocking") is False
+                     else '<span class="ok">passed</span>')  # fmt: skip
             where = c.get("dataset", "")
             rows.append([_esc(stage), _esc(where), _esc(c.get("check")),
                          _esc(c.get("observed")), state])  # fmt: skip

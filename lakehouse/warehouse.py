@@ -159,6 +159,9 @@ def gold_figures(export: Export) -> Figures:
     for col in checks.distinct:
         column = export.dataset.to_table(columns=[col]).column(col)
         out[f"distinct:{col}"] = pc.count_distinct(column, mode="only_valid").as_py()
+    for col, key in checks.unknown_members.items():
+        column = export.dataset.to_table(columns=[col]).column(col)
+        out[f"unknown:{col}"] = pc.sum(pc.equal(column, key)).as_py() or 0
     return out
 
 

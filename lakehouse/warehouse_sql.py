@@ -97,6 +97,9 @@ class Checks(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     sums: list[str] = []
     distinct: list[str] = []
+    # column -> the surrogate key of its dimension's unknown member: rows keyed to it (facts
+    # whose dimension member had not arrived yet) are counted, and the count validated.
+    unknown_members: dict[str, int] = {}
 
 
 class TableDef(BaseModel):
@@ -148,6 +151,7 @@ class TableDef(BaseModel):
             "redshift.sortkey": layout.sortkey,
             "checks.sums": self.checks.sums,
             "checks.distinct": self.checks.distinct,
+            "checks.unknown_members": list(self.checks.unknown_members),
         }
         if layout.distkey:
             refs["redshift.distkey"] = [layout.distkey]
@@ -179,6 +183,7 @@ class TableDef(BaseModel):
             ["rows"]
             + [f"sum:{c}" for c in self.checks.sums]
             + [f"distinct:{c}" for c in self.checks.distinct]
+            + [f"unknown:{c}" for c in self.checks.unknown_members]
         )
 
     def postgres_indexes(self) -> dict[str, list[str]]:
@@ -318,6 +323,8 @@ def figures_query(tables: list[TableDef], schema: str, staging: bool = False) ->
         exprs = ["CAST(COUNT(*) AS VARCHAR(40))"]
         exprs += [f"COALESCE(CAST(SUM({quote(c)}) AS VARCHAR(60)), '')" for c in table.checks.sums]
         exprs += [f"CAST(COUNT(DISTINCT {quote(c)}) AS VARCHAR(40))" for c in table.checks.distinct]
+        exprs += [f"CAST(COUNT(CASE WHEN {quote(c)} = {int(key)} THEN 1 END) AS VARCHAR(40))"
+                  for c, key in table.checks.unknown_members.items()]  # fmt: skip
         quote(table.name)  # validated: it becomes a literal below
         joined = " || '|' || ".join(exprs)
         parts.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -69,10 +71,26 @@ def date_key(col) -> F.Column:
     return F.date_format(col, "yyyyMMdd").cast("int")
 
 
+# The explicit unknown member: facts whose user is not (yet) in the dimension are keyed to it
+# (a late-arriving member; the next GOLD build re-keys them once the user has arrived, GOLD being
+# rebuilt from SILVER). Its validity is empty (valid_to = valid_from), so no point-in-time join
+# ever matches it, and it is never current.
+UNKNOWN_USER_SK = -1
+UNKNOWN_USER_ID = -1
+UNKNOWN_VALID = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def build_dim_users(silver_users: DataFrame) -> DataFrame:
-    """One row per SCD2 version; the surrogate key is a stable hash of (user_id, valid_from)."""
-    out = silver_users.withColumn("user_sk", F.xxhash64("user_id", "valid_from"))
-    return conform_to(out, DIM_USERS).orderBy("user_id", "valid_from")
+    """One row per SCD2 version; the surrogate key is a stable hash of (user_id, valid_from);
+    plus the unknown member (UNKNOWN_USER_SK)."""
+    out = conform_to(silver_users.withColumn("user_sk", F.xxhash64("user_id", "valid_from")),
+                     DIM_USERS)  # fmt: skip
+    unknown = silver_users.sparkSession.createDataFrame(
+        [(UNKNOWN_USER_SK, UNKNOWN_USER_ID, None, None, None, None, None, UNKNOWN_VALID,
+          UNKNOWN_VALID, False)],
+        DIM_USERS,
+    )  # fmt: skip
+    return out.unionByName(unknown).orderBy("user_id", "valid_from")
 
 
 def build_dim_date(spark: SparkSession, first, last) -> DataFrame:

@@ -17,7 +17,7 @@ from pyspark.sql.types import (
 )
 
 from spark_jobs.columns import count_if
-from spark_jobs.gold.dims import conform_to, date_key
+from spark_jobs.gold.dims import UNKNOWN_USER_SK, conform_to, date_key
 from spark_jobs.gold.reference import USD_RATES
 
 MONEY = DecimalType(18, 2)
@@ -86,17 +86,31 @@ def build_fact_transactions(
     spark: SparkSession, silver_transactions: DataFrame, dim_users: DataFrame
 ) -> DataFrame:
     """Each transaction joined to the user version valid at transaction time (point in time),
-    not merely the current one; amounts converted to USD at the fixed reference rates."""
-    versions = dim_users.select("user_id", "user_sk", "valid_from", "valid_to")
+    not merely the current one; amounts converted to USD at the fixed reference rates.
+
+    A transaction older than its user's first known version takes that first version (the user
+    existed; their attributes were not known yet); one whose user is not in the dimension at
+    all (a late-arriving member) takes the unknown member, UNKNOWN_USER_SK."""
+    versions = dim_users.where(F.col("user_sk") != UNKNOWN_USER_SK).select(
+        "user_id", "user_sk", "valid_from", "valid_to"
+    )
+    first = versions.groupBy("user_id").agg(F.min_by("user_sk", "valid_from").alias("first_sk"))
     t = silver_transactions.alias("t")
     v = versions.alias("v")
-    joined = t.join(
-        v,
-        (F.col("t.user_id") == F.col("v.user_id"))
-        & (F.col("v.valid_from") <= F.col("t.transaction_ts"))
-        & (F.col("v.valid_to").isNull() | (F.col("t.transaction_ts") < F.col("v.valid_to"))),
-        "left",
-    ).select("t.*", "v.user_sk")
+    joined = (
+        t.join(
+            v,
+            (F.col("t.user_id") == F.col("v.user_id"))
+            & (F.col("v.valid_from") <= F.col("t.transaction_ts"))
+            & (F.col("v.valid_to").isNull() | (F.col("t.transaction_ts") < F.col("v.valid_to"))),
+            "left",
+        )
+        .select("t.*", F.col("v.user_sk").alias("pit_sk"))
+        .join(first, "user_id", "left")
+        .withColumn(
+            "user_sk", F.coalesce("pit_sk", "first_sk", F.lit(UNKNOWN_USER_SK).cast("bigint"))
+        )
+    )
     converted = joined.join(F.broadcast(rates(spark)), "currency", "left").withColumn(
         "amount_usd", (F.col("amount") * F.col("usd_rate")).cast(MONEY)
     )

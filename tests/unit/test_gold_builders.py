@@ -50,6 +50,39 @@ def test_transactions_join_the_user_version_valid_at_transaction_time(spark):
     assert usd == {"t-before": Decimal("10.80"), "t-after": Decimal("20.00")}
 
 
+def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_and_re_keyed_later(spark):
+    """User 3 is in no snapshot yet: its transaction takes the unknown member (a row of
+    dim_users, never current); once user 3 arrives the rebuild keys it to the real version. A
+    transaction older than its user's first version takes that first version."""
+    txns = _txns(spark, [
+        Txn("t-late", 3, Decimal("5.00"), "USD", "completed", "card", datetime(2026, 11, 3, 9)),
+        Txn("t-early", 2, Decimal("7.00"), "USD", "completed", "card", datetime(2025, 6, 1)),
+    ])  # fmt: skip
+    users = _users(spark)
+    unknown = users.where(f"user_sk = {dims.UNKNOWN_USER_SK}").collect()
+    assert [(r.user_id, r.is_current, r.email) for r in unknown] == [(dims.UNKNOWN_USER_ID,
+                                                                      False, None)]  # fmt: skip
+    sk = {r.user_id: r.user_sk for r in users.where("is_current").collect()}
+    got = {r.transaction_id: r.user_sk for r in facts.build_fact_transactions(spark, txns, users)
+           .collect()}  # fmt: skip
+    assert got == {"t-late": dims.UNKNOWN_USER_SK, "t-early": sk[2]}
+    no_ltv = spark.createDataFrame([], "user_id long, orders long, ltv_usd decimal(18,2), "
+                                       "first_order_date date, last_order_date date")
+    customers = marts.build_customer_360(users, no_ltv, date(2026, 11, 3)).collect()
+    assert sorted(r.user_id for r in customers) == [1, 2]  # the unknown member is no customer
+
+    arrived = Version(3, "c@x.io", "C", "US", "active", T0, datetime(2026, 11, 3), None, True)
+    schema = ("user_id long, email string, full_name string, country string, status string, "
+              "signup_ts timestamp, valid_from timestamp, valid_to timestamp, is_current boolean")
+    users = users.where(f"user_sk != {dims.UNKNOWN_USER_SK}").drop("user_sk").unionByName(
+        spark.createDataFrame([arrived], schema))
+    users = dims.build_dim_users(users)
+    again = {r.transaction_id: r.user_sk for r in facts.build_fact_transactions(spark, txns, users)
+             .collect()}  # fmt: skip
+    (member,) = users.where("user_id = 3").collect()
+    assert again == {"t-late": member.user_sk, "t-early": sk[2]}
+
+
 def test_daily_revenue_gross_refunds_net(spark):
     users = _users(spark)
     day = datetime(2026, 11, 3, 9)
