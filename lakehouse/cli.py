@@ -31,6 +31,8 @@ app = typer.Typer(
 warehouse_app = typer.Typer(help="Warehouse DDL, bootstrap, loads and validation.",
                             no_args_is_help=True)  # fmt: skip
 app.add_typer(warehouse_app, name="warehouse")
+silver_app = typer.Typer(help="Operator actions on SILVER batches.", no_args_is_help=True)
+app.add_typer(silver_app, name="silver")
 
 
 class State:
@@ -330,6 +332,24 @@ def warehouse_validate(tables: TablesArg = None) -> None:
     from lakehouse import warehouse
 
     _echo(json.dumps(warehouse.validate(_profile(), tables or None), indent=2))
+
+
+@silver_app.command("release")
+def silver_release(
+    dataset: Annotated[str, typer.Option(help="the dataset whose batch failed")],
+    file: Annotated[list[str], typer.Option("--file", help="a bronze key the failed run "
+                                            "named (repeatable)")],  # fmt: skip
+    note: Annotated[str, typer.Option(help="why (kept with the quarantined rows)")] = "",
+    by: Annotated[str | None, typer.Option(help="who (default: your login name)")] = None,
+) -> None:
+    """Quarantine a bronze file's rows whole at the next SILVER run, so the batch goes on."""
+    from lakehouse.release import release
+
+    for record in release(_profile(), dataset, file, note=note, by=by):
+        _echo(f"released {record['bronze_key']} ({dataset}) by {record['released_by']} at "
+              f"{record['released_at']}")  # fmt: skip
+    _echo("the next SILVER run quarantines its rows (reason released_by_operator) and goes on: "
+          "lakehouse run")
 
 
 @app.command()

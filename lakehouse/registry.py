@@ -49,6 +49,9 @@ class SilverSpec(_Strict):
     partition_date_from: str | None = None
     scd2_tracked: list[str] | None = None
     max_error_rate: float = Field(default=0.1, ge=0, le=1)
+    # Off by default: a file whose own share of bad rows is above it is quarantined whole
+    # (reason file_error_rate) and the rest of the batch is judged without it.
+    max_file_error_rate: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _columns_exist(self) -> SilverSpec:

@@ -22,11 +22,13 @@ from pyspark.sql import functions as F
 
 from spark_jobs.columns import count_if
 from spark_jobs.runtime import finish_job, is_delta, path_exists, start_job, write_metrics
+from spark_jobs.silver import release as R
 from spark_jobs.silver import transforms as T
 
 PROCESSED = "_state/processed_files"
 LOG_FIELDS = "outcome string, format string, delimiter string, target_key string"
 SAMPLES_PER_REASON = 3  # quarantined rows per reason kept in the metrics for the run report
+WORST_FILES = 10  # files named (worst error rate first) when a batch fails its error rate
 
 
 def _exists(spark: SparkSession, path: str) -> bool:
@@ -56,6 +58,15 @@ def pending_files(
         )
         records = records.join(done, "target_key", "left_anti")
     return sorted((r.format, r.delimiter, r.target_key) for r in records.collect())
+
+
+def releases(spark: SparkSession, silver_root: str, dataset: str, pending: set[str]) -> dict:
+    """The operator's release records (spark_jobs.silver.release) of still pending files."""
+    folder = f"{silver_root}/{R.RELEASES}/{dataset}/"
+    if not pending or not path_exists(spark, folder):
+        return {}
+    rows = spark.read.schema(R.FIELDS).json(folder).where(F.col("bronze_key").isin(*pending))
+    return {r.bronze_key: r.asDict() for r in rows.collect()}
 
 
 def read_file(spark: SparkSession, path: str, fmt: str, delimiter: str | None) -> DataFrame:
@@ -168,9 +179,10 @@ def write_quarantine(spark: SparkSession, bad: DataFrame, path: str, spec: dict)
         keyed.write.format("delta").mode("overwrite").save(path)
         return
     cond = " AND ".join(f"t.{c} <=> s.{c}" for c in (T.SOURCE, "_row_hash", "_dup_index"))
+    # Schema evolution: a quarantine written before a column existed (quarantine_detail) gets it.
     DeltaTable.forPath(spark, path).alias("t").merge(
         keyed.alias("s"), cond
-    ).whenNotMatchedInsertAll().execute()
+    ).withSchemaEvolution().whenNotMatchedInsertAll().execute()
 
 
 def quarantine_samples(cleaned: DataFrame, per_reason: int = SAMPLES_PER_REASON) -> dict:
@@ -260,6 +272,57 @@ def quality_checks(
     return checks, stats["rows"]
 
 
+def file_figures(by_file: list) -> dict[str, dict]:
+    """Per bronze file: rows, quarantined rows and rows per reason, from the (file, reason)
+    aggregate."""
+    out: dict[str, dict] = {}
+    for r in by_file:
+        f = out.setdefault(r[T.SOURCE], {"rows": 0, "quarantined": 0, "reasons": {}})
+        f["rows"] += r.rows
+        if r.quarantine_reason:
+            f["quarantined"] += r.rows
+            f["reasons"][r.quarantine_reason] = r.rows
+    return out
+
+
+def whole_files(per_file: dict, released: dict, spec: dict) -> dict[str, tuple[str, str]]:
+    """Files whose every row goes to the quarantine, bronze key -> (reason, detail): those an
+    operator released, and (with `max_file_error_rate` set) those over that limit on their own."""
+    out = {key: (R.RELEASED, R.detail(record)) for key, record in released.items()}
+    limit = spec.get("max_file_error_rate")
+    if limit is not None:
+        for key, f in per_file.items():
+            rate = f["quarantined"] / f["rows"] if f["rows"] else 0.0
+            if key not in out and rate > limit:
+                out[key] = (R.FILE_OVER_LIMIT, f"{f['quarantined']} of {f['rows']} rows bad "
+                            f"({rate:.1%}) > max_file_error_rate {limit:.1%}")  # fmt: skip
+    return out
+
+
+def over_limit(dataset: str, spec: dict, per_file: dict, whole: dict, bad: int, rows: int) -> dict:
+    """The metrics of a batch over max_error_rate: the failed check, the worst files (their own
+    error rates) and the command that releases them."""
+    limit = spec["max_error_rate"]
+    rate = bad / rows
+    worst = sorted(
+        ({"bronze_key": k, "rows": f["rows"], "quarantined": f["quarantined"],
+          "error_rate": round(f["quarantined"] / f["rows"], 5)}
+         for k, f in per_file.items() if k not in whole and f["quarantined"]),
+        key=lambda f: (-f["error_rate"], f["bronze_key"]),
+    )[:WORST_FILES]  # fmt: skip
+    command = R.release_command(dataset, [w["bronze_key"] for w in worst[:3]])
+    remedy = (f"fix the source and re-send, or quarantine the bad files whole and let the rest "
+              f"through: {command} (see docs/troubleshooting.md, 'A SILVER batch over its error "
+              f"rate')")  # fmt: skip
+    return {
+        "skipped": (f"{bad} of {rows} rows quarantined ({rate:.1%}) is above max_error_rate "
+                    f"{limit:.1%} (config/datasets.yaml); nothing written"),
+        "worst_files": worst,
+        "dq": [{"check": "error_rate", "observed": round(rate, 5), "limit": limit,
+                "passed": False, "remedy": remedy}],
+    }  # fmt: skip
+
+
 def process_dataset(
     spark: SparkSession,
     spec: dict,
@@ -274,12 +337,13 @@ def process_dataset(
     metrics: dict[str, Any] = {"dataset": dataset, "files": len(files)}
     if not files:
         return {**metrics, "rows_read": 0, "skipped": "no new bronze files"}
+    released = releases(spark, silver_root, dataset, {key for _f, _d, key in files})
     t0 = time.time()
-    cleaned = T.clean(extract(spark, bronze_root, files, spec), spec).cache()
-    # Rows read, quarantine reasons and extra column names in one job (each Spark action
-    # costs far more than the rows it counts at these sizes; `clean` keeps every row).
-    by_reason = (
-        cleaned.groupBy("quarantine_reason")
+    read = T.clean(extract(spark, bronze_root, files, spec), spec).cache()
+    # Rows read, quarantine reasons and extra column names per file in one job (each Spark
+    # action costs far more than the rows it counts at these sizes; `clean` keeps every row).
+    by_file = (
+        read.groupBy(T.SOURCE, "quarantine_reason")
         .agg(
             F.count(F.lit(1)).alias("rows"),
             F.array_distinct(F.flatten(F.collect_set(F.map_keys(T.EXTRA)))).alias("extras"),
@@ -287,25 +351,39 @@ def process_dataset(
         .collect()
     )
     t1 = time.time()
-    rows_read = sum(r.rows for r in by_reason)
-    reasons = {r.quarantine_reason: r.rows for r in by_reason if r.quarantine_reason}
+    per_file = file_figures(by_file)
+    whole = whole_files(per_file, released, spec)
+    # The files quarantined whole (released by an operator, or over max_file_error_rate) are
+    # left out of the error rate: the rest of the batch is judged on its own.
+    rows_read = sum(f["rows"] for f in per_file.values())
+    reasons: dict[str, int] = {}
+    for key, figures in per_file.items():
+        own = {whole[key][0]: figures["rows"]} if key in whole else figures["reasons"]
+        for reason, n in own.items():
+            reasons[reason] = reasons.get(reason, 0) + n
     quarantined = sum(reasons.values())
-    extras = sorted({k for r in by_reason for k in r.extras})
+    judged = [f for k, f in per_file.items() if k not in whole]
+    judged_rows = sum(f["rows"] for f in judged)
+    judged_bad = sum(f["quarantined"] for f in judged)
+    extras = sorted({k for r in by_file for k in r.extras})
+    cleaned = T.quarantine_files(read, whole)
     good = T.valid(cleaned, spec).withColumn("_batch_id", F.lit(batch_id)).cache()
     good_rows = rows_read - quarantined  # `valid` is the rows without a reason
     t2 = time.time()
-    rate = quarantined / rows_read if rows_read else 0.0
+    rate = judged_bad / judged_rows if judged_rows else 0.0
+    quarantined_whole = [
+        {"bronze_key": k, "rows": per_file[k]["rows"], "reason": why, "detail": text}
+        for k, (why, text) in sorted(whole.items())
+    ]
     if rate > spec["max_error_rate"]:
         # Nothing is written and the files stay pending; the failed check goes into the job's
-        # metrics and fails the job (without retries: the same files would fail the same way).
-        for df in (cleaned, good):
+        # metrics and fails the job (without retries: the same files would fail the same way)
+        # and names the worst files and the command that releases them.
+        for df in (read, good):
             df.unpersist()
         return {**metrics, "rows_read": rows_read, "rows_quarantined": reasons,
-                "skipped": (f"{quarantined} of {rows_read} rows quarantined ({rate:.1%}) is above "
-                            f"max_error_rate {spec['max_error_rate']:.1%} (config/datasets.yaml); "
-                            f"nothing written"),
-                "dq": [{"check": "error_rate", "observed": round(rate, 5),
-                        "limit": spec["max_error_rate"], "passed": False}]}  # fmt: skip
+                "quarantined_whole": quarantined_whole,
+                **over_limit(dataset, spec, per_file, whole, judged_bad, judged_rows)}  # fmt: skip
     if spec.get("scd2_tracked"):
         exact = good_rows - good.dropDuplicates([*spec["key"], "_row_hash"]).count()
         new_versions = merge_scd2(spark, good, path, spec)
@@ -338,13 +416,14 @@ def process_dataset(
     done.write.format("delta").mode(mode).save(f"{silver_root}/{PROCESSED}")
     t3 = time.time()
     table = spark.read.format("delta").load(path)
-    checks, silver_rows = quality_checks(table, spec, rows_read, quarantined)
-    for frame in (cleaned, good):
+    checks, silver_rows = quality_checks(table, spec, judged_rows, judged_bad)
+    for frame in (read, good):
         frame.unpersist()
     return {
         **metrics,
         "rows_read": rows_read,
         "rows_quarantined": dict(sorted(reasons.items())),
+        "quarantined_whole": quarantined_whole,
         "quarantine_samples": samples,
         "duplicates_dropped": duplicates,
         **kept,

@@ -52,6 +52,7 @@ TYPES: dict[str, DataType] = {
 }  # fmt: skip
 EXTRA = "_extra"
 SOURCE = "source_file"
+DETAIL = "quarantine_detail"  # who, when and why, for rows quarantined by a whole-file rule
 
 
 def normalise_name(name: str) -> str:
@@ -170,17 +171,37 @@ def clean(conformed: DataFrame, spec: dict) -> DataFrame:
     return conformed.select(
         *typed, F.col(EXTRA), F.col(SOURCE), raw,
         F.when(reason != "", reason).alias("quarantine_reason"),
+        F.lit(None).cast("string").alias(DETAIL),
     )  # fmt: skip
+
+
+def quarantine_files(cleaned: DataFrame, whole: dict[str, tuple[str, str]]) -> DataFrame:
+    """Every row of the files in `whole` (bronze key -> (reason, detail)) quarantined with that
+    reason; the detail keeps the row's own reasons, if it had any."""
+    if not whole:
+        return cleaned
+    source, own = F.col(SOURCE), F.col("quarantine_reason")
+    reason, detail = F.lit(None).cast("string"), F.lit(None).cast("string")
+    for key, (why, text) in sorted(whole.items()):
+        reason = F.when(source == key, F.lit(why)).otherwise(reason)
+        detail = F.when(source == key, F.concat_ws("; row reasons: ", F.lit(text), own)).otherwise(
+            detail
+        )
+    return cleaned.withColumn("quarantine_reason", F.coalesce(reason, own)).withColumn(
+        DETAIL, F.coalesce(detail, F.col(DETAIL))
+    )
 
 
 def quarantined(cleaned: DataFrame) -> DataFrame:
     """Bad rows as they arrived (strings), with the reason codes and the source file."""
     bad = cleaned.where(F.col("quarantine_reason").isNotNull())
-    return bad.select("_raw.*", EXTRA, SOURCE, "quarantine_reason")
+    return bad.select("_raw.*", EXTRA, SOURCE, "quarantine_reason", DETAIL)
 
 
 def valid(cleaned: DataFrame, spec: dict) -> DataFrame:
-    good = cleaned.where(F.col("quarantine_reason").isNull()).drop("_raw", "quarantine_reason")
+    good = cleaned.where(F.col("quarantine_reason").isNull()).drop(
+        "_raw", "quarantine_reason", DETAIL
+    )
     good = good.withColumn("_row_hash", row_hash(spec))
     if spec.get("partition_date_from"):
         good = good.withColumn("event_date", F.to_date(spec["partition_date_from"]))
