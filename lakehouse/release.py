@@ -19,6 +19,10 @@ from lakehouse.storage import ObjectStore, object_store
 from spark_jobs.silver import release as R
 
 
+class ReleaseError(ValueError):
+    """A release that names no file, or a file the ingestion log does not know."""
+
+
 def operator() -> str:
     """Who releases: the login name (LOGNAME/USER, else the account)."""
     try:
@@ -41,13 +45,13 @@ def release(
         raise ConfigError(f"dataset {dataset!r} has no SILVER table (config/datasets.yaml "
                           f"datasets with `silver:`: {sorted(silver)})")  # fmt: skip
     if not keys:
-        raise ConfigError("name at least one file to release: --file <bronze key>")
+        raise ReleaseError("name at least one file to release: --file <bronze key>")
     store = store or object_store(profile)
     logged = {r["target_key"] for r in read_log(store, profile.zones.bronze, dataset)
               if r["outcome"] == "bronze"}  # fmt: skip
     unknown = [k for k in keys if k not in logged]
     if unknown:
-        raise ConfigError(
+        raise ReleaseError(
             f"not in the ingestion log of {dataset} as files in BRONZE: {unknown}; the failed "
             f"run names its files by bronze key (run report, or `worst_files` in the "
             f"bronze_to_silver metrics)"

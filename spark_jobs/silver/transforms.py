@@ -187,8 +187,9 @@ def quarantine_files(cleaned: DataFrame, whole: dict[str, tuple[str, str]]) -> D
         detail = F.when(source == key, F.concat_ws("; row reasons: ", F.lit(text), own)).otherwise(
             detail
         )
-    return cleaned.withColumn("quarantine_reason", F.coalesce(reason, own)).withColumn(
-        DETAIL, F.coalesce(detail, F.col(DETAIL))
+    # One withColumns: both see the row's own reason, not the replaced one.
+    return cleaned.withColumns(
+        {"quarantine_reason": F.coalesce(reason, own), DETAIL: F.coalesce(detail, F.col(DETAIL))}
     )
 
 
