@@ -23,7 +23,7 @@ from lakehouse.storage import MissingObject, object_store
 log = logging.getLogger(__name__)
 MARTS = ("daily_revenue", "daily_active_users")
 SOURCE_COLUMN = "source_file"  # spark_jobs.silver.transforms.SOURCE (no Spark import here)
-HIDDEN_SAMPLE_COLUMNS = {SOURCE_COLUMN, "_batch_id"}
+HIDDEN_SAMPLE_COLUMNS = {SOURCE_COLUMN, "_batch_id", "quarantine_detail"}
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde}
@@ -140,11 +140,25 @@ def _quarantine_section(summary: dict) -> str:
         out += _svg(fig)
     out += _table(["dataset", "reason", "rows"], [[_esc(d), _esc(r), n] for d, r, n in counts])
     out += _table(["dataset", "files quarantined at ingestion"], [[_esc(d), n] for d, n in files])
+    out += _whole_files(summary)
     out += _samples(summary)
     return out + (
         "<p>Quarantined rows keep their source file and reason in the quarantine zone "
         "(<code>rows/&lt;dataset&gt;</code>); quarantined files have a "
         "<code>.reason.json</code> next to them.</p>"
+    )
+
+
+def _whole_files(summary: dict) -> str:
+    """Files SILVER quarantined whole: released by an operator, or over max_file_error_rate."""
+    lines = [[_esc(name), f"<code>{_esc(f['bronze_key'])}</code>", _esc(f["rows"]),
+              _esc(f["reason"]), _esc(f["detail"])]
+             for name, rows in sorted(summary.get("rows", {}).get("silver", {}).items())
+             for f in rows.get("quarantined_whole") or []]  # fmt: skip
+    if not lines:
+        return ""
+    return "<h3>Files quarantined whole at SILVER</h3>" + _table(
+        ["dataset", "bronze file", "rows", "reason", "who, when, why"], lines
     )
 
 
@@ -188,7 +202,27 @@ def _checks_section(summary: dict) -> str:
         "<h2>Data-quality checks</h2>"
         + head
         + _table(["stage", "dataset", "check", "observed", "result"], rows)
+        + _remedies(summary)
     )
+
+
+def _remedies(summary: dict) -> str:
+    """What to do about each failed check that says, with the worst files of its batch."""
+    out = ""
+    silver = summary.get("rows", {}).get("silver", {})
+    for items in summary.get("checks", {}).values():
+        for c in items:
+            if c.get("passed") or not c.get("remedy"):
+                continue
+            where = c.get("dataset", "")
+            out += f"<p><b>{_esc(where)} {_esc(c['check'])}: what to do</b>: {_esc(c['remedy'])}</p>"
+            worst = silver.get(where, {}).get("worst_files") or []
+            if worst:
+                out += _table(["bronze file", "rows", "quarantined", "error rate"],
+                              [[f"<code>{_esc(w['bronze_key'])}</code>", _esc(w["rows"]),
+                                _esc(w["quarantined"]), f"{w['error_rate']:.1%}"]
+                               for w in worst])  # fmt: skip
+    return out
 
 
 def _stages_section(summary: dict) -> str:

@@ -12,7 +12,7 @@ from lakehouse.storage import object_store
 log = logging.getLogger(__name__)
 STAGES = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
 SILVER_FIELDS = ("files", "rows_read", "rows_inserted", "rows_quarantined", "scd2_new_versions",
-                 "quarantine_samples")  # fmt: skip
+                 "quarantine_samples", "quarantined_whole", "worst_files")  # fmt: skip
 
 
 def run_key(run_id: str) -> str:
