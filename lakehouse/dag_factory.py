@@ -88,7 +88,7 @@ def _spark_submit_class():
                 return super().execute(context)
             except Exception as exc:
                 from lakehouse.config import load_profile
-                from lakehouse.run_summary import failed_checks, read_metrics
+                from lakehouse.run_summary import describe_failed, failed_checks, read_metrics
 
                 try:
                     metrics = read_metrics(load_profile(), context["run_id"], self.task_id)
@@ -97,7 +97,8 @@ def _spark_submit_class():
                 failed = failed_checks(metrics)
                 if failed:
                     raise AirflowFailException(
-                        f"{self.task_id}: data quality checks failed (not retried): {failed}"
+                        f"{self.task_id}: data quality checks failed (not retried):\n"
+                        + describe_failed(failed)
                     ) from exc
                 raise
 

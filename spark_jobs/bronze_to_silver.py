@@ -467,7 +467,9 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         c | {"dataset": r["dataset"]} for r in results for c in r.get("dq", []) if not c["passed"]
     ]
     if failed:
-        raise RuntimeError(f"data quality checks failed: {failed}")
+        lines = [f"{c['dataset']}: {c['check']} {c['observed']} (limit {c.get('limit', 0)})"
+                 + (f"; {c['remedy']}" if c.get("remedy") else "") for c in failed]  # fmt: skip
+        raise RuntimeError("data quality checks failed:\n" + "\n".join(lines))
     return metrics
 
 

@@ -131,6 +131,32 @@ def test_resent_content_is_a_counted_duplicate(lake):
     assert list(store.list(profile.zones.raw)) == []
 
 
+def test_a_reused_name_gets_a_key_per_content_and_a_rerun_the_same_key(lake):
+    """`hourly.csv` sent twice the same day with different content: two BRONZE objects (the
+    second never overwrites the first); the same content again is already ingested."""
+    profile, store = lake
+    first, second = b"event_id,user_id\ne1,1\n", b"event_id,user_id\ne2,2\n"
+    keys = []
+    for data in (first, second, first):
+        store.put(profile.zones.raw, "events/hourly.csv", data)
+        (outcome,) = ingest.ingest_dataset(profile, "events", store)["files"]
+        keys.append((outcome["outcome"], outcome["target_key"]))
+    assert [o for o, _ in keys] == ["bronze", "bronze", "already_ingested"]
+    assert keys[0][1] != keys[1][1] and keys[2][1] == keys[0][1]
+    assert keys[0][1].endswith(f"/hourly.{sha256(first)[:16]}.csv")
+    assert [store.get(profile.zones.bronze, k) for _, k in keys[:2]] == [first, second]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("orders.csv", "orders.D.csv"), ("Orders.CSV.GZ", "Orders.D.CSV.GZ"),
+     ("a.b.parquet", "a.b.D.parquet"), ("notes.zip", "notes.zip.D"), ("noext", "noext.D")],
+)  # fmt: skip
+def test_content_names_keep_the_extension_last(name, expected):
+    digest = "0123456789abcdef" + "0" * 48
+    assert ingest.content_name(name, digest) == expected.replace("D", digest[:16])
+
+
 def test_control_characters_in_a_key_are_quarantined_not_followed(lake):
     profile, store = lake
     store.put(profile.zones.raw, "events/evil\x01name.csv", b"a,b\n1,2\n")

@@ -133,3 +133,18 @@ def test_write_then_fetch_the_latest(tmp_path, monkeypatch):
     assert key == "manual__2026-11-26T10-00-00_00-00"
     assert body.decode() == report.render(SUMMARY, MARTS)
     assert report.fetch(profile, SUMMARY["run_id"])[1] == body
+
+
+def test_a_failed_check_is_described_with_its_limit_and_remedy():
+    from lakehouse.run_summary import describe_failed
+
+    text = describe_failed([
+        {"check": "error_rate", "observed": 0.25, "limit": 0.1, "dataset": "events",
+         "passed": False, "remedy": "lakehouse silver release --dataset events --file 'k'"},
+        {"check": "fk:fact_transactions.user_sk", "observed": 3, "passed": False},
+    ])  # fmt: skip
+    assert text.splitlines() == [
+        "events: error_rate observed 0.25 (limit 0.1); lakehouse silver release --dataset "
+        "events --file 'k'",
+        "fk:fact_transactions.user_sk observed 3",
+    ]

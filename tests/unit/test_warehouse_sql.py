@@ -127,6 +127,8 @@ def test_unsafe_literals_are_rejected():
          "is not allowed"),
         ("description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [a]\nextra: 1\n",
          "key 'extra'"),
+        ("description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [a]\n"
+         "checks: {unknown_members: {b: -1}}\n", "checks.unknown_members: unknown columns ['b']"),
     ],
 )  # fmt: skip
 def test_a_bad_definition_names_the_file_and_the_key(tmp_path, text, message):
