@@ -337,8 +337,9 @@ def warehouse_validate(tables: TablesArg = None) -> None:
 @silver_app.command("release")
 def silver_release(
     dataset: Annotated[str, typer.Option(help="the dataset whose batch failed")],
-    file: Annotated[list[str], typer.Option("--file", help="a bronze key the failed run "
-                                            "named (repeatable)")],  # fmt: skip
+    file: Annotated[
+        list[str], typer.Option("--file", help="a bronze key the failed run named (repeatable)")
+    ],  # fmt: skip
     note: Annotated[str, typer.Option(help="why (kept with the quarantined rows)")] = "",
     by: Annotated[str | None, typer.Option(help="who (default: your login name)")] = None,
 ) -> None:
@@ -348,8 +349,10 @@ def silver_release(
     for record in release(_profile(), dataset, file, note=note, by=by):
         _echo(f"released {record['bronze_key']} ({dataset}) by {record['released_by']} at "
               f"{record['released_at']}")  # fmt: skip
-    _echo("the next SILVER run quarantines its rows (reason released_by_operator) and goes on: "
-          "lakehouse run")
+    _echo(
+        "the next SILVER run quarantines its rows (reason released_by_operator) and goes on: "
+        "lakehouse run"
+    )
 
 
 @app.command()

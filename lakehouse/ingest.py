@@ -6,9 +6,10 @@ copy is verified and recorded.
 Crash safety and idempotency: the steps are copy -> verify (size + sha256) -> record -> delete.
 The bronze key depends only on the file's name, its content and its landing date (the object's
 LastModified), so a rerun after a crash rewrites the same key, while a different file under a
-name already used that day (`orders.csv` every hour) gets a key of its own; the ingestion log (one JSON object per file under
-`bronze/_ingestion_log/<dataset>/<sha256>/`) makes a file whose content was already ingested a
-no-op (a crash after the record) or a counted duplicate (the same content re-sent).
+name already used that day (`orders.csv` every hour) gets a key of its own; the ingestion log
+(one JSON object per file under `bronze/_ingestion_log/<dataset>/<sha256>/`) makes a file whose
+content was already ingested a no-op (a crash after the record) or a counted duplicate (the same
+content re-sent).
 """
 
 from __future__ import annotations

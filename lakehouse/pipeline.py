@@ -145,7 +145,20 @@ def wait_for_run(
         if states[t] in ("failed", "up_for_retry", "running", "upstream_failed")
     )
     why = f"timed out after {timeout:.0f}s" if state not in TERMINAL else f"ended {state}"
-    raise PipelineError(f"run {run_id} {why}; task states {states}\n{logs}")
+    raise PipelineError(f"run {run_id} {why}; task states {states}\n{logs}"
+                        + failed_checks_text(profile, run_id))  # fmt: skip
+
+
+def failed_checks_text(profile: Profile, run_id: str) -> str:
+    """The run's failed data-quality checks with what to do, last so a reader sees them."""
+    from lakehouse.run_summary import STAGES, describe_failed, failed_checks, read_metrics
+
+    try:
+        failed = [c for stage in STAGES
+                  for c in failed_checks(read_metrics(profile, run_id, stage))]  # fmt: skip
+    except Exception as exc:  # the metrics are unreadable: the logs above still tell
+        return f"\n(failed checks unreadable: {exc})"
+    return f"\nfailed data-quality checks:\n{describe_failed(failed)}" if failed else ""
 
 
 def drop_files(profile: Profile, source: Path, dataset: str) -> list[str]:

@@ -215,7 +215,8 @@ def _remedies(summary: dict) -> str:
             if c.get("passed") or not c.get("remedy"):
                 continue
             where = c.get("dataset", "")
-            out += f"<p><b>{_esc(where)} {_esc(c['check'])}: what to do</b>: {_esc(c['remedy'])}</p>"
+            out += (f"<p><b>{_esc(where)} {_esc(c['check'])}: what to do</b>: "
+                    f"{_esc(c['remedy'])}</p>")  # fmt: skip
             worst = silver.get(where, {}).get("worst_files") or []
             if worst:
                 out += _table(["bronze file", "rows", "quarantined", "error rate"],

@@ -52,7 +52,8 @@ def describe_failed(failed: list[dict]) -> str:
     """One line per failed check: where, what was observed against what limit, what to do."""
     return "\n".join(
         (f"{c['dataset']}: " if c.get("dataset") else "")
-        + f"{c['check']} observed {c.get('observed')}" + (f" (limit {c['limit']})" if "limit" in c else "")
+        + f"{c['check']} observed {c.get('observed')}"
+        + (f" (limit {c['limit']})" if "limit" in c else "")
         + (f"; {c['remedy']}" if c.get("remedy") else "")
         for c in failed
     )

@@ -310,8 +310,16 @@ def over_limit(dataset: str, spec: dict, per_file: dict, whole: dict, bad: int, 
          for k, f in per_file.items() if k not in whole and f["quarantined"]),
         key=lambda f: (-f["error_rate"], f["bronze_key"]),
     )[:WORST_FILES]  # fmt: skip
-    command = R.release_command(dataset, [w["bronze_key"] for w in worst[:3]])
-    remedy = (f"fix the source and re-send, or quarantine the bad files whole and let the rest "
+    # The fewest worst files whose release brings the rest under the limit: a file with a few
+    # bad rows among many good ones is normal and is not proposed.
+    culprits, left_bad, left_rows = [], bad, rows
+    for w in worst:
+        if left_rows and left_bad / left_rows <= limit:
+            break
+        culprits.append(w["bronze_key"])
+        left_bad, left_rows = left_bad - w["quarantined"], left_rows - w["rows"]
+    command = R.release_command(dataset, culprits)
+    remedy = (f"fix the source and re-send, or quarantine the worst files whole and let the rest "
               f"through: {command} (see docs/troubleshooting.md, 'A SILVER batch over its error "
               f"rate')")  # fmt: skip
     return {

@@ -119,6 +119,11 @@ def quality_checks(tables: dict[str, DataFrame]) -> list[dict]:
     known = users.where(F.col("user_sk") != dims.UNKNOWN_USER_SK).select("user_id").distinct()
     report("late_arriving:fact_events.user_id",
            tables["fact_events"].join(known, "user_id", "left_anti").count())  # fmt: skip
+    if "dim_product" in tables:
+        products = tables["dim_product"].select("product_id")
+        report("late_arriving:fact_events.product_id",
+               tables["fact_events"].where(F.col("product_id").isNotNull())
+               .join(products, "product_id", "left_anti").count())  # fmt: skip
     for fact in ("fact_events", "fact_transactions", "fact_user_activity"):
         missing = tables[fact].join(tables["dim_date"], "date_key", "left_anti").count()
         check(f"fk:{fact}.date_key", missing, lambda n: n == 0)

@@ -90,8 +90,9 @@ def test_the_run_summary_records_the_failure(profile, failed_run):
     (worst,) = summary["rows"]["silver"]["events"]["worst_files"]
     assert (worst["rows"], worst["quarantined"]) == (40, 36)
     assert worst["bronze_key"].startswith("events/ingest_date=")
-    assert f"lakehouse silver release --dataset events --file '{worst['bronze_key']}'" in (
-        check["remedy"]
+    assert (
+        f"lakehouse silver release --dataset events --file '{worst['bronze_key']}'"
+        in (check["remedy"])
     )
     page = report.fetch(profile, failed_run)[1].decode()  # the report says so too
     assert "Failed: bronze_to_silver, load_warehouse, silver_to_gold" in page

@@ -53,8 +53,10 @@ def roots(profile) -> dict[str, str]:
 
 def silver_run(spark, profile, dataset: str, batch: str, spec: dict | None = None) -> dict:
     r = roots(profile)
-    return bronze_to_silver.process_dataset(spark, spec or SPECS[dataset], r["bronze"],
-                                            r["silver"], f"{r['quarantine']}/rows", batch)  # fmt: skip
+    quarantine = f"{r['quarantine']}/rows"
+    return bronze_to_silver.process_dataset(
+        spark, spec or SPECS[dataset], r["bronze"], r["silver"], quarantine, batch
+    )
 
 
 def land(profile, store, dataset: str, name: str, body: bytes) -> dict:
@@ -109,15 +111,19 @@ def test_a_poison_batch_fails_names_its_file_and_goes_through_once_released(s3_s
     profile, store = lake
     poison = land(profile, store, "events", "poison.csv", events("p", 20, bad=15))["target_key"]
     good = land(profile, store, "events", "good.csv", events("g", 40))["target_key"]
+    usual = land(profile, store, "events", "usual.csv", events("u", 30, bad=1))["target_key"]
 
     for batch in ("b1", "b2"):  # stuck: every run reads the same files and fails the same way
         failed = silver_run(s3_spark, profile, "events", batch)
         (check,) = failed["dq"]
-        assert (check["check"], check["passed"], check["observed"]) == ("error_rate", False,
-                                                                        round(15 / 60, 5))  # fmt: skip
-        assert failed["worst_files"] == [{"bronze_key": poison, "rows": 20, "quarantined": 15,
-                                          "error_rate": 0.75}]  # fmt: skip
-        assert R.release_command("events", [poison]) in check["remedy"]
+        assert (check["check"], check["passed"]) == ("error_rate", False)
+        assert check["observed"] == round(16 / 90, 5)
+        assert failed["worst_files"] == [
+            {"bronze_key": poison, "rows": 20, "quarantined": 15, "error_rate": 0.75},
+            {"bronze_key": usual, "rows": 30, "quarantined": 1, "error_rate": round(1 / 30, 5)},
+        ]
+        # Only the file that takes the batch over its limit is proposed (1 of 70 is fine).
+        assert R.release_command("events", [poison]) + " (see" in check["remedy"]
     print({"remedy": check["remedy"], "skipped": failed["skipped"]})
     assert list(store.list(profile.zones.silver, "events/")) == []  # nothing written
 
@@ -129,17 +135,23 @@ def test_a_poison_batch_fails_names_its_file_and_goes_through_once_released(s3_s
 
     done = silver_run(s3_spark, profile, "events", "b3")
     assert all(c["passed"] for c in done["dq"]), done["dq"]
-    assert done["rows_read"] == 60
-    assert done["rows_quarantined"] == {R.RELEASED: 20}
-    assert done["rows_inserted"] == 40
+    assert done["rows_read"] == 90
+    assert done["rows_quarantined"] == {R.RELEASED: 20, "invalid_timestamp": 1}
+    assert done["rows_inserted"] == 69
     assert done["quarantined_whole"] == [{"bronze_key": poison, "rows": 20, "reason": R.RELEASED,
                                           "detail": R.detail(record)}]  # fmt: skip
-    assert silver_ids(s3_spark, profile, "events", "event_id") == [f"g-{i:04d}" for i in range(40)]
+    assert silver_ids(s3_spark, profile, "events", "event_id") == sorted(
+        [f"g-{i:04d}" for i in range(40)] + [f"u-{i:04d}" for i in range(1, 30)]
+    )
     rows = quarantine_rows(s3_spark, profile, "events")
-    assert sorted(r.event_id for r in rows) == sorted(f"p-{i:04d}" for i in range(20))
-    assert {(r.source_file, r.quarantine_reason) for r in rows} == {(poison, R.RELEASED)}
-    details = sorted(r.quarantine_detail for r in rows)
-    assert details[0].startswith("released by ops-test at ") and "export cut mid-write" in details[0]
+    assert sorted(r.event_id for r in rows) == [f"p-{i:04d}" for i in range(20)] + ["u-0000"]
+    assert {(r.source_file, r.quarantine_reason) for r in rows} == {
+        (poison, R.RELEASED),
+        (usual, "invalid_timestamp"),
+    }
+    details = sorted(r.quarantine_detail for r in rows if r.source_file == poison)
+    assert details[0].startswith("released by ops-test at ")
+    assert "export cut mid-write" in details[0]
     assert sum("row reasons: invalid_timestamp" in d for d in details) == 15
 
     # Not stuck: the next file goes through, and the released one is not read again.
@@ -163,8 +175,9 @@ def test_max_file_error_rate_quarantines_the_bad_file_whole_and_lets_the_rest_th
     assert [(w["bronze_key"], w["rows"], w["reason"]) for w in done["quarantined_whole"]] == [
         (poison, 20, R.FILE_OVER_LIMIT)
     ]
-    assert "15 of 20 rows bad (75.0%) > max_file_error_rate 50.0%" in (
-        done["quarantined_whole"][0]["detail"]
+    assert (
+        "15 of 20 rows bad (75.0%) > max_file_error_rate 50.0%"
+        in (done["quarantined_whole"][0]["detail"])
     )
     assert silver_ids(s3_spark, profile, "events", "event_id") == [f"g-{i:04d}" for i in
                                                                     range(1, 40)]  # fmt: skip

@@ -66,16 +66,24 @@ def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_and_re_keyed_late
     got = {r.transaction_id: r.user_sk for r in facts.build_fact_transactions(spark, txns, users)
            .collect()}  # fmt: skip
     assert got == {"t-late": dims.UNKNOWN_USER_SK, "t-early": sk[2]}
-    no_ltv = spark.createDataFrame([], "user_id long, orders long, ltv_usd decimal(18,2), "
-                                       "first_order_date date, last_order_date date")
+    no_ltv = spark.createDataFrame(
+        [],
+        "user_id long, orders long, ltv_usd decimal(18,2), "
+        "first_order_date date, last_order_date date",
+    )
     customers = marts.build_customer_360(users, no_ltv, date(2026, 11, 3)).collect()
     assert sorted(r.user_id for r in customers) == [1, 2]  # the unknown member is no customer
 
     arrived = Version(3, "c@x.io", "C", "US", "active", T0, datetime(2026, 11, 3), None, True)
-    schema = ("user_id long, email string, full_name string, country string, status string, "
-              "signup_ts timestamp, valid_from timestamp, valid_to timestamp, is_current boolean")
-    users = users.where(f"user_sk != {dims.UNKNOWN_USER_SK}").drop("user_sk").unionByName(
-        spark.createDataFrame([arrived], schema))
+    schema = (
+        "user_id long, email string, full_name string, country string, status string, "
+        "signup_ts timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
+    )
+    users = (
+        users.where(f"user_sk != {dims.UNKNOWN_USER_SK}")
+        .drop("user_sk")
+        .unionByName(spark.createDataFrame([arrived], schema))
+    )
     users = dims.build_dim_users(users)
     again = {r.transaction_id: r.user_sk for r in facts.build_fact_transactions(spark, txns, users)
              .collect()}  # fmt: skip

@@ -84,8 +84,21 @@ def test_a_batch_over_its_error_rate_shows_what_to_do_and_released_files_show_wh
          "remedy": "lakehouse silver release --dataset events --file 'events/x.csv'"}],
         "silver_to_gold": [{"check": "late_arriving:fact_transactions.user_sk", "observed": 3,
                             "passed": True, "blocking": False}]}}  # fmt: skip
-    stuck["rows"] = {"silver": {"events": {"rows_read": 60, "worst_files": [
-        {"bronze_key": "events/x.csv", "rows": 20, "quarantined": 15, "error_rate": 0.75}]}}}
+    stuck["rows"] = {
+        "silver": {
+            "events": {
+                "rows_read": 60,
+                "worst_files": [
+                    {
+                        "bronze_key": "events/x.csv",
+                        "rows": 20,
+                        "quarantined": 15,
+                        "error_rate": 0.75,
+                    }
+                ],
+            }
+        }
+    }
     page = report.render(stuck, MARTS)
     assert "events error_rate: what to do" in page
     assert "lakehouse silver release --dataset events --file &#x27;events/x.csv&#x27;" in page
@@ -93,11 +106,25 @@ def test_a_batch_over_its_error_rate_shows_what_to_do_and_released_files_show_wh
     assert ("<td>late_arriving:fact_transactions.user_sk</td><td>3</td>"
             '<td><span class="warn">reported</span></td>') in page  # fmt: skip
 
-    released = {**SUMMARY, "rows": {"silver": {"events": {
-        "rows_read": 60, "rows_quarantined": {"released_by_operator": 20},
-        "quarantined_whole": [{"bronze_key": "events/x.csv", "rows": 20,
-                               "reason": "released_by_operator",
-                               "detail": "released by ops at 2026-12-02T17:00:00+00:00"}]}}}}
+    released = {
+        **SUMMARY,
+        "rows": {
+            "silver": {
+                "events": {
+                    "rows_read": 60,
+                    "rows_quarantined": {"released_by_operator": 20},
+                    "quarantined_whole": [
+                        {
+                            "bronze_key": "events/x.csv",
+                            "rows": 20,
+                            "reason": "released_by_operator",
+                            "detail": "released by ops at 2026-12-02T17:00:00+00:00",
+                        }
+                    ],
+                }
+            }
+        },
+    }
     page = report.render(released, MARTS)
     assert "Files quarantined whole at SILVER" in page
     assert ("<td>events</td><td><code>events/x.csv</code></td><td>20</td>"
