@@ -189,7 +189,8 @@ def _checks_section(summary: dict) -> str:
     for stage, items in sorted(checks.items()):
         for c in items:
             state = ('<span class="bad">FAILED</span>' if not c.get("passed")
-                     else '<span class="warn">reported</span>' if c.get("blocking") is False
+                     else '<span class="warn">reported</span>'
+                     if c.get("blocking") is False and c.get("observed")
                      else '<span class="ok">passed</span>')  # fmt: skip
             where = c.get("dataset", "")
             rows.append([_esc(stage), _esc(where), _esc(c.get("check")),
