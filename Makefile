@@ -20,14 +20,18 @@ DEMO_PROFILE ?= embedded
         down-volumes logs ps shell-spark psql drop-sample bench
 
 # `make up` / `make down` drive Docker Compose (docker-compose.yml) when a Docker engine answers
-# and the native services otherwise (CI, machines without Docker). STACK=native|compose forces
+# and the native services on machines without a `docker` CLI. A `docker` CLI whose engine does
+# not answer is an error, not a silent switch to the native stack. STACK=native|compose forces
 # one; S3_SERVER=versitygw adds docker/compose.versitygw.yml (versitygw instead of MinIO).
 STACK ?= auto
 S3_SERVER ?= minio
 COMPOSE_FILES := -f docker-compose.yml $(if $(filter versitygw,$(S3_SERVER)),-f docker/compose.versitygw.yml)
 COMPOSE := docker compose $(COMPOSE_FILES)
 STACK_SH := COMPOSE="$(COMPOSE)" S3_SERVER="$(S3_SERVER)" docker/stack.sh
-USE_COMPOSE = { [ "$(STACK)" = compose ] || { [ "$(STACK)" = auto ] && docker info >/dev/null 2>&1; }; }
+USE_COMPOSE = { [ "$(STACK)" = compose ] || { [ "$(STACK)" = auto ] && command -v docker >/dev/null \
+  && { docker info >/dev/null 2>&1 || { echo "a docker CLI is installed but no Docker engine answers \
+  (docker info): start Docker (Docker Desktop, or dockerd), or use the native services: \
+  make $@ STACK=native" >&2; exit 1; }; }; }; }
 NEED_ENGINE = docker info >/dev/null 2>&1 || { echo "no Docker engine answers (docker info): \
   this target is for the Compose stack; the native one: make status, logs in .stack/$(PROFILE)/logs"; exit 1; }
 SERVICE ?=
@@ -46,8 +50,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	uv pip install --python $(PY) --no-deps -e .
 	@touch $@
 
-lock: ## re-resolve requirements.lock from pyproject.toml
+lock: ## re-resolve requirements.lock from pyproject.toml, and its runtime subset for the images
 	uv pip compile pyproject.toml --extra dev --python-version $(PYTHON_VERSION) -o requirements.lock
+	uv pip compile pyproject.toml --python-version $(PYTHON_VERSION) -c requirements.lock \
+		-o requirements.runtime.lock
 
 jars: venv ## fetch the Spark jars (Delta, S3A, JDBC) with Maven into .stack/jars
 	$(LAKEHOUSE) jars >/dev/null

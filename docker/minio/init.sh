@@ -1,5 +1,5 @@
 #!/bin/sh
-# minio-init (one-shot, docker-compose.yml; minio/mc image): create the zone buckets of the
+# minio-init (one-shot, docker-compose.yml; quay.io/minio/mc image): create the zone buckets of the
 # profile and, on MinIO, the pipeline's own access key with the readwrite policy, so the root
 # account stays for the console. Idempotent. Against versitygw (docker/compose.versitygw.yml)
 # the root account is the pipeline's key and there is no MinIO admin API: only the buckets.

