@@ -88,7 +88,8 @@ def _spark_submit_class():
                 return super().execute(context)
             except Exception as exc:
                 from lakehouse.config import load_profile
-                from lakehouse.run_summary import describe_failed, failed_checks, read_metrics
+                from lakehouse.run_summary import failed_checks, read_metrics
+                from spark_jobs.checks import describe_failed
 
                 try:
                     metrics = read_metrics(load_profile(), context["run_id"], self.task_id)

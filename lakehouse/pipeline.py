@@ -151,7 +151,8 @@ def wait_for_run(
 
 def failed_checks_text(profile: Profile, run_id: str) -> str:
     """The run's failed data-quality checks with what to do, last so a reader sees them."""
-    from lakehouse.run_summary import STAGES, describe_failed, failed_checks, read_metrics
+    from lakehouse.run_summary import STAGES, failed_checks, read_metrics
+    from spark_jobs.checks import describe_failed
 
     try:
         failed = [c for stage in STAGES

@@ -48,17 +48,6 @@ def failed_checks(metrics: dict | None) -> list[dict]:
     return [c for c in all_checks(metrics) if not c.get("passed")]
 
 
-def describe_failed(failed: list[dict]) -> str:
-    """One line per failed check: where, what was observed against what limit, what to do."""
-    return "\n".join(
-        (f"{c['dataset']}: " if c.get("dataset") else "")
-        + f"{c['check']} observed {c.get('observed')}"
-        + (f" (limit {c['limit']})" if "limit" in c else "")
-        + (f"; {c['remedy']}" if c.get("remedy") else "")
-        for c in failed
-    )
-
-
 def timeline(metrics: dict, ingestion: list[dict], warehouse: dict) -> list[dict]:
     """Every stage that timed itself (start in epoch seconds, duration), in start order: the
     work inside the tasks; the gaps between them are scheduling and Spark start-up."""

@@ -20,6 +20,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from spark_jobs.checks import describe_failed
 from spark_jobs.columns import count_if
 from spark_jobs.runtime import finish_job, is_delta, path_exists, start_job, write_metrics
 from spark_jobs.silver import release as R
@@ -475,9 +476,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         c | {"dataset": r["dataset"]} for r in results for c in r.get("dq", []) if not c["passed"]
     ]
     if failed:
-        lines = [f"{c['dataset']}: {c['check']} {c['observed']} (limit {c.get('limit', 0)})"
-                 + (f"; {c['remedy']}" if c.get("remedy") else "") for c in failed]  # fmt: skip
-        raise RuntimeError("data quality checks failed:\n" + "\n".join(lines))
+        raise RuntimeError("data quality checks failed:\n" + describe_failed(failed))
     return metrics
 
 

@@ -163,7 +163,7 @@ def test_write_then_fetch_the_latest(tmp_path, monkeypatch):
 
 
 def test_a_failed_check_is_described_with_its_limit_and_remedy():
-    from lakehouse.run_summary import describe_failed
+    from spark_jobs.checks import describe_failed
 
     text = describe_failed([
         {"check": "error_rate", "observed": 0.25, "limit": 0.1, "dataset": "events",
