@@ -1,5 +1,5 @@
 """Shared fixtures. Markers come from the folder: tests/unit, tests/integration,
-tests/reliability, tests/e2e."""
+tests/reliability, tests/e2e, tests/compose."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ TESTS = Path(__file__).parent
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         group = Path(str(item.fspath)).relative_to(TESTS).parts[0]
-        if group in ("unit", "integration", "reliability", "e2e"):
+        if group in ("unit", "integration", "reliability", "e2e", "compose"):
             item.add_marker(getattr(pytest.mark, group))
 
 

@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-import psycopg2
 import pytest
 
 from lakehouse import ingest, pipeline
@@ -19,6 +18,7 @@ from lakehouse.airflow_env import MASTER_DAG_ID
 from lakehouse.paths import stack_dir
 from lakehouse.run_summary import run_key
 from lakehouse.storage import object_store
+from tests.runs import assert_silver_matches, assert_warehouse_matches, stage_metrics
 
 RUN_TIMEOUT_S = 1500
 DATASETS = ("events", "transactions", "users", "shipment_tracking")
@@ -58,15 +58,6 @@ def finished_run(runs):
 def _rest(profile, path: str) -> dict:
     """GET on the native Airflow REST API with the profile's admin login."""
     return pipeline.airflow(profile).get(path)
-
-
-def _metrics(profile, run_id: str, stage: str) -> dict:
-    store = object_store(profile)
-    key = run_id.replace(":", "-").replace("+", "_")
-    parts = [o.key for o in store.list(profile.zones.metrics, f"runs/{key}/{stage}/")
-             if o.key.rsplit("/", 1)[1].startswith("part-")]  # fmt: skip
-    assert len(parts) == 1, parts
-    return json.loads(store.get(profile.zones.metrics, parts[0]))
 
 
 def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, runs):
@@ -129,7 +120,7 @@ def test_raw_is_empty_and_every_file_landed_where_expected(profile, finished_run
 
 def test_operational_tables_reached_bronze(profile, finished_run):
     manifest, run_id = finished_run
-    metrics = _metrics(profile, run_id, "db_to_bronze")
+    metrics = stage_metrics(profile, run_id, "db_to_bronze")
     # All batches were loaded before the run: the first read sees each table's final rows.
     assert {t["table"]: t["rows_inserted"] for t in metrics["tables"]} == manifest[
         "operational"]["final_rows"]  # fmt: skip
@@ -138,29 +129,13 @@ def test_operational_tables_reached_bronze(profile, finished_run):
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_silver_reconciles_with_the_manifest(profile, finished_run, dataset):
     manifest, run_id = finished_run
-    got = _metrics(profile, run_id, "bronze_to_silver")["datasets"][dataset]
-    expected = manifest["datasets"][dataset]
-    assert got["rows_read"] == expected["rows_in"]
-    assert got["rows_quarantined"] == expected["quarantined_rows"]
-    assert got["duplicates_dropped"] == expected["duplicates_dropped"]
-    assert got["silver_rows_total"] == (
-        expected["scd2"]["users"] if dataset == "users" else expected["silver_rows"]
-    )
-    assert all(check["passed"] for check in got["dq"])
+    got = stage_metrics(profile, run_id, "bronze_to_silver")["datasets"][dataset]
+    assert_silver_matches(got, manifest, dataset)
 
 
 def test_warehouse_matches_silver(profile, finished_run):
     manifest, _ = finished_run
-    wh = profile.warehouse
-    with psycopg2.connect(wh.dsn(login=wh.analyst)) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT event_date::text, sum(event_count) FROM {wh.schema_name}.daily_event_counts "
-            "GROUP BY 1 ORDER BY 1"
-        )
-        per_day = dict(cur.fetchall())
-    conn.close()
-    assert sum(per_day.values()) == manifest["datasets"]["events"]["silver_rows"]
-    assert set(per_day) == set(manifest["gold"]["daily_active_users"])
+    assert_warehouse_matches(profile, manifest)
 
 
 def _when(value: str) -> datetime:

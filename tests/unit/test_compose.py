@@ -528,7 +528,10 @@ def build_args(path: Path) -> dict[str, set[str]]:
 
 
 def _expand(text: str, args: dict[str, str]) -> str:
-    return re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], text)
+    """${NAME} filled in from the ARG defaults, also where a default names another ARG."""
+    while (expanded := re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], text)) != text:
+        text = expanded
+    return text
 
 
 def base_images(path: Path) -> list[str]:

@@ -1,0 +1,47 @@
+"""What a finished master run left behind, read the same way by the native e2e tests
+(tests/e2e) and the Compose ones (tests/compose), and checked against the sample's
+ground-truth manifest."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg2
+
+from lakehouse.storage import object_store
+
+
+def stage_metrics(profile, run_id: str, stage: str) -> dict:
+    """The metrics document a Spark stage of `run_id` wrote (one part file)."""
+    store = object_store(profile)
+    key = run_id.replace(":", "-").replace("+", "_")
+    parts = [o.key for o in store.list(profile.zones.metrics, f"runs/{key}/{stage}/")
+             if o.key.rsplit("/", 1)[1].startswith("part-")]  # fmt: skip
+    assert len(parts) == 1, parts
+    return json.loads(store.get(profile.zones.metrics, parts[0]))
+
+
+def assert_silver_matches(got: dict, manifest: dict, dataset: str) -> None:
+    """One dataset's bronze_to_silver metrics against the manifest's figures."""
+    expected = manifest["datasets"][dataset]
+    assert got["rows_read"] == expected["rows_in"]
+    assert got["rows_quarantined"] == expected["quarantined_rows"]
+    assert got["duplicates_dropped"] == expected["duplicates_dropped"]
+    assert got["silver_rows_total"] == (
+        expected["scd2"]["users"] if dataset == "users" else expected["silver_rows"]
+    )
+    assert all(check["passed"] for check in got["dq"])
+
+
+def assert_warehouse_matches(profile, manifest: dict) -> None:
+    """The warehouse's events per day (read as the analyst) against the manifest."""
+    wh = profile.warehouse
+    with psycopg2.connect(wh.dsn(login=wh.analyst)) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT event_date::text, sum(event_count) FROM {wh.schema_name}.daily_event_counts "
+            "GROUP BY 1 ORDER BY 1"
+        )
+        per_day = dict(cur.fetchall())
+    conn.close()
+    assert sum(per_day.values()) == manifest["datasets"]["events"]["silver_rows"]
+    assert set(per_day) == set(manifest["gold"]["daily_active_users"])
