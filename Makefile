@@ -16,7 +16,7 @@ PROFILE ?= local
 DEMO_PROFILE ?= embedded
 
 .PHONY: help install venv jars s3-server services-up services-down status up down demo run report docs deploy-aws \
-        seed sample test test-unit test-integration test-reliability test-e2e lint format clean \
+        seed sample test test-unit test-integration test-reliability test-e2e test-compose lint format clean \
         down-volumes logs ps shell-spark psql drop-sample bench
 
 # `make up` / `make down` drive Docker Compose (docker-compose.yml) when a Docker engine answers
@@ -154,12 +154,38 @@ RUNS ?= 3
 bench: venv jars ## benchmark every stage at SCALE (0.1 | 1 | 10; RUNS=3) into benchmarks/results/ (needs `make services-up`)
 	$(PY) -m benchmarks.suite --scale $(BENCH_SCALE) --runs $(RUNS)
 
-test: venv jars ## lint + unit + integration + reliability + e2e (needs `make services-up`); times each group
-	@for group in lint test-unit test-integration test-reliability test-e2e; do \
+# The settings the e2e group needs from the scheduler it talks to (no hourly run beside the
+# tests' own, a deadline every run misses, short retry delays), used when `make test` starts
+# the native services itself.
+TEST_SERVICE_ENV := LAKEHOUSE_MASTER_SCHEDULE=none LAKEHOUSE_DEADLINE_MINUTES=0.5 LAKEHOUSE_RETRY_DELAY_SECONDS=5
+# The groups `make test` runs (e.g. make test TEST_GROUPS="lint test-unit"); test-compose is
+# added when a Docker engine answers and COMPOSE_GROUP is not 0.
+TEST_GROUPS ?= lint test-unit test-integration test-reliability test-e2e
+COMPOSE_GROUP ?= 1
+test: install ## every group: lint, unit, integration, reliability, e2e, compose (when a Docker engine answers); starts and stops what it needs
+	@groups="$(TEST_GROUPS)"; \
+	if [ "$(COMPOSE_GROUP)" = 0 ]; then :; \
+	elif docker info >/dev/null 2>&1; then groups="$$groups test-compose"; \
+	else echo "::: no Docker engine answers (docker info): the compose group does not run"; fi; \
+	started=; \
+	if ! $(LAKEHOUSE) --profile local status >/dev/null 2>&1; then \
+	  echo "::: starting the native services of the local profile (stopped again at the end)"; \
+	  t0=$$(date +%s); $(TEST_SERVICE_ENV) $(MAKE) --no-print-directory services-up PROFILE=local || exit 1; \
+	  started=1; echo "::: native services started in $$(( $$(date +%s) - t0 ))s"; fi; \
+	for group in $$groups; do \
+	  if [ $$group = test-compose ]; then \
+	    echo "::: stopping the native services: the Compose stack publishes the same ports"; \
+	    $(MAKE) --no-print-directory services-down PROFILE=local >/dev/null 2>&1; fi; \
 	  t0=$$(date +%s); rc=0; $(MAKE) --no-print-directory $$group || rc=$$?; \
 	  took=$$(( $$(date +%s) - t0 )); \
-	  if [ $$rc -ne 0 ]; then echo "::: $$group FAILED after $${took}s"; exit $$rc; fi; \
-	  echo "::: $$group passed in $${took}s"; done
+	  if [ $$rc -ne 0 ]; then echo "::: $$group FAILED after $${took}s"; \
+	    [ -n "$$started" ] && $(MAKE) --no-print-directory services-down PROFILE=local >/dev/null 2>&1; \
+	    exit $$rc; fi; \
+	  echo "::: $$group passed in $${took}s"; done; \
+	if [ -n "$$started" ]; then $(MAKE) --no-print-directory services-down PROFILE=local >/dev/null 2>&1; \
+	elif [ "$${groups%test-compose}" != "$$groups" ]; then \
+	  echo "::: restarting the native services that were running before"; \
+	  $(MAKE) --no-print-directory services-up PROFILE=local >/dev/null; fi
 
 test-unit: venv jars ## fast tests, no services
 	$(PYTEST) -m unit tests/unit
@@ -172,6 +198,9 @@ test-reliability: venv jars ## hostile input, faults and security on the native 
 
 test-e2e: venv jars ## the master DAG through the real Airflow scheduler; `make demo` on embedded
 	$(PYTEST) -m e2e tests/e2e
+
+test-compose: venv jars ## the Compose stack on a real Docker engine: make up, a master run, a worker kill, down/up (native services stopped)
+	$(PYTEST) -m compose tests/compose
 
 lint: venv ## ruff lint and format check
 	$(VENV)/bin/ruff check .
