@@ -156,7 +156,7 @@ bench: venv jars ## benchmark every stage at SCALE (0.1 | 1 | 10; RUNS=3) into b
 
 # The settings the e2e group needs from the scheduler it talks to (no hourly run beside the
 # tests' own, a deadline every run misses, short retry delays), used when `make test` starts
-# the native services itself.
+# the native services itself (for the services and for the tests, which read them too).
 TEST_SERVICE_ENV := LAKEHOUSE_MASTER_SCHEDULE=none LAKEHOUSE_DEADLINE_MINUTES=0.5 LAKEHOUSE_RETRY_DELAY_SECONDS=5
 # The groups `make test` runs (e.g. make test TEST_GROUPS="lint test-unit"); test-compose is
 # added when a Docker engine answers and COMPOSE_GROUP is not 0.
@@ -176,7 +176,8 @@ test: install ## every group: lint, unit, integration, reliability, e2e, compose
 	  if [ $$group = test-compose ]; then \
 	    echo "::: stopping the native services: the Compose stack publishes the same ports"; \
 	    $(MAKE) --no-print-directory services-down PROFILE=local >/dev/null 2>&1; fi; \
-	  t0=$$(date +%s); rc=0; $(MAKE) --no-print-directory $$group || rc=$$?; \
+	  t0=$$(date +%s); rc=0; \
+	  env $${started:+$(TEST_SERVICE_ENV)} $(MAKE) --no-print-directory $$group || rc=$$?; \
 	  took=$$(( $$(date +%s) - t0 )); \
 	  if [ $$rc -ne 0 ]; then echo "::: $$group FAILED after $${took}s"; \
 	    [ -n "$$started" ] && $(MAKE) --no-print-directory services-down PROFILE=local >/dev/null 2>&1; \

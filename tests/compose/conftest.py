@@ -26,14 +26,17 @@ def compose_env() -> dict[str, str]:
     return {**os.environ, "COMPOSE_PROJECT_NAME": PROJECT, "LAKEHOUSE_MASTER_SCHEDULE": "none"}
 
 
-def make(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`make <args> STACK=compose` in the project, output captured; raises with it on failure."""
+def make_command(*args: str) -> list[str]:
+    """`make <args> STACK=compose` with the caller's S3 server (CI: versitygw)."""
     s3 = os.environ.get("S3_SERVER", "minio")
-    proc = subprocess.run(
-        ["make", "--no-print-directory", *args, "STACK=compose", f"S3_SERVER={s3}"],
-        cwd=ROOT, env=compose_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=timeout,
-    )  # fmt: skip
+    return ["make", "--no-print-directory", *args, "STACK=compose", f"S3_SERVER={s3}"]
+
+
+def make(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """A make target in the project, output captured; raises with it on failure."""
+    proc = subprocess.run(make_command(*args), cwd=ROOT, env=compose_env(),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
     if proc.returncode:
         raise AssertionError(f"make {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")  # fmt: skip

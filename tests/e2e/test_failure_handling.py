@@ -117,7 +117,8 @@ def test_an_alert_reaches_the_smtp_server_with_the_facts(profile, smtp, failed_r
 
 
 def test_a_run_past_its_deadline_sends_a_late_alert(profile, smtp, failed_run):
-    """Needs a deadline shorter than the run (`.ci/run` sets LAKEHOUSE_DEADLINE_MINUTES=0.5)."""
+    """Needs a deadline shorter than the run (`make test` starts the services with
+    LAKEHOUSE_DEADLINE_MINUTES=0.5)."""
     from lakehouse.orchestration import load_pipelines
 
     minutes = load_pipelines().master.deadline_minutes

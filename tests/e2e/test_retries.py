@@ -1,6 +1,6 @@
 """Retries with backoff through the real scheduler: the S3 server is down when the master run
 starts, so ingestion fails; it comes back, and the retries (delays from config/pipelines.yaml,
-shortened by `.ci/run` with LAKEHOUSE_RETRY_DELAY_SECONDS=5) finish the run with nothing lost."""
+shortened by `make test` with LAKEHOUSE_RETRY_DELAY_SECONDS=5) finish the run with nothing lost."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_an_outage_is_retried_with_backoff_and_nothing_is_lost(profile):
     delay = load_pipelines().defaults.retry_delay_seconds
     if delay > 30:
         pytest.fail(f"retry delay is {delay:g}s: start the stack with "
-                    f"LAKEHOUSE_RETRY_DELAY_SECONDS=5 (as .ci/run does)")  # fmt: skip
+                    f"LAKEHOUSE_RETRY_DELAY_SECONDS=5 (as make test does)")  # fmt: skip
     manifest = pipeline.prepare_sample_run(profile, batches=(1,))
     pipeline.wait_for_dag(profile)
     stack = Stack(profile)
