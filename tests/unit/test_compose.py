@@ -716,7 +716,7 @@ def _stack_sh(*args: str, compose: str, **env: str) -> subprocess.CompletedProce
             "COMPOSE": compose,
             "LAKEHOUSE_COMPOSE_POLL": "0",
             **env,
-        },  # fmt: skip
+        },
         capture_output=True,
         text=True,
         timeout=60,
