@@ -111,7 +111,7 @@ psql: ## Compose: psql on the warehouse PostgreSQL (DB=operational for the sourc
 BATCH ?= 1
 drop-sample: ## Compose: batch BATCH of the committed sample into RAW and the operational DB
 	@$(NEED_ENGINE)
-	$(COMPOSE) exec airflow-scheduler lakehouse drop-sample --batch $(BATCH)
+	$(COMPOSE) exec airflow-api-server lakehouse drop-sample --batch $(BATCH)
 
 demo: venv jars ## run the whole pipeline on sample data (embedded profile: no Docker, no services)
 	$(LAKEHOUSE) --profile $(DEMO_PROFILE) demo
@@ -119,9 +119,9 @@ demo: venv jars ## run the whole pipeline on sample data (embedded profile: no D
 deploy-aws: venv ## deploy the Glue jobs, artifacts and warehouse DDL (aws profile; DRY_RUN=1 to print only)
 	$(LAKEHOUSE) --profile aws deploy $(if $(DRY_RUN),--dry-run,)
 
-run: ## trigger the master DAG and follow it to the end (Compose: inside the scheduler container)
+run: ## trigger the master DAG and follow it to the end (Compose: from the api-server container)
 	@if $(USE_COMPOSE); then \
-	  $(COMPOSE) exec airflow-scheduler lakehouse --profile compose run; \
+	  $(COMPOSE) exec airflow-api-server lakehouse --profile compose run; \
 	else \
 	  $(LAKEHOUSE) --profile $(PROFILE) run; \
 	fi
@@ -129,8 +129,8 @@ run: ## trigger the master DAG and follow it to the end (Compose: inside the sch
 report: ## fetch the latest run's HTML report into .stack/ and open it (RUN=<run id> for another)
 	@if $(USE_COMPOSE); then \
 	  mkdir -p .stack/compose/reports; \
-	  $(COMPOSE) exec airflow-scheduler lakehouse --profile compose report --out /tmp/report.html $(if $(RUN),--run "$(RUN)") \
-	  && $(COMPOSE) cp airflow-scheduler:/tmp/report.html .stack/compose/reports/latest.html \
+	  $(COMPOSE) exec airflow-api-server lakehouse --profile compose report --out /tmp/report.html $(if $(RUN),--run "$(RUN)") \
+	  && $(COMPOSE) cp airflow-api-server:/tmp/report.html .stack/compose/reports/latest.html \
 	  && echo ".stack/compose/reports/latest.html" \
 	  && (command -v xdg-open >/dev/null && xdg-open .stack/compose/reports/latest.html || true); \
 	else \

@@ -72,10 +72,9 @@ def to_silver(spark, lake: Lake, data: Path, batches: list[int], source_db=None)
             jdbc = {"user": source_db.user, "password": source_db.password,
                     "driver": "org.postgresql.Driver"}  # fmt: skip
             load_batch(source_db.dsn(), data / f"batch-{batch:02d}", source_schema)
-            for table in tables:
-                db_to_bronze.ingest_table(
-                    spark, source_db.jdbc_url(), jdbc, table, bronze, f"b{batch}"
-                )
+            db_to_bronze.ingest_tables(
+                spark, source_db.jdbc_url(), jdbc, tables, bronze, f"b{batch}"
+            )
         lake.seconds["bronze"] = lake.seconds.get("bronze", 0) + time.monotonic() - started
         started = time.monotonic()
         lake.per_batch.append({

@@ -4,8 +4,9 @@ ingestion metadata (_ingested_at, _batch_id, _source).
 
 Incremental reads take rows with watermark >= the stored high-water mark (rows committed late
 with an equal timestamp are not skipped) and MERGE them on key + watermark, so re-read rows are
-not duplicated. The high-water mark lives in a Delta table and advances only after the table's
-write has committed; a crash in between re-reads the same rows, which the MERGE absorbs.
+not duplicated. The high-water marks live in a Delta table, read once per run and advanced in
+one MERGE after every table's write has committed; a crash in between re-reads the same rows,
+which the MERGE absorbs.
 """
 
 from __future__ import annotations
@@ -30,18 +31,24 @@ def read_watermarks(spark: SparkSession, bronze_root: str) -> dict[str, str]:
     return {r.table_name: r.watermark for r in spark.read.format("delta").load(path).collect()}
 
 
-def save_watermark(spark: SparkSession, bronze_root: str, table: str, value, batch_id: str) -> None:
+def save_watermarks(
+    spark: SparkSession, bronze_root: str, marks: dict[str, str], batch_id: str
+) -> None:
+    """Every advanced high-water mark of the run in one MERGE (one commit, not one per table)."""
+    if not marks:
+        return
     path = f"{bronze_root}/{STATE_TABLE}"
-    row = spark.createDataFrame(
-        [(table, value, batch_id)], "table_name string, watermark string, batch_id string"
+    rows = spark.createDataFrame(
+        [(table, value, batch_id) for table, value in sorted(marks.items())],
+        "table_name string, watermark string, batch_id string",
     ).withColumn("updated_at", F.current_timestamp())
     if not is_delta(spark, path):
-        row.write.format("delta").mode("overwrite").save(path)
+        rows.write.format("delta").mode("overwrite").save(path)
         return
     (
         DeltaTable.forPath(spark, path)
         .alias("t")
-        .merge(row.alias("s"), "t.table_name = s.table_name")
+        .merge(rows.alias("s"), "t.table_name = s.table_name")
         .whenMatchedUpdateAll()
         .whenNotMatchedInsertAll()
         .execute()
@@ -74,11 +81,40 @@ def with_ingestion_metadata(df: DataFrame, spec: dict, batch_id: str) -> DataFra
     )
 
 
+def ingest_tables(
+    spark: SparkSession, url: str, props: dict, specs: list[dict], bronze_root: str, batch_id: str
+) -> list[dict]:
+    """Every table of `specs` into BRONZE; the high-water marks are read once before the first
+    table and saved once after the last table's write has committed (a crash in between re-reads
+    the same rows, which the incremental MERGE absorbs)."""
+    marks = read_watermarks(spark, bronze_root)
+    results = [
+        _ingest_table(spark, url, props, spec, bronze_root, batch_id, marks.get(spec["table"]))
+        for spec in specs
+    ]
+    save_watermarks(spark, bronze_root,
+                    {r["table"]: r["watermark"] for r in results if r["watermark"]},
+                    batch_id)  # fmt: skip
+    return results
+
+
 def ingest_table(
     spark: SparkSession, url: str, props: dict, spec: dict, bronze_root: str, batch_id: str
 ) -> dict:
+    """One table into BRONZE (ingest_tables with one spec)."""
+    return ingest_tables(spark, url, props, [spec], bronze_root, batch_id)[0]
+
+
+def _ingest_table(
+    spark: SparkSession,
+    url: str,
+    props: dict,
+    spec: dict,
+    bronze_root: str,
+    batch_id: str,
+    since: str | None,
+) -> dict:
     table, target = spec["table"], f"{bronze_root}/{spec['table']}"
-    since = read_watermarks(spark, bronze_root).get(table)
     source = with_ingestion_metadata(read_source(spark, url, props, spec, since), spec, batch_id)
     source = source.cache()
     rows_read = source.count()
@@ -104,7 +140,6 @@ def ingest_table(
         watermark = source.agg(
             F.date_format(F.max(spec["watermark"]), "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")
         ).collect()[0][0]
-        save_watermark(spark, bronze_root, table, watermark, batch_id)  # after the commit
     source.unpersist()
     return {
         "table": table,
@@ -128,10 +163,8 @@ def main() -> None:
         "password": secret("jdbc_password"),
         "driver": "org.postgresql.Driver",
     }
-    results = [
-        ingest_table(spark, args["jdbc_url"], props, spec, args["bronze_root"], args["batch_id"])
-        for spec in json.loads(args["tables"])
-    ]
+    results = ingest_tables(spark, args["jdbc_url"], props, json.loads(args["tables"]),
+                            args["bronze_root"], args["batch_id"])  # fmt: skip
     metrics = {"stage": "db_to_bronze", "tables": results, "started_at": round(started, 3),
                "duration_s": round(time.time() - started, 3)}  # fmt: skip
     write_metrics(spark, args["metrics_path"], metrics)

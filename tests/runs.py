@@ -5,9 +5,12 @@ ground-truth manifest."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import psycopg2
 
+from lakehouse import pipeline
+from lakehouse.airflow_env import MASTER_DAG_ID
 from lakehouse.storage import object_store
 
 
@@ -45,3 +48,14 @@ def assert_warehouse_matches(profile, manifest: dict) -> None:
     conn.close()
     assert sum(per_day.values()) == manifest["datasets"]["events"]["silver_rows"]
     assert set(per_day) == set(manifest["gold"]["daily_active_users"])
+
+
+def assert_retried_after_kill(profile, run_id: str, task_id: str) -> list[dict]:
+    """The task a kill hit ran again and succeeded, its attempts one after another (never two
+    at once); returns the attempts."""
+    tries = pipeline.airflow(profile).tries(MASTER_DAG_ID, run_id, task_id)
+    assert len(tries) >= 2 and tries[-1]["state"] == "success", (task_id, tries)
+    spans = sorted((datetime.fromisoformat(t["start_date"]), datetime.fromisoformat(t["end_date"]))
+                   for t in tries)  # fmt: skip
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), (task_id, spans)
+    return tries

@@ -1,21 +1,33 @@
 """The Docker Compose stack on a real engine, driven as a user drives it: `make up` from
 nothing to every service healthy, the master DAG through the containers on the committed sample
-(`make run`) with a Spark worker killed in the middle of it, SILVER and the warehouse
-reconciled with the sample's manifest, and `make down` / `make up` keeping the lake and the
-warehouse (named volumes). One master run: the group costs minutes of CI per run."""
+(`make run`) with a Spark worker crashing during SILVER and the scheduler during GOLD, SILVER and
+the warehouse reconciled with the sample's manifest, `make report`, the Airflow UI in Chromium
+through the published port, and `make down` / `make up` keeping the lake and the warehouse
+(named volumes). One master run: the group costs minutes of CI per run."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
+from pathlib import Path
 
-from lakehouse import pipeline
+import pytest
+
+from lakehouse import pipeline, report
 from lakehouse.airflow_env import MASTER_DAG_ID
 from lakehouse.storage import object_store
 from tests.compose.conftest import ROOT, compose, compose_env, make, make_command
 from tests.reliability.faults import warehouse_tables
-from tests.runs import assert_silver_matches, assert_warehouse_matches, stage_metrics
+from tests.runs import (
+    assert_retried_after_kill,
+    assert_silver_matches,
+    assert_warehouse_matches,
+    stage_metrics,
+)
+from tests.ui import check_finished_run, chromium
 
 RUN_TIMEOUT_S = 1500
 DATASETS = ("events", "transactions", "users", "shipment_tracking")
@@ -56,33 +68,109 @@ def _wait_for_task(profile, task_id: str, deadline: float) -> str:
         time.sleep(2)
 
 
-def test_the_master_run_survives_a_killed_spark_worker_and_matches_the_manifest(stack, profile):
-    """The sample dropped through the published ports, `make run` (the master DAG through the
-    containers), and one of the two Spark workers `docker kill`ed while SILVER runs: Spark
-    reschedules the lost tasks on the other worker, the run succeeds, and SILVER and the
-    warehouse reconcile with the manifest (nothing lost, nothing doubled)."""
+def _inspect(container: str, template: str) -> str:
+    return subprocess.run(["docker", "inspect", "-f", template, container], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+
+def _crash(service: str, index: int = 0) -> tuple[str, int]:
+    """A container of `service` dies as a crash or the OOM killer would kill it: SIGKILL to its
+    init process from the host, so the engine sees it exit on its own and applies the restart
+    policy (`docker kill` counts as a stop by hand, after which the engine leaves a container
+    down). Returns the container's name and its restart count before the crash."""
+    name = _services()[service][index]["Name"]
+    pid, restarts = _inspect(name, "{{.State.Pid}} {{.RestartCount}}").split()
+    cgroup = Path(f"/proc/{pid}/cgroup")
+    container_id = _inspect(name, "{{.Id}}")
+    if not (cgroup.exists() and container_id in cgroup.read_text()):
+        pytest.fail(
+            f"{name}'s process {pid} is not visible from here (an engine in a VM, as Docker "
+            "Desktop runs it): the crashes need a Linux engine on this host"
+        )
+    os.kill(int(pid), signal.SIGKILL)
+    return name, int(restarts)
+
+
+def _wait_restarted(name: str, restarts: int, timeout: float = 300) -> None:
+    """The crashed container back by its restart policy alone, and healthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count, state, health = _inspect(
+            name, "{{.RestartCount}} {{.State.Status}} {{.State.Health.Status}}"
+        ).split()
+        if int(count) > restarts and (state, health) == ("running", "healthy"):
+            return
+        assert time.monotonic() < deadline, f"{name} not back: {count} restarts, {state}, {health}"
+        time.sleep(2)
+
+
+@pytest.fixture(scope="module")
+def finished_run(stack, profile):
+    """The sample dropped through the published ports and `make run` (the master DAG through the
+    containers, followed from the api-server container); one of the two Spark workers crashes
+    while SILVER runs, the scheduler while GOLD runs. Returns the manifest, the run id, the
+    output of `make run` and its exit status."""
     manifest = pipeline.prepare_sample_run(profile)
     run = subprocess.Popen(make_command("run"), cwd=ROOT, env=compose_env(),
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + RUN_TIMEOUT_S
     try:
-        run_id = _wait_for_task(profile, "bronze_to_silver", time.monotonic() + RUN_TIMEOUT_S)
+        run_id = _wait_for_task(profile, "bronze_to_silver", deadline)
         time.sleep(15)  # into the stage: executors on both workers are running its jobs
-        victim = _services()["spark-worker"][0]["Name"]
-        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
-        output, _ = run.communicate(timeout=RUN_TIMEOUT_S)
+        worker = _crash("spark-worker")
+        assert _wait_for_task(profile, "silver_to_gold", deadline) == run_id
+        time.sleep(15)  # the GOLD job's driver runs in the scheduler container: it dies too
+        scheduler = _crash("airflow-scheduler")
+        output, _ = run.communicate(timeout=max(deadline - time.monotonic(), 1))
     finally:
         if run.poll() is None:
             run.kill()
-    assert run.returncode == 0, output[-4000:]
+    return {"manifest": manifest, "run_id": run_id, "output": output, "exit": run.returncode,
+            "crashed": {"spark-worker": worker, "airflow-scheduler": scheduler}}  # fmt: skip
+
+
+def test_the_master_run_survives_a_crashed_spark_worker_and_scheduler(profile, finished_run):
+    """Spark reschedules the lost worker's tasks on the other one; the restarted scheduler
+    finds GOLD's task orphaned and runs it again, once the first attempt has ended; both
+    containers come back by their restart policy; `make run`, following from another container,
+    sees the run through."""
+    assert finished_run["exit"] == 0, finished_run["output"][-4000:]
+    run_id = finished_run["run_id"]
     assert pipeline.airflow(profile).run(MASTER_DAG_ID, run_id)["state"] == "success"
+    assert_retried_after_kill(profile, run_id, "silver_to_gold")
+    for name, restarts in finished_run["crashed"].values():
+        _wait_restarted(name, restarts)
+
+
+def test_nothing_was_lost_or_doubled(profile, finished_run):
+    """SILVER's figures and the warehouse reconcile with the manifest; RAW is empty."""
+    manifest, run_id = finished_run["manifest"], finished_run["run_id"]
     silver = stage_metrics(profile, run_id, "bronze_to_silver")["datasets"]
     for dataset in DATASETS:
         assert_silver_matches(silver[dataset], manifest, dataset)
     assert_warehouse_matches(profile, manifest)
     assert list(object_store(profile).list(profile.zones.raw)) == []
-    compose("up", "-d", "--wait", "spark-worker", timeout=600)  # back to two workers
-    assert all(c["State"] == "running" for c in _services()["spark-worker"])
+
+
+def test_make_report_fetches_the_runs_report(profile, finished_run):
+    """`make report` writes the run's HTML report from the container to the host: the bytes the
+    run stored in the metrics zone (read here through the published S3 port)."""
+    run_id = finished_run["run_id"]
+    proc = make("report", f"RUN={run_id}")
+    path = ROOT / proc.stdout.strip().splitlines()[-1]
+    assert path == ROOT / ".stack" / "compose" / "reports" / "latest.html"
+    body = path.read_bytes()
+    assert body == report.fetch(profile, run_id)[1]
+    assert body.decode().startswith("<!doctype html>") and run_id in body.decode()
+
+
+def test_the_airflow_ui_shows_the_run_through_the_published_port(profile, finished_run):
+    """Chromium on the host logs in to the api-server container through its published port,
+    sees the run and every task succeeded, and opens the run report from its extra link."""
+    with chromium() as browser:
+        check_finished_run(browser, profile, finished_run["run_id"],
+                           ROOT / ".stack" / "compose" / "screenshots")  # fmt: skip
 
 
 def test_make_down_and_up_keep_the_lake_and_the_warehouse(stack, profile):

@@ -21,6 +21,7 @@ import pytest
 from lakehouse.config import load_profile
 from lakehouse.paths import stack_dir
 from lakehouse.services import Stack
+from tests.ui import chromium
 
 ROOT = Path(__file__).parents[2]
 DEMO_MODULE = "test_demo.py"
@@ -109,27 +110,8 @@ def profile():
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium through its ChromeDriver (selenium; nothing downloaded)."""
-    import os
-    import shutil
-
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not fetch a browser or driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.fail("Chromium or ChromeDriver missing: apt-get install chromium chromium-driver "
-                    "(.ci/run installs them)")  # fmt: skip
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1440,900"):  # fmt: skip
-        options.add_argument(arg)
-    session = webdriver.Chrome(service=Service(driver), options=options)
-    session.implicitly_wait(0)
-    yield session
-    session.quit()
+    with chromium() as session:
+        yield session
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,6 @@ import contextlib
 import json
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -18,7 +17,13 @@ from lakehouse.airflow_env import MASTER_DAG_ID
 from lakehouse.paths import stack_dir
 from lakehouse.run_summary import run_key
 from lakehouse.storage import object_store
-from tests.runs import assert_silver_matches, assert_warehouse_matches, stage_metrics
+from tests.runs import (
+    assert_retried_after_kill,
+    assert_silver_matches,
+    assert_warehouse_matches,
+    stage_metrics,
+)
+from tests.ui import check_finished_run
 
 RUN_TIMEOUT_S = 1500
 DATASETS = ("events", "transactions", "users", "shipment_tracking")
@@ -94,10 +99,7 @@ def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, ru
     assert stack.pid("airflow-scheduler") not in (None, pid)
     pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
     (task,) = busy
-    tries = pipeline.airflow(profile).tries(MASTER_DAG_ID, second, task)
-    assert len(tries) >= 2 and tries[-1]["state"] == "success", (task, tries)
-    spans = sorted((_when(t["start_date"]), _when(t["end_date"])) for t in tries)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), (task, spans)
+    tries = assert_retried_after_kill(profile, second, task)
     print({"killed_in": task, "tries": [(t["try_number"], t["state"], t["start_date"],
                                          t["end_date"]) for t in tries]})  # fmt: skip
 
@@ -202,77 +204,11 @@ def test_the_run_report_is_written_with_the_runs_figures(profile, finished_run, 
     assert all(row["source_file"] in page for rows in samples.values() for row in rows)
 
 
-def _visible_texts(browser, selector: str, attribute: str | None = None) -> list:
-    """The trimmed text of every visible element matching `selector` (with `attribute`'s value
-    when asked: (text, value) pairs), read in one script call so a re-render cannot leave a
-    stale element half-read."""
-    return browser.execute_script(
-        """const [selector, attribute] = arguments;
-        return [...document.querySelectorAll(selector)]
-          .filter(e => e.getClientRects().length && e.innerText.trim())
-          .map(e => attribute ? [e.innerText.trim(), e[attribute]] : e.innerText.trim());""",
-        selector, attribute)  # fmt: skip
-
-
 def test_the_airflow_ui_and_the_report_show_the_finished_run(profile, finished_run, browser):
     """Log in to the native Airflow UI, open the finished run and see it and every task
     succeeded; open its HTML report and see the charts. Screenshots go to .stack/."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    from lakehouse import report, report_web
-
     _, run_id = finished_run
-    shots = stack_dir() / profile.name / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    api = f"http://127.0.0.1:{profile.airflow.api_port}"
-    # The UI is a React app that re-renders as its queries settle: an element found a moment
-    # ago can be gone, so a wait retries on a stale element and page reads go through
-    # _visible_texts, which reads text in one script call instead of element by element.
-    wait = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))
-
-    browser.get(f"{api}/")
-    fields = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "input") or False)
-    fields[0].send_keys(profile.airflow.admin_user)
-    fields[1].send_keys(profile.airflow.admin_password)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait.until(lambda b: "/auth/login" not in b.current_url)
-
-    browser.get(f"{api}/dags/{MASTER_DAG_ID}/runs/{quote(run_id, safe='')}")
-    task_ids = [t for t in pipeline.task_states(profile, MASTER_DAG_ID, run_id)]
-
-    def shown(b) -> str | bool:  # the task table has rendered
-        text = b.find_element(By.TAG_NAME, "body").text
-        return text if all(t in text for t in task_ids) and "Success" in text else False
-
-    text = wait.until(shown)
-    browser.save_screenshot(str(shots / "airflow-run.png"))
-    assert run_id in text
-    # The run's state badge and one per task instance row: every one says Success.
-    badges = [b.lower() for b in _visible_texts(browser, "[class*=badge]")]
-    rows = len(pipeline.task_instances(profile, MASTER_DAG_ID, run_id))
-    assert badges.count("success") > rows, badges  # the run's badge + every task instance
-    assert not {"failed", "running", "queued", "up for retry", "upstream failed"} & set(badges)
-
-    # run_summary's "Run report" extra link, on its task instance's Details tab, opens the
-    # report, served by the api-server to the logged-in browser.
-    links = _rest(profile, f"/api/v2/dags/{MASTER_DAG_ID}/dagRuns/{quote(run_id, safe='')}"
-                           "/taskInstances/run_summary/links")  # fmt: skip
-    link = links["extra_links"]["Run report"]
-    assert link == report_web.report_url(profile, run_id, api)
-    browser.get(f"{api}/dags/{MASTER_DAG_ID}/runs/{quote(run_id, safe='')}"
-                "/tasks/run_summary/details")  # fmt: skip
-    hrefs = wait.until(lambda b: [h for t, h in _visible_texts(b, "a", "href")
-                                  if t == "Run report"] or False)  # fmt: skip
-    assert hrefs == [link]
-    browser.save_screenshot(str(shots / "airflow-run-report-link.png"))
-    browser.get(link)
-    charts = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "div.chart svg") or False)
-    assert len(charts) >= 4 and all(c.size["width"] > 100 for c in charts)  # + the Gantt
-    assert report.fetch(profile, run_id)[1].decode().startswith("<!doctype html>")
-    assert run_id in browser.title
-    browser.save_screenshot(str(shots / "run-report.png"))
+    check_finished_run(browser, profile, run_id, stack_dir() / profile.name / "screenshots")
 
 
 def test_a_second_trigger_waits_for_the_first_and_the_rerun_changes_nothing(profile, runs):
