@@ -30,6 +30,10 @@ DELTA_CONF = {
     # Parquet timestamps as INT64 microseconds (the Parquet standard) instead of legacy INT96,
     # which Redshift's Parquet COPY and most readers expect.
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # The plan text the driver renders for the SQL tab of the Spark UI at every query: the
+    # default "formatted" one cost about a seventh of SILVER's CPU on the sample (measured,
+    # benchmarks/NOTES.md); the simple tree still shows every operator.
+    "spark.sql.ui.explainMode": "simple",
 }
 
 
