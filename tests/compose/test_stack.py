@@ -79,9 +79,8 @@ def _crash(service: str, index: int = 0) -> tuple[str, int]:
     policy (`docker kill` counts as a stop by hand, after which the engine leaves a container
     down). Returns the container's name and its restart count before the crash."""
     name = _services()[service][index]["Name"]
-    pid, restarts = _inspect(name, "{{.State.Pid}} {{.RestartCount}}").split()
+    pid, restarts, container_id = _inspect(name, "{{.State.Pid}} {{.RestartCount}} {{.Id}}").split()
     cgroup = Path(f"/proc/{pid}/cgroup")
-    container_id = _inspect(name, "{{.Id}}")
     if not (cgroup.exists() and container_id in cgroup.read_text()):
         pytest.fail(
             f"{name}'s process {pid} is not visible from here (an engine in a VM, as Docker "

@@ -60,11 +60,6 @@ def finished_run(runs):
     return runs["manifest"], runs["first"]
 
 
-def _rest(profile, path: str) -> dict:
-    """GET on the native Airflow REST API with the profile's admin login."""
-    return pipeline.airflow(profile).get(path)
-
-
 def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, runs):
     """kill -9 of the scheduler's whole process group (the executor and the task processes it
     started die with it) while the second run is inside a Spark task; after a restart the
