@@ -125,28 +125,11 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def spark_session(shuffle_partitions: int | None):
-    from lakehouse.versions import runtime
+    """local[2] with the settings the jobs get on the local cluster (lakehouse/spark_conf.py)."""
+    from lakehouse.spark_conf import local_session_conf
     from spark_jobs.runtime import build_session
 
-    conf = {
-        "spark.master": "local[2]",
-        "spark.driver.memory": "6g",
-        "spark.jars": ",".join(str(p) for p in runtime().jar_files()),
-        "spark.databricks.delta.snapshotPartitions": "2",
-        "spark.ui.showConsoleProgress": "false",
-    }
-    if shuffle_partitions:
-        conf["spark.sql.shuffle.partitions"] = str(shuffle_partitions)
-    else:  # the local profile's settings (lakehouse/spark_conf.py), as the jobs get them
-        from lakehouse.spark_conf import spark_conf
-
-        conf.update(
-            {
-                k: v
-                for k, v in spark_conf(load_profile("local")).items()
-                if k.startswith(("spark.sql.", "spark.databricks."))
-            }
-        )
+    conf = local_session_conf(cores=2, driver_memory="6g", shuffle_partitions=shuffle_partitions)
     return build_session("bench-suite", conf)
 
 

@@ -28,20 +28,10 @@ from lakehouse.config import load_profile
 
 
 def spark_session():
-    from lakehouse.versions import runtime
+    from lakehouse.spark_conf import local_session_conf
     from spark_jobs.runtime import build_session
 
-    return build_session(
-        "bench-warehouse",
-        {
-            "spark.master": "local[2]",
-            "spark.driver.memory": "4g",
-            "spark.jars": ",".join(str(p) for p in runtime().jar_files()),
-            "spark.sql.shuffle.partitions": "8",
-            "spark.databricks.delta.snapshotPartitions": "2",
-            "spark.ui.showConsoleProgress": "false",
-        },
-    )
+    return build_session("bench-warehouse", local_session_conf(cores=2, driver_memory="4g"))
 
 
 def build_lake(work: Path, scale: float, data: Path | None):

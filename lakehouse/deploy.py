@@ -28,7 +28,7 @@ from typing import Any
 from lakehouse import warehouse_sql
 from lakehouse.config import GlueSpark, Profile, RedshiftWarehouse, S3Store
 from lakehouse.paths import REPO_ROOT
-from spark_jobs.runtime import DELTA_CONF
+from spark_jobs.conf import DELTA_CONF
 
 JOBS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
 

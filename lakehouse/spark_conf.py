@@ -1,15 +1,18 @@
-"""Spark configuration for a profile, in one place: Delta, S3A endpoint and the local jars.
+"""Spark configuration in one place: for a profile's jobs (Delta, S3A endpoint, the cluster's
+parallelism) and for an in-process local session (the tests, the benchmarks).
 
-The launchers (SparkSubmitOperator, the test fixtures) pass this; job scripts never read it.
+The launchers (SparkSubmitOperator, the test fixtures, the benchmarks) pass this; job scripts
+never read it. No pyspark import: the DAG file reads it at parse time.
 """
 
 from __future__ import annotations
 
 from lakehouse.config import Profile, S3Store, SparkCluster
 from lakehouse.versions import missing_jars, runtime
-from spark_jobs.runtime import DELTA_CONF
+from spark_jobs.conf import DELTA_CONF
 
 SIMPLE_CREDENTIALS = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+CLUSTER_CORES = 2  # what one application may take of the local cluster (or the embedded local[2])
 
 
 def jar_paths() -> list[str]:
@@ -17,6 +20,35 @@ def jar_paths() -> list[str]:
     if missing:
         raise FileNotFoundError(f"Spark jars missing: {[str(p) for p in missing]}; run `make jars`")
     return [str(p) for p in runtime().jar_files()]
+
+
+def parallelism(cores: int, shuffle_partitions: int | None = None) -> dict[str, str]:
+    """Task counts sized to a small machine: Spark's defaults (200 shuffle partitions, Delta's
+    50 snapshot partitions) are pure scheduling overhead on a few cores."""
+    return {
+        "spark.sql.shuffle.partitions": str(shuffle_partitions or 4 * cores),
+        # Delta rebuilds a table's state with this many tasks at every snapshot.
+        "spark.databricks.delta.snapshotPartitions": str(cores),
+    }
+
+
+def local_session_conf(
+    cores: int, driver_memory: str | None = None, shuffle_partitions: int | None = None
+) -> dict[str, str]:
+    """An in-process `local[cores]` SparkSession with Delta and the project's jars, bound to
+    loopback (the tests, the benchmarks); pass it to `spark_jobs.runtime.build_session`."""
+    conf = {
+        **DELTA_CONF,
+        **parallelism(cores, shuffle_partitions),
+        "spark.master": f"local[{cores}]",
+        "spark.jars": ",".join(jar_paths()),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+    }
+    if driver_memory:
+        conf["spark.driver.memory"] = driver_memory
+    return conf
 
 
 def spark_conf(profile: Profile) -> dict[str, str]:
@@ -29,10 +61,8 @@ def spark_conf(profile: Profile) -> dict[str, str]:
                 "spark.driver.memory": spark.driver_memory,
                 "spark.executor.memory": spark.executor_memory,
                 "spark.executor.cores": str(spark.executor_cores),
-                "spark.cores.max": "2",
-                "spark.sql.shuffle.partitions": "8",
-                # Delta rebuilds table state with 50 tasks by default: pure overhead on 2 cores.
-                "spark.databricks.delta.snapshotPartitions": "2",
+                "spark.cores.max": str(CLUSTER_CORES),
+                **parallelism(CLUSTER_CORES),
             }
         )
     store = profile.object_store

@@ -14,6 +14,8 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from spark_jobs.conf import DELTA_CONF
+
 try:  # pragma: no cover - only present on AWS Glue
     from awsglue.context import GlueContext
     from awsglue.job import Job
@@ -22,19 +24,6 @@ try:  # pragma: no cover - only present on AWS Glue
     ON_GLUE = True
 except ImportError:
     ON_GLUE = False
-
-DELTA_CONF = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    "spark.sql.session.timeZone": "UTC",
-    # Parquet timestamps as INT64 microseconds (the Parquet standard) instead of legacy INT96,
-    # which Redshift's Parquet COPY and most readers expect.
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    # The plan text the driver renders for the SQL tab of the Spark UI at every query: the
-    # default "formatted" one cost about a seventh of SILVER's CPU on the sample (measured,
-    # benchmarks/NOTES.md); the simple tree still shows every operator.
-    "spark.sql.ui.explainMode": "simple",
-}
 
 
 @dataclass

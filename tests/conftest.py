@@ -12,7 +12,7 @@ import pytest
 from lakehouse.config import Profile, load_profile
 from lakehouse.paths import stack_dir
 from lakehouse.services import Stack
-from lakehouse.versions import missing_jars, runtime
+from lakehouse.versions import missing_jars
 
 # py4j logs its shutdown after pytest has closed the capture streams; keep that quiet.
 logging.getLogger("py4j").setLevel(logging.WARNING)
@@ -37,22 +37,12 @@ def spark():
     missing = missing_jars()
     if missing:
         pytest.fail(f"Spark jars missing ({[p.name for p in missing]}): run `make jars`")
+    from lakehouse.spark_conf import local_session_conf
     from spark_jobs.runtime import build_session
 
-    session = build_session(
-        "lakehouse-tests",
-        {
-            "spark.master": "local[1]",
-            "spark.jars": ",".join(str(p) for p in runtime().jar_files()),
-            "spark.sql.shuffle.partitions": "1",
-            "spark.databricks.delta.snapshotPartitions": "1",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.default.parallelism": "1",
-            "spark.ui.enabled": "false",
-            "spark.driver.bindAddress": "127.0.0.1",
-            "spark.driver.host": "127.0.0.1",
-        },
-    )
+    conf = local_session_conf(cores=1)
+    conf.update({"spark.default.parallelism": "1", "spark.ui.enabled": "false"})
+    session = build_session("lakehouse-tests", conf)
     yield session
     session.stop()
 

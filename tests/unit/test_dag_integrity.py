@@ -2,6 +2,7 @@
 pipeline promises (one run at a time, retries with backoff from config, owners, tags, timeouts,
 alerts, strict order), the set of DAGs follows the registry, and bad config is one clear error."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -178,3 +179,39 @@ def test_the_same_dag_file_runs_glue_jobs_with_the_same_arguments_on_aws(monkeyp
         local_names = submit.application_args[0::2]
         assert list(glue.script_args) == local_names  # the same job arguments, in order
     assert "db_to_bronze" not in aws.task_ids  # the aws profile has no operational source
+
+
+PARSE_PROBE = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("lakehouse_dags", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(len([d for d in vars(module).values() if type(d).__name__ == "DAG"]))
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("pyspark", "py4j", "delta")))
+"""
+
+
+@pytest.mark.parametrize("profile", ["local", "embedded", "aws"])
+def test_parsing_the_dag_file_imports_no_spark(profile):
+    """The DAG processor parses the file every few seconds, and MWAA's workers have no pyspark:
+    building the DAGs must not import it (nor py4j or delta-spark)."""
+    import subprocess
+    import sys
+
+    from moto_aws import AWS_PROFILE_ENV
+
+    env = {**os.environ, "LAKEHOUSE_PROFILE": profile}
+    if profile == "aws":
+        env.update(AWS_PROFILE_ENV)
+    probe = subprocess.run(
+        [sys.executable, "-c", PARSE_PROBE, str(DAGS / "lakehouse_dags.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    dag_count, spark_modules = probe.stdout.strip().splitlines()[-2:]
+    assert int(dag_count) >= 2  # the master and at least one ingestion DAG were built
+    assert spark_modules == "[]", spark_modules
