@@ -12,13 +12,11 @@ import secrets
 import sys
 from pathlib import Path
 
-from lakehouse.config import FilesystemStore, PostgresWarehouse, Profile, S3Store, SparkCluster
+from lakehouse.backends.base import AWS_CONN_ID, FS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID
+from lakehouse.config import Profile
 from lakehouse.paths import REPO_ROOT, stack_dir
 
-SPARK_CONN_ID = "lakehouse_spark"
-WAREHOUSE_CONN_ID = "lakehouse_warehouse"
-AWS_CONN_ID = "lakehouse_aws"
-FS_CONN_ID = "lakehouse_fs"
+__all__ = ["AWS_CONN_ID", "FS_CONN_ID", "SPARK_CONN_ID", "WAREHOUSE_CONN_ID"]
 # Seconds between the scheduler's checks for tasks orphaned by a scheduler that died (native
 # services and Compose alike; Airflow's default is 300).
 ORPHAN_CHECK_SECONDS = "30"
@@ -125,49 +123,22 @@ def _airflow_settings(profile: Profile, path: str) -> dict[str, str]:
         # Loopback only, like every native service (its default is 0.0.0.0).
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
     }
-    if isinstance(profile.warehouse, PostgresWarehouse):
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = profile.warehouse.sqlalchemy_url(
-            profile.airflow.metadata_database
-        )
+    from lakehouse.backends import backends
+
+    metadata = backends(profile).warehouse.airflow_metadata_url(profile.airflow.metadata_database)
+    if metadata:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata
     return env
 
 
 def airflow_connections(profile: Profile) -> dict[str, str]:
-    """AIRFLOW_CONN_* variables for the profile's warehouse, Spark and object store."""
+    """AIRFLOW_CONN_* variables for the connections of the profile's backends and alerts."""
+    from lakehouse.backends import backends
+
     env: dict[str, str] = {}
-    if isinstance(profile.warehouse, PostgresWarehouse):
-        wh = profile.warehouse
-        env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": wh.host,
-                "port": wh.port,
-                "schema": wh.database,
-                "login": wh.loader.user,
-                "password": wh.loader.password,
-            }
-        )
-    if isinstance(profile.spark, SparkCluster):
-        master = profile.spark.master
-        conn: dict[str, object] = {"conn_type": "spark", "host": master}
-        if master.startswith("spark://"):
-            host, _, port = master.rpartition(":")
-            conn = {"conn_type": "spark", "host": host, "port": int(port)}
-        env[f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}"] = json.dumps(conn)
-    if isinstance(profile.object_store, FilesystemStore):
-        env[f"AIRFLOW_CONN_{FS_CONN_ID.upper()}"] = json.dumps(
-            {"conn_type": "fs", "extra": {"path": "/"}}
-        )
-    if isinstance(profile.object_store, S3Store):
-        store = profile.object_store
-        extra = {"region_name": store.region}
-        if store.endpoint_url:
-            extra["endpoint_url"] = store.endpoint_url
-        conn_aws: dict[str, object] = {"conn_type": "aws", "extra": extra}
-        if store.access_key_id:
-            conn_aws["login"] = store.access_key_id
-            conn_aws["password"] = store.secret_access_key
-        env[f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}"] = json.dumps(conn_aws)
+    for role in backends(profile).roles:
+        for conn_id, conn in role.airflow_connections().items():
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
     from lakehouse.alerts import transport_connections
 
     for conn_id, conn_alert in transport_connections(profile).items():

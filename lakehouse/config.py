@@ -56,6 +56,7 @@ class S3Store(_Strict):
         return f"s3://{bucket}/{key}"
 
     def spark_uri(self, bucket: str, key: str = "") -> str:
+        """Through Hadoop's S3A connector (a Spark cluster with hadoop-aws)."""
         return f"s3a://{bucket}/{key}"
 
 
@@ -91,6 +92,9 @@ class SparkCluster(_Strict):
     executor_memory: str = "1g"
     executor_cores: int = 1
 
+    def location(self, store: S3Store | FilesystemStore, bucket: str, key: str = "") -> str:
+        return store.spark_uri(bucket, key)
+
 
 class GlueSpark(_Strict):
     kind: Literal["glue"]
@@ -102,6 +106,10 @@ class GlueSpark(_Strict):
     iam_role: str
     worker_type: str = "G.1X"
     number_of_workers: int = 2
+
+    def location(self, store: S3Store | FilesystemStore, bucket: str, key: str = "") -> str:
+        # s3:// on Glue: its EMRFS connector, the one AWS documents and tunes.
+        return store.uri(bucket, key)
 
 
 class Login(_Strict):
@@ -203,12 +211,9 @@ class Profile(_Strict):
         return self.object_store.uri(getattr(self.zones, zone), key)
 
     def spark_uri(self, zone: str, key: str = "") -> str:
-        """The same location as Spark sees it: s3a:// on a Spark cluster (hadoop-aws), s3:// on
-        Glue (its EMRFS connector, the one AWS documents and tunes)."""
-        bucket = getattr(self.zones, zone)
-        if isinstance(self.spark, GlueSpark):
-            return self.object_store.uri(bucket, key)
-        return self.object_store.spark_uri(bucket, key)
+        """The same location as the profile's Spark sees it: s3a:// on a Spark cluster
+        (hadoop-aws), s3:// on Glue."""
+        return self.spark.location(self.object_store, getattr(self.zones, zone), key)
 
     @cached_property
     def bucket_names(self) -> list[str]:

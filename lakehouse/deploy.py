@@ -25,8 +25,9 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakehouse import warehouse_sql
-from lakehouse.config import GlueSpark, Profile, RedshiftWarehouse, S3Store
+from lakehouse.backends import backends
+from lakehouse.backends.spark import Glue
+from lakehouse.config import Profile
 from lakehouse.paths import REPO_ROOT
 from spark_jobs.conf import DELTA_CONF
 
@@ -56,12 +57,9 @@ class Call:
         return f"{self.service}.{self.operation}{size} {params} # {self.reason}"
 
 
-def _glue(profile: Profile) -> GlueSpark:
-    if not isinstance(profile.spark, GlueSpark):
-        raise ValueError(
-            f"profile {profile.name!r}: deploy needs spark.kind=glue (the aws profile)"
-        )
-    return profile.spark
+def _glue(profile: Profile) -> Glue:
+    """The profile's Glue runner; any other runner refuses, naming its kind."""
+    return backends(profile).spark.deploy_target()
 
 
 def library_zip() -> bytes:
@@ -76,7 +74,7 @@ def library_zip() -> bytes:
 
 
 def artifacts(profile: Profile) -> dict[str, bytes]:
-    prefix = _glue(profile).artifacts_prefix
+    prefix = _glue(profile).cfg.artifacts_prefix
     out = {f"{prefix}/jobs/{job}.py": (REPO_ROOT / "spark_jobs" / f"{job}.py").read_bytes()
            for job in jobs(profile)}  # fmt: skip
     out[f"{prefix}/lib/spark_jobs.zip"] = library_zip()
@@ -91,7 +89,7 @@ def spark_confs() -> str:
 
 
 def job_definition(profile: Profile, job: str) -> dict[str, Any]:
-    glue = _glue(profile)
+    glue = _glue(profile).cfg
     bucket, prefix = glue.artifacts_bucket, glue.artifacts_prefix
     return {
         "Description": f"lakehouse {job} (spark_jobs/{job}.py), deployed by `lakehouse deploy`",
@@ -146,14 +144,6 @@ def _put(bucket: str, key: str, body: bytes, reason: str) -> Call:
     return Call("s3", "put_object", params, reason, body)
 
 
-def bootstrap_statements(profile: Profile) -> list[str]:
-    wh = profile.warehouse
-    assert isinstance(wh, RedshiftWarehouse)
-    return warehouse_sql.bootstrap(
-        "redshift", schema=wh.schema_name, loader=wh.loader_user, analyst=wh.analyst_role
-    )
-
-
 def _bucket_missing(s3, bucket: str) -> bool:
     try:
         s3.head_bucket(Bucket=bucket)
@@ -166,11 +156,12 @@ def _bucket_missing(s3, bucket: str) -> bool:
 
 def plan(profile: Profile, clients: dict) -> list[Call]:
     """The calls that bring AWS to the desired state (reads only)."""
-    glue_cfg = _glue(profile)
+    runner = _glue(profile)
+    glue_cfg = runner.cfg
     s3, glue = clients["s3"], clients["glue"]
     bucket = glue_cfg.artifacts_bucket
     calls: list[Call] = []
-    region = profile.object_store.region if isinstance(profile.object_store, S3Store) else None
+    region = backends(profile).store.region
     for name in (bucket, *profile.bucket_names):
         if _bucket_missing(s3, name):
             params: dict[str, Any] = {"Bucket": name}
@@ -182,7 +173,7 @@ def plan(profile: Profile, clients: dict) -> list[Call]:
         if stored != _sha(body):
             calls.append(_put(bucket, key, body, "new" if stored is None else "changed"))
     for job in jobs(profile):
-        name = f"{glue_cfg.job_prefix}-{job.replace('_', '-')}"
+        name = runner.job_name(job)
         desired = job_definition(profile, job)
         try:
             current = glue.get_job(JobName=name)["Job"]
@@ -193,19 +184,13 @@ def plan(profile: Profile, clients: dict) -> list[Call]:
         if drift:
             calls.append(Call("glue", "update_job", {"JobName": name, "JobUpdate": desired},
                               f"changed: {drift}"))  # fmt: skip
-    wh = profile.warehouse
-    if isinstance(wh, RedshiftWarehouse):
-        statements = bootstrap_statements(profile)
+    batch = backends(profile).warehouse.deploy_bootstrap()
+    if batch:
         marker = f"{glue_cfg.artifacts_prefix}/deployed/redshift-bootstrap.sql"
-        text = (";\n".join(statements) + ";\n").encode()
+        text = (";\n".join(batch["Sqls"]) + ";\n").encode()
         if _stored_sha(s3, bucket, marker) != _sha(text):
-            calls.append(Call(
-                "redshift-data", "batch_execute_statement",
-                {"WorkgroupName": wh.workgroup, "Database": wh.database,
-                 "SecretArn": wh.secret_arn, "Sqls": statements,
-                 "StatementName": "lakehouse-bootstrap"},
-                "warehouse bootstrap changed",
-            ))  # fmt: skip
+            changed = "warehouse bootstrap changed"
+            calls.append(Call("redshift-data", "batch_execute_statement", batch, changed))
             calls.append(_put(bucket, marker, text, "records the applied bootstrap"))
     return calls
 
@@ -213,7 +198,7 @@ def plan(profile: Profile, clients: dict) -> list[Call]:
 def clients(profile: Profile) -> dict:
     import boto3
 
-    region = profile.object_store.region if isinstance(profile.object_store, S3Store) else None
+    region = backends(profile).store.region
     return {name: boto3.client(name, region_name=region)
             for name in ("s3", "glue", "redshift-data")}  # fmt: skip
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from lakehouse.airflow_api import AirflowApi
 from lakehouse.airflow_env import MASTER_DAG_ID, airflow_home
-from lakehouse.config import PostgresWarehouse, Profile
+from lakehouse.backends import backends
+from lakehouse.config import Profile
 from lakehouse.storage import object_store
 
 TERMINAL = {"success", "failed"}
@@ -243,16 +244,9 @@ def summary(profile: Profile, table: str = "daily_event_counts") -> dict:
         },
         "bronze_tables": sorted(registry().source_tables),
     }
-    wh = profile.warehouse
-    if isinstance(wh, PostgresWarehouse):
-        from lakehouse.warehouse import PostgresBackend
-
-        rows, events = PostgresBackend(profile).query(
-            f'SELECT count(*), coalesce(sum(event_count), 0) FROM "{wh.schema_name}"."{table}"'
-        )[0]
-        out["warehouse"] = {
-            "table": f"{wh.schema_name}.{table}",
-            "rows": rows,
-            "events": int(events),
-        }
+    loader = backends(profile).warehouse.loader()
+    rows, events = loader.query(
+        f'SELECT count(*), coalesce(sum(event_count), 0) FROM "{loader.schema}"."{table}"'
+    )[0]
+    out["warehouse"] = {"table": f"{loader.schema}.{table}", "rows": rows, "events": int(events)}
     return out

@@ -7,18 +7,17 @@ the jars. Every problem is listed in one non-retryable failure: a retry would fa
 
 from __future__ import annotations
 
-from lakehouse.airflow_env import AWS_CONN_ID, FS_CONN_ID, SPARK_CONN_ID
-from lakehouse.config import ConfigError, GlueSpark, S3Store, load_profile
+from lakehouse.backends import backends
+from lakehouse.config import ConfigError, load_profile
 from lakehouse.paths import REPO_ROOT
 
 JOB_SCRIPTS = ("bronze_to_silver.py", "silver_to_gold.py", "db_to_bronze.py", "runtime.py")
 
 
 def required_connections(profile) -> list[str]:
-    conns = [AWS_CONN_ID if isinstance(profile.object_store, S3Store) else FS_CONN_ID]
-    if not isinstance(profile.spark, GlueSpark):
-        conns.append(SPARK_CONN_ID)
-    return conns
+    """The Airflow connections the object store's and the Spark runner's tasks use."""
+    roles = backends(profile)
+    return [*roles.store.airflow_connections(), *roles.spark.airflow_connections()]
 
 
 def problems(datasets: list[str]) -> tuple[list[str], dict]:
@@ -60,12 +59,7 @@ def problems(datasets: list[str]) -> tuple[list[str], dict]:
     missing = [s for s in JOB_SCRIPTS if not (REPO_ROOT / "spark_jobs" / s).is_file()]
     if missing:
         found.append(f"job scripts missing under spark_jobs/: {missing}")
-    if not isinstance(profile.spark, GlueSpark):
-        from lakehouse.versions import missing_jars
-
-        jars = missing_jars()
-        if jars:
-            found.append(f"Spark jars missing: {[p.name for p in jars]} (run `make jars`)")
+    found += backends(profile).spark.preflight_problems()
     return found, facts
 
 

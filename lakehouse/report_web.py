@@ -16,7 +16,7 @@ from urllib.parse import quote
 from airflow.sdk import BaseOperatorLink
 
 from lakehouse.airflow_env import MASTER_DAG_ID
-from lakehouse.config import Profile, S3Store, load_profile
+from lakehouse.config import Profile, load_profile
 from lakehouse.run_summary import run_key
 
 URL_PREFIX = "/lakehouse"
@@ -28,15 +28,12 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ances
 
 def report_url(profile: Profile, run_id: str, api_base_url: str) -> str:
     """Where a browser opens the run's report."""
+    from lakehouse.backends import backends
     from lakehouse.report import report_key
 
-    store = profile.object_store
-    if isinstance(store, S3Store) and not store.endpoint_url:
-        key = report_key(run_id)
-        return (
-            f"https://{store.region}.console.aws.amazon.com/s3/object/{profile.zones.metrics}"
-            f"?region={store.region}&prefix={quote(key, safe='')}"
-        )
+    console = backends(profile).store.console_url(profile.zones.metrics, report_key(run_id))
+    if console:
+        return console
     return f"{api_base_url.rstrip('/')}{URL_PREFIX}/runs/{quote(run_key(run_id))}/report.html"
 
 

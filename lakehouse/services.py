@@ -27,7 +27,8 @@ from pathlib import Path
 import psycopg2
 
 from lakehouse.airflow_env import airflow_environment, java_home, profile_state_dir
-from lakehouse.config import PostgresWarehouse, Profile, S3Store, load_profile
+from lakehouse.backends import backends
+from lakehouse.config import PostgresWarehouse, Profile, S3Store, SparkCluster, load_profile
 from lakehouse.paths import stack_dir
 from lakehouse.storage import object_store
 
@@ -202,39 +203,34 @@ class Stack:
 
     # ---------------------------------------------------------------- services
     def _services(self) -> list[Service]:
+        """What the profile's backends need on this machine (in start order), then Airflow."""
+        roles = backends(self.profile)
+        builders = {"postgres": self._postgres, "s3": self._s3, "spark": self._spark}
         services: list[Service] = []
-        if isinstance(self.profile.warehouse, PostgresWarehouse):
-            services.append(self._postgres())
-        if (
-            isinstance(self.profile.object_store, S3Store)
-            and self.profile.object_store.endpoint_url
-        ):
-            services.append(self._s3())
-        if self.profile.spark.kind == "standalone":
-            services += self._spark()
+        for role in (roles.warehouse, roles.store, roles.spark):
+            if role.native_service:
+                services += builders[role.native_service](role.cfg)
         services += self._airflow()
         return services
 
     # PostgreSQL ----------------------------------------------------------------
-    def _postgres(self) -> Service:
-        wh = self.profile.warehouse
-        assert isinstance(wh, PostgresWarehouse)
+    def _postgres(self, wh: PostgresWarehouse) -> list[Service]:
         data = self.state / "pgdata"
         bindir = lambda: pg_bindir(self.profile)  # noqa: E731 - resolved at start, not here
 
-        return Service(
+        service = Service(
             "postgres",
             lambda: pg_server_command(bindir(), data, wh.port),
             lambda: _port_open(wh.port) and pg_ready(data, wh.port),
             prepare=lambda: pg_initdb(bindir(), data),
-            after_start=lambda: pg_bootstrap(self.profile, data),
+            after_start=lambda: pg_bootstrap(self.profile, wh, data),
             timeout=60,
         )
+        return [service]
 
     # S3 server ------------------------------------------------------------------
-    def _s3(self) -> Service:
-        store = self.profile.object_store
-        assert isinstance(store, S3Store) and store.endpoint_url
+    def _s3(self, store: S3Store) -> list[Service]:
+        assert store.endpoint_url  # a local server is needed only for an endpoint
         port = int(store.endpoint_url.rsplit(":", 1)[1].split("/")[0])
         root = self.state / "s3"
 
@@ -247,9 +243,9 @@ class Stack:
             for bucket in self.profile.bucket_names:
                 s3.ensure_bucket(bucket)
 
-        return Service(
-            "s3", command, lambda: s3_healthy(port), after_start=create_buckets, timeout=30
-        )
+        return [
+            Service("s3", command, lambda: s3_healthy(port), after_start=create_buckets, timeout=30)
+        ]
 
     # Spark ----------------------------------------------------------------------
     def _spark_env(self) -> dict[str, str]:
@@ -271,11 +267,7 @@ class Stack:
         )
         return env
 
-    def _spark(self) -> list[Service]:
-        from lakehouse.config import SparkCluster
-
-        spark = self.profile.spark
-        assert isinstance(spark, SparkCluster)
+    def _spark(self, spark: SparkCluster) -> list[Service]:
         port = int(spark.master.rsplit(":", 1)[1])
         env = _environment_defaults()
         ui_port = int(env.get("LAKEHOUSE_SPARK_MASTER_UI_PORT", "8090"))
@@ -475,11 +467,9 @@ def pg_ready(data: Path, port: int) -> bool:
         return False
 
 
-def pg_bootstrap(profile: Profile, data: Path) -> None:
+def pg_bootstrap(profile: Profile, wh: PostgresWarehouse, data: Path) -> None:
     """Create the login role and the profile's databases (idempotent), then the warehouse's
     schema, roles and grants. Connects as `postgres` over the socket in `data`."""
-    wh = profile.warehouse
-    assert isinstance(wh, PostgresWarehouse)
     dbs = {wh.database, profile.airflow.metadata_database}
     if profile.source_db:
         dbs.add(profile.source_db.database)

@@ -1,17 +1,15 @@
-"""Spark configuration in one place: for a profile's jobs (Delta, S3A endpoint, the cluster's
-parallelism) and for an in-process local session (the tests, the benchmarks).
+"""Spark settings sized for a small machine, in one place: the jars, the task counts, and the
+in-process `local[n]` session of the tests and the benchmarks. A profile's jobs get theirs from
+its Spark runner (lakehouse/backends/spark.py), built on these.
 
-The launchers (SparkSubmitOperator, the test fixtures, the benchmarks) pass this; job scripts
-never read it. No pyspark import: the DAG file reads it at parse time.
+No pyspark import: the DAG file reads it at parse time.
 """
 
 from __future__ import annotations
 
-from lakehouse.config import Profile, S3Store, SparkCluster
 from lakehouse.versions import missing_jars, runtime
 from spark_jobs.conf import DELTA_CONF
 
-SIMPLE_CREDENTIALS = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
 CLUSTER_CORES = 2  # what one application may take of the local cluster (or the embedded local[2])
 
 
@@ -48,47 +46,4 @@ def local_session_conf(
     }
     if driver_memory:
         conf["spark.driver.memory"] = driver_memory
-    return conf
-
-
-def spark_conf(profile: Profile) -> dict[str, str]:
-    conf = dict(DELTA_CONF)
-    conf["spark.ui.showConsoleProgress"] = "false"
-    spark = profile.spark
-    if isinstance(spark, SparkCluster):
-        conf.update(
-            {
-                "spark.driver.memory": spark.driver_memory,
-                "spark.executor.memory": spark.executor_memory,
-                "spark.executor.cores": str(spark.executor_cores),
-                "spark.cores.max": str(CLUSTER_CORES),
-                **parallelism(CLUSTER_CORES),
-            }
-        )
-    store = profile.object_store
-    if isinstance(store, S3Store):
-        conf.update(
-            {
-                "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
-                "spark.hadoop.fs.s3a.path.style.access": "true",
-                "spark.hadoop.fs.s3a.endpoint.region": store.region,
-                # Keep directory markers: deleting parent markers after each write is wasted
-                # requests on S3 and, on POSIX-backed servers (versitygw), fails on non-empty
-                # directories and stalls S3A's async cleanup.
-                "spark.hadoop.fs.s3a.directory.marker.retention": "keep",
-            }
-        )
-        if store.endpoint_url:
-            conf["spark.hadoop.fs.s3a.endpoint"] = store.endpoint_url
-            conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(
-                store.endpoint_url.startswith("https")
-            ).lower()
-        if store.access_key_id:
-            conf.update(
-                {
-                    "spark.hadoop.fs.s3a.aws.credentials.provider": SIMPLE_CREDENTIALS,
-                    "spark.hadoop.fs.s3a.access.key": store.access_key_id,
-                    "spark.hadoop.fs.s3a.secret.key": store.secret_access_key or "",
-                }
-            )
     return conf

@@ -158,7 +158,7 @@ class FilesystemObjectStore:
 
 
 def object_store(profile: Profile) -> ObjectStore:
-    cfg = profile.object_store
-    if isinstance(cfg, S3Store):
-        return S3ObjectStore(cfg)
-    return FilesystemObjectStore(cfg)
+    """The profile's object store (its store backend's client)."""
+    from lakehouse.backends import backends
+
+    return backends(profile).store.client()

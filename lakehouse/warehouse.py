@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg2
 import pyarrow as pa
@@ -35,15 +35,13 @@ import pyarrow.fs as pafs
 from psycopg2 import sql
 
 from lakehouse import warehouse_sql as wsql
-from lakehouse.airflow_env import AWS_CONN_ID
-from lakehouse.config import (
-    FilesystemStore,
-    PostgresWarehouse,
-    Profile,
-    RedshiftWarehouse,
-    S3Store,
-)
+from lakehouse.backends import backends
+from lakehouse.backends.base import AWS_CONN_ID
+from lakehouse.config import Profile
 from lakehouse.warehouse_sql import Dialect, TableDef
+
+if TYPE_CHECKING:
+    from lakehouse.backends import warehouse as backend_roles
 
 EXPORT_PREFIX = "_export"  # gold bucket: _export/<table>/part-*.parquet (silver_to_gold)
 MANIFEST_PREFIX = "_manifests"  # gold bucket: _manifests/<table>.manifest (Redshift COPY)
@@ -76,24 +74,6 @@ class ValidationFailed(WarehouseError):
 
 
 # --------------------------------------------------------------------------- gold exports
-def _filesystem(profile: Profile) -> tuple[pafs.FileSystem, str]:
-    store = profile.object_store
-    if isinstance(store, S3Store):
-        scheme, endpoint = "https", None
-        if store.endpoint_url:
-            scheme, _, endpoint = store.endpoint_url.partition("://")
-        fs = pafs.S3FileSystem(
-            access_key=store.access_key_id,
-            secret_key=store.secret_access_key,
-            region=store.region,
-            endpoint_override=endpoint,
-            scheme=scheme,
-        )
-        return fs, ""
-    assert isinstance(store, FilesystemStore)
-    return pafs.LocalFileSystem(), str(store.root_path) + "/"
-
-
 @dataclass
 class Export:
     """One table's gold Parquet export: its files and the dataset over them."""
@@ -112,7 +92,7 @@ class Export:
 
 def find_export(profile: Profile, table: TableDef) -> Export | None:
     """The export of `table`, or None when GOLD did not publish it (e.g. no operational DB)."""
-    fs, prefix = _filesystem(profile)
+    fs, prefix = backends(profile).store.arrow_filesystem()
     folder = f"{prefix}{profile.zones.gold}/{EXPORT_PREFIX}/{table.name}"
     infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
     files = sorted(
@@ -189,8 +169,8 @@ def compare(expected: dict[str, Figures], observed: dict[str, Figures], where: s
     return problems
 
 
-# --------------------------------------------------------------------------- backends
-class Backend(Protocol):
+# --------------------------------------------------------------------------- loaders
+class Loader(Protocol):
     dialect: Dialect
     schema: str
 
@@ -222,15 +202,12 @@ class _CsvStream:
         return b""
 
 
-class PostgresBackend:
+class PostgresLoader:
     dialect: Dialect = "postgres"
 
-    def __init__(self, profile: Profile) -> None:
-        wh = profile.warehouse
-        if not isinstance(wh, PostgresWarehouse):
-            raise TypeError(f"profile {profile.name!r}: warehouse.kind is not postgres")
-        self.wh = wh
-        self.schema = wh.schema_name
+    def __init__(self, target: backend_roles.Postgres) -> None:
+        self.wh = target.cfg
+        self.schema = self.wh.schema_name
         self.streamed_bytes = 0
 
     def connect(self):
@@ -289,27 +266,25 @@ class PostgresBackend:
             return cur.fetchall()
 
 
-class RedshiftDataBackend:
+class RedshiftDataLoader:
     """Redshift Serverless through the Data API (the amazon provider's RedshiftDataHook):
     a list of statements is one BatchExecuteStatement, which Redshift runs as one transaction."""
 
     dialect: Dialect = "redshift"
 
     def __init__(
-        self, profile: Profile, aws_conn_id: str | None = AWS_CONN_ID, poll_interval: float = 5
+        self,
+        target: backend_roles.Redshift,
+        aws_conn_id: str | None = AWS_CONN_ID,
+        poll_interval: float = 5,
     ) -> None:
         from airflow.providers.amazon.aws.hooks.redshift_data import RedshiftDataHook
 
-        wh = profile.warehouse
-        if not isinstance(wh, RedshiftWarehouse):
-            raise TypeError(f"profile {profile.name!r}: warehouse.kind is not redshift")
-        store = profile.object_store
-        region = store.region if isinstance(store, S3Store) else None
-        self.profile = profile
-        self.wh = wh
-        self.schema = wh.schema_name
+        self.profile = target.profile
+        self.wh = target.cfg
+        self.schema = self.wh.schema_name
         self.poll_interval = poll_interval
-        self.hook = RedshiftDataHook(aws_conn_id=aws_conn_id, region_name=region)
+        self.hook = RedshiftDataHook(aws_conn_id=aws_conn_id, region_name=target.region)
 
     def _run(self, statement: str | list[str], name: str):
         return self.hook.execute_query(
@@ -356,12 +331,6 @@ class RedshiftDataBackend:
             kwargs["NextToken"] = page["NextToken"]
 
 
-def backend_for(profile: Profile) -> Backend:
-    if isinstance(profile.warehouse, PostgresWarehouse):
-        return PostgresBackend(profile)
-    return RedshiftDataBackend(profile)
-
-
 # --------------------------------------------------------------------------- load / validate
 @dataclass
 class LoadReport:
@@ -398,16 +367,16 @@ def _exports(profile: Profile, tables: list[str] | None) -> tuple[dict[str, Expo
     return exports, skipped
 
 
-def observed_figures(backend: Backend, tables: list[TableDef], staging: bool) -> dict:
+def observed_figures(backend: Loader, tables: list[TableDef], staging: bool) -> dict:
     rows = backend.query(wsql.figures_query(tables, backend.schema, staging))
     by_name = {t.name: t for t in tables}
     return {name: parse_figures(by_name[name], str(text)) for name, text in rows}
 
 
-def load(profile: Profile, tables: list[str] | None = None, backend: Backend | None = None):
+def load(profile: Profile, tables: list[str] | None = None, backend: Loader | None = None):
     """Stage, validate and swap every gold table that has an export; returns a LoadReport.
     Raises ValidationFailed (live tables unchanged) when a staged table differs from GOLD."""
-    backend = backend or backend_for(profile)
+    backend = backend or backends(profile).warehouse.loader()
     exports, skipped = _exports(profile, tables)
     report = LoadReport(skipped=skipped)
     expected = {}
@@ -436,9 +405,9 @@ def load(profile: Profile, tables: list[str] | None = None, backend: Backend | N
     return report
 
 
-def validate(profile: Profile, tables: list[str] | None = None, backend: Backend | None = None):
+def validate(profile: Profile, tables: list[str] | None = None, backend: Loader | None = None):
     """The live tables against GOLD (row count, sums, distinct counts); raises on a mismatch."""
-    backend = backend or backend_for(profile)
+    backend = backend or backends(profile).warehouse.loader()
     exports, skipped = _exports(profile, tables)
     expected = {name: gold_figures(export) for name, export in exports.items()}
     live = observed_figures(backend, [e.table for e in exports.values()], staging=False)
@@ -453,49 +422,6 @@ def validate(profile: Profile, tables: list[str] | None = None, backend: Backend
 
 # --------------------------------------------------------------------------- bootstrap
 def bootstrap(profile: Profile) -> list[str]:
-    """PostgreSQL: create (or update) the loader and analyst logins, the schema and the grants,
-    as the database owner. Idempotent. Returns the statements run (passwords elided)."""
-    wh = profile.warehouse
-    if not isinstance(wh, PostgresWarehouse):
-        raise TypeError("bootstrap() runs on PostgreSQL; Redshift's is applied by the deploy")
-    ran = []
-    conn = psycopg2.connect(wh.dsn())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for login in (wh.loader, wh.analyst):
-                role = wsql.quote(login.user, "role")
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login.user,))
-                verb = "ALTER" if cur.fetchone() else "CREATE"
-                # A new role has no SUPERUSER, CREATEDB or CREATEROLE; only LOGIN is added.
-                cur.execute(f"{verb} ROLE {role} LOGIN PASSWORD %s", (login.password,))
-                ran.append(f"{verb} ROLE {role} LOGIN ... PASSWORD ***")
-            # Needed to set the loader's default privileges and to hand it existing tables
-            # (PostgreSQL 16+ no longer makes a role's creator a member of it).
-            grant = f"GRANT {wsql.quote(wh.loader.user)} TO CURRENT_USER"
-            cur.execute(grant)
-            ran.append(grant)
-            for statement in wsql.bootstrap(
-                "postgres",
-                schema=wh.schema_name,
-                database=wh.database,
-                loader=wh.loader.user,
-                analyst=wh.analyst.user,
-            ):
-                cur.execute(statement)
-                ran.append(statement)
-            # Tables created before the loader existed (older installs) pass to the loader.
-            cur.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tableowner <> %s",
-                (wh.schema_name, wh.loader.user),
-            )
-            for (name,) in cur.fetchall():
-                statement = (
-                    f"ALTER TABLE {wsql.quote(wh.schema_name)}.{wsql.quote(name)} "
-                    f"OWNER TO {wsql.quote(wh.loader.user)}"
-                )
-                cur.execute(statement)
-                ran.append(statement)
-    finally:
-        conn.close()
-    return ran
+    """Create (or update) the warehouse's loader and analyst logins, its schema and the grants,
+    as the database owner; idempotent. Returns the statements run (passwords elided)."""
+    return backends(profile).warehouse.bootstrap()

@@ -88,10 +88,10 @@ def s3_spark(s3_profile, spark):
     S3A reads its settings per filesystem instance, so they are set on the running context's
     Hadoop configuration rather than at session start.
     """
-    from lakehouse.spark_conf import spark_conf
+    from lakehouse.backends import backends
 
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
-    for key, value in spark_conf(s3_profile).items():
+    for key, value in backends(s3_profile).store.spark_conf().items():
         if key.startswith("spark.hadoop."):
             hadoop.set(key.removeprefix("spark.hadoop."), value)
     return spark

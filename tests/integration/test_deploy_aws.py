@@ -12,6 +12,7 @@ import pytest
 from moto_aws import MotoServer
 
 from lakehouse import deploy
+from lakehouse.backends import backends
 from lakehouse.config import load_profile
 from spark_jobs.runtime import parse_args
 
@@ -65,7 +66,7 @@ def test_deploy_then_a_second_deploy_changes_nothing(aws):
     (batch,) = [c for c in server.calls() if c.action == "BatchExecuteStatement"]
     assert batch.action == "BatchExecuteStatement"
     assert batch.params["WorkgroupName"] == "lakehouse-wg"
-    assert batch.params["Sqls"] == deploy.bootstrap_statements(profile)
+    assert batch.params["Sqls"] == backends(profile).warehouse.bootstrap_statements()
     assert batch.params["Sqls"][0] == 'CREATE SCHEMA IF NOT EXISTS "analytics"'
     for key, body in deploy.artifacts(profile).items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body

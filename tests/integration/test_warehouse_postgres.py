@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse import warehouse, warehouse_sql
+from lakehouse.backends import backends
 from lakehouse.config import FilesystemStore, Profile
 from lakehouse.paths import REPO_ROOT
 
@@ -72,7 +73,7 @@ def live(profile: Profile, login=None) -> list[tuple]:
 
 
 def figures(profile: Profile) -> dict:
-    backend = warehouse.PostgresBackend(profile)
+    backend = backends(profile).warehouse.loader()
     return warehouse.observed_figures(backend, [warehouse_sql.table_defs()[TABLE]], False)[TABLE]
 
 
@@ -110,7 +111,7 @@ def test_a_staged_table_that_differs_from_gold_is_not_swapped(wh):
     write_export(wh, daily(3))
     warehouse.load(wh, [TABLE])
 
-    class LosesARow(warehouse.PostgresBackend):
+    class LosesARow(warehouse.PostgresLoader):
         def stage(self, export):
             super().stage(export)
             staging = f'"{self.schema}"."{TABLE}__staging"'
@@ -119,7 +120,7 @@ def test_a_staged_table_that_differs_from_gold_is_not_swapped(wh):
 
     write_export(wh, daily(4, start=date(2026, 3, 1)))
     with pytest.raises(warehouse.ValidationFailed, match=r"daily_event_counts\.rows: staging 3"):
-        warehouse.load(wh, [TABLE], backend=LosesARow(wh))
+        warehouse.load(wh, [TABLE], backend=LosesARow(backends(wh).warehouse))
     assert live(wh) == as_rows(daily(3))
 
 

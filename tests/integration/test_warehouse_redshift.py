@@ -15,6 +15,7 @@ import pytest
 from moto_aws import AWS_PROFILE_ENV, MotoServer, answer_figures, upload_gold_export
 
 from lakehouse import warehouse, warehouse_sql
+from lakehouse.backends import backends
 from lakehouse.config import Profile, RedshiftWarehouse, S3Store, load_profile
 
 WORKGROUP = AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_WORKGROUP"]
@@ -62,8 +63,10 @@ def _aws_profile(moto, gold_export: Profile, monkeypatch) -> tuple[Profile, obje
     return profile, s3
 
 
-def backend(profile: Profile) -> warehouse.RedshiftDataBackend:
-    return warehouse.RedshiftDataBackend(profile, aws_conn_id=None, poll_interval=0)
+def backend(profile: Profile) -> warehouse.RedshiftDataLoader:
+    return warehouse.RedshiftDataLoader(
+        backends(profile).warehouse, aws_conn_id=None, poll_interval=0
+    )
 
 
 def test_load_issues_the_exact_data_api_calls(aws, moto):

@@ -115,7 +115,7 @@ class ThrowawayPostgres:
     def bootstrap(self) -> None:
         from lakehouse.services import pg_bootstrap
 
-        pg_bootstrap(self.profile, self.data)
+        pg_bootstrap(self.profile, self.profile.warehouse, self.data)
 
     def stop(self, sig: int = signal.SIGINT) -> None:
         """SIGINT: PostgreSQL's fast shutdown (open transactions rolled back, clients cut);

@@ -19,6 +19,7 @@ import pytest
 from faults import gold_export_tables, warehouse_tables
 
 from lakehouse import warehouse, warehouse_sql
+from lakehouse.backends import backends
 from lakehouse.config import FilesystemStore
 
 TABLES = sorted(warehouse_sql.table_defs())
@@ -38,12 +39,12 @@ class _Batches:
             yield batch
 
 
-class RestartMidCopy(warehouse.PostgresBackend):
+class RestartMidCopy(warehouse.PostgresLoader):
     """Restarts the server (`sig` to the postmaster, then a fresh start) during the COPY of
     `table`, once its first batch is on the server."""
 
     def __init__(self, profile, server, table: str, rows: int, sig: int) -> None:
-        super().__init__(profile)
+        super().__init__(backends(profile).warehouse)
         self.server, self.table, self.rows, self.sig = server, table, rows, sig
         self.seen_copy: list[str] = []
         self.restart_s = 0.0
