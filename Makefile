@@ -137,8 +137,9 @@ report: ## fetch the latest run's HTML report into .stack/ and open it (RUN=<run
 	  $(LAKEHOUSE) --profile $(PROFILE) report --open $(if $(RUN),--run "$(RUN)"); \
 	fi
 
-docs: venv ## regenerate docs/configuration.md from the config models
+docs: venv ## regenerate docs/configuration.md (config models) and docs/datasets.md's tables (input contract)
 	$(PY) -m lakehouse.config_docs > docs/configuration.md
+	$(PY) -m lakehouse.contract_docs docs/datasets.md
 
 SCALE ?= 0.01
 SEED ?= 42

@@ -18,7 +18,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import zlib
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -28,22 +27,14 @@ import pyarrow.parquet as pq
 
 from lakehouse.config import Profile
 from lakehouse.storage import MissingObject, ObjectInfo, ObjectStore, object_store, sha256
-from seed_data import contract as C
+from spark_jobs import contract as C
 
 PARQUET_MAGIC = b"PAR1"
 GZIP_MAGIC = b"\x1f\x8b"
-DELIMITERS = (",", "|", "\t", ";")
 SNIFF_BYTES = 64 * 1024
 LOG_PREFIX = "_ingestion_log"
-UNSAFE_KEY = "unsafe_key"
-TEXT_EXTENSIONS = (".csv", ".txt", ".json", ".ndjson", ".jsonl")
-# Limits that keep one hostile file from exhausting a worker (both overridable by environment):
-# a gzip member may expand to at most this many bytes (a "zip bomb" stops here), and one line
-# of text (one NDJSON record, one CSV row, a whole single-line JSON document) may be this long.
-MAX_DECOMPRESSED_BYTES = int(os.environ.get("LAKEHOUSE_MAX_DECOMPRESSED_BYTES", 256 * 2**20))
-MAX_LINE_BYTES = int(os.environ.get("LAKEHOUSE_MAX_LINE_BYTES", 32 * 2**20))
-MAX_COLUMNS = int(os.environ.get("LAKEHOUSE_MAX_COLUMNS", 1024))  # no dataset comes close
-TOO_LARGE = "too_large"
+# The input contract's limits (spark_jobs/contract.py), read once at import.
+MAX_DECOMPRESSED_BYTES, MAX_LINE_BYTES, MAX_COLUMNS = (limit.value for limit in C.LIMITS)
 DIGEST_CHARS = 16  # of the sha256 in a bronze or quarantine key: 64 bits, no collision in practice
 
 
@@ -82,8 +73,8 @@ def unsafe_key_reason(key: str) -> str | None:
 def extension_supported(name: str) -> bool:
     lower = name.lower()
     if lower.endswith(".gz"):
-        return lower[:-3].endswith(TEXT_EXTENSIONS)
-    return lower.endswith((*TEXT_EXTENSIONS, ".parquet"))
+        return lower[:-3].endswith(C.TEXT_EXTENSIONS)
+    return lower.endswith((*C.TEXT_EXTENSIONS, ".parquet"))
 
 
 def detect(data: bytes, name: str | None = None) -> Verdict:
@@ -96,7 +87,7 @@ def detect(data: bytes, name: str | None = None) -> Verdict:
         try:
             inner = gunzip(data, MAX_DECOMPRESSED_BYTES)
         except TooLarge as exc:
-            return _reject(TOO_LARGE, str(exc))
+            return _reject(C.TOO_LARGE, str(exc))
         except (OSError, EOFError, zlib.error) as exc:
             return _reject(C.CORRUPT_GZIP, str(exc))
         verdict = detect(inner)
@@ -109,7 +100,7 @@ def detect(data: bytes, name: str | None = None) -> Verdict:
         return _reject(C.CORRUPT_PARQUET, "no PAR1 magic bytes")
     longest = longest_line(data)
     if longest > MAX_LINE_BYTES:
-        return _reject(TOO_LARGE, f"a line of {longest} bytes (limit {MAX_LINE_BYTES})")
+        return _reject(C.TOO_LARGE, f"a line of {longest} bytes (limit {MAX_LINE_BYTES})")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -201,15 +192,15 @@ def _detect_json(text: str) -> Verdict:
 def _detect_delimited(text: str) -> Verdict:
     sample = text[:SNIFF_BYTES]
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+        delimiter = csv.Sniffer().sniff(sample, delimiters="".join(C.DELIMITERS)).delimiter
     except csv.Error:
         # The sniffer wants consistent rows; fall back to the header's most frequent
         # delimiter so a ragged file is reported as such rather than as unknown.
         header_line = next((ln for ln in sample.splitlines() if ln.strip()), "")
-        counts = {d: header_line.count(d) for d in DELIMITERS}
+        counts = {d: header_line.count(d) for d in C.DELIMITERS}
         delimiter = max(counts, key=lambda d: counts[d])
         if counts[delimiter] == 0:
-            return _reject("unrecognised_format", "no delimiter found in the header line")
+            return _reject(C.UNRECOGNISED_FORMAT, "no delimiter found in the header line")
     # Rows are checked as they are read, not kept (memory stays flat with the file's size).
     rows = (r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(map(str.strip, r)))
     try:
@@ -217,20 +208,20 @@ def _detect_delimited(text: str) -> Verdict:
         if header is None:  # only separators and blanks
             return _reject(C.EMPTY_FILE, "no non-blank row")
         if len(header) > MAX_COLUMNS:
-            return _reject(TOO_LARGE, f"{len(header)} columns (limit {MAX_COLUMNS})")
+            return _reject(C.TOO_LARGE, f"{len(header)} columns (limit {MAX_COLUMNS})")
         if len(header) < 2:
-            return _reject("unrecognised_format", "fewer than two columns")
+            return _reject(C.UNRECOGNISED_FORMAT, "fewer than two columns")
         if not all(cell.strip() for cell in header):
-            return _reject("malformed_csv", "header has empty column names")
+            return _reject(C.MALFORMED_CSV, "header has empty column names")
         count = 0
         for count, row in enumerate(rows, start=1):
             if len(row) != len(header):
                 return _reject(
-                    "malformed_csv",
+                    C.MALFORMED_CSV,
                     f"row {count + 1} has {len(row)} fields, header has {len(header)}",
                 )
     except csv.Error as exc:  # e.g. a field past the csv module's field size limit
-        return _reject("malformed_csv", str(exc))
+        return _reject(C.MALFORMED_CSV, str(exc))
     if count == 0:
         return _reject(C.EMPTY_FILE, "header only")
     return Verdict("csv", delimiter, detail=f"{count} rows")
@@ -262,7 +253,7 @@ def content_name(name: str, digest: str) -> str:
     the digest."""
     lower = name.lower()
     base = lower[:-3] if lower.endswith(".gz") else lower
-    known = next((e for e in (*TEXT_EXTENSIONS, ".parquet") if base.endswith(e)), None)
+    known = next((e for e in (*C.TEXT_EXTENSIONS, ".parquet") if base.endswith(e)), None)
     cut = len(name) - (len(lower) - len(base)) - len(known) if known else len(name)
     return f"{name[:cut]}.{digest[:DIGEST_CHARS]}{name[cut:]}"
 
@@ -300,7 +291,7 @@ def ingest_file(
     partition = f"{dataset}/ingest_date={landed:%Y-%m-%d}"
     name = PurePosixPath(obj.key).name
     unsafe = unsafe_key_reason(obj.key)
-    verdict = _reject(UNSAFE_KEY, unsafe) if unsafe else detect(data, name)
+    verdict = _reject(C.UNSAFE_KEY, unsafe) if unsafe else detect(data, name)
     record = FileOutcome(
         dataset, obj.key, "bronze", None, len(data), digest, verdict.format, verdict.delimiter,
         verdict.compressed, verdict.reason, verdict.detail, landed.isoformat(), now.isoformat(),

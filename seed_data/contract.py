@@ -1,27 +1,27 @@
-"""The input contract: what the reference data may contain and what a correct pipeline makes
-of it. The generator plants exactly these faults; SILVER must accept or quarantine them as
-stated here. The README's "Input contract" table mirrors this module.
+"""What the reference data may contain and what a correct pipeline makes of it. The reason
+codes, null spellings and accepted formats are the input contract's (spark_jobs/contract.py,
+re-exported here); the domain values below are the generator's own, written independently of
+the registry so that a wrong value in config/datasets.yaml shows as quarantined rows.
 """
 
 from __future__ import annotations
 
-# Row quarantine reason codes (one planted fault per bad row, so the expected code is exact).
-MISSING_REQUIRED_KEY = "missing_required_key"
-INVALID_TIMESTAMP = "invalid_timestamp"
-UNKNOWN_ENUM = "unknown_enum"
-NEGATIVE_AMOUNT = "negative_amount"
-INVALID_CURRENCY = "invalid_currency"
-MALFORMED_EMAIL = "malformed_email"
-
-# File quarantine reason codes (RAW -> BRONZE).
-EMPTY_FILE = "empty_file"
-CORRUPT_GZIP = "corrupt_gzip"
-MALFORMED_JSON = "malformed_json"
-UNREADABLE_ENCODING = "unreadable_encoding"
-CORRUPT_PARQUET = "corrupt_parquet"
-UNSUPPORTED_FORMAT = "unsupported_format"
-
-SUPPORTED_EXTENSIONS = (".csv", ".txt", ".json", ".ndjson", ".jsonl", ".parquet", ".gz")
+from spark_jobs.contract import (  # noqa: F401 - re-exported for the generator and its tests
+    CORRUPT_GZIP,
+    CORRUPT_PARQUET,
+    EMPTY_FILE,
+    INVALID_CURRENCY,
+    INVALID_TIMESTAMP,
+    MALFORMED_EMAIL,
+    MALFORMED_JSON,
+    MISSING_REQUIRED_KEY,
+    NEGATIVE_AMOUNT,
+    NULL_SPELLINGS,
+    SUPPORTED_EXTENSIONS,
+    UNKNOWN_ENUM,
+    UNREADABLE_ENCODING,
+    UNSUPPORTED_FORMAT,
+)
 
 EVENT_TYPES = (
     "page_view",
@@ -41,20 +41,9 @@ USER_STATUSES = ("active", "suspended", "closed")
 CURRENCIES = ("USD", "EUR", "GBP", "PLN", "BRL", "INR", "JPY")
 COUNTRIES = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "BR", "IN", "JP", "CA")
 
-# Accepted spellings of null (after trimming; matched case-sensitively as listed, plus JSON null).
-NULL_SPELLINGS = ("", "null", "NULL", "None", "N/A", "-")
-
-# Accepted timestamp formats, all read as UTC unless they carry an offset. `DD/MM/YYYY HH:MM`
-# is always day-first (01/02/2026 is 1 February); epoch values are told apart by magnitude:
-# 10 digits are seconds, 13 digits are milliseconds.
-TIMESTAMP_FORMATS = (
-    "iso_z",  # 2026-11-01T10:00:00Z
-    "iso_offset",  # 2026-11-01T12:00:00+02:00
-    "space",  # 2026-11-01 10:00:00
-    "epoch_s",  # 1793527200
-    "epoch_ms",  # 1793527200000
-    "day_first",  # 01/11/2026 10:00
-)
+# The timestamp spellings the generator writes: a subset of the accepted ones
+# (spark_jobs/contract.py), in a fixed order the committed sample depends on.
+TIMESTAMP_FORMATS = ("iso_z", "iso_offset", "space", "epoch_s", "epoch_ms", "day_first")
 
 # Business keys: duplicates of a key collapse to one row; the latest timestamp wins.
 BUSINESS_KEYS = {

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 
+from spark_jobs.contract import FILE_ERROR_RATE, RELEASED_BY_OPERATOR
+
 RELEASES = "_state/releases"  # under the SILVER zone
-RELEASED = "released_by_operator"  # quarantine reason of a released file's rows
-FILE_OVER_LIMIT = "file_error_rate"  # quarantine reason of a file over max_file_error_rate
+RELEASED = RELEASED_BY_OPERATOR  # quarantine reason of a released file's rows
+FILE_OVER_LIMIT = FILE_ERROR_RATE  # quarantine reason of a file over max_file_error_rate
 FIELDS = "dataset string, bronze_key string, released_by string, released_at string, note string"
 
 

@@ -23,26 +23,17 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-NULL_SPELLINGS = ["", "null", "NULL", "None", "N/A", "-"]
-# Reason codes, in the order they are reported when a row breaks several rules.
-REASONS = [
-    "missing_required_key",
-    "invalid_timestamp",
-    "invalid_number",
-    "unknown_enum",
-    "negative_amount",
-    "invalid_currency",
-    "malformed_email",
-]
-# Timestamps without an offset are UTC; DD/MM/YYYY is always day-first; epoch values are
-# told apart by digit count (10 = seconds, 13 = milliseconds).
-TIMESTAMP_PATTERNS = [
-    "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX",
-    "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]",
-    "yyyy-MM-dd HH:mm:ss[.SSSSSS]",
-    "dd/MM/yyyy HH:mm",
-]
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+from spark_jobs import contract as C
+
+# The input contract (spark_jobs/contract.py): null spellings, reason codes in the order they
+# are reported, the email pattern, and the Spark pattern of each accepted timestamp format
+# (epoch values are told apart by digit count below).
+NULL_SPELLINGS = list(C.NULL_SPELLINGS)
+REASONS = list(C.ROW_REASON_CODES)
+TIMESTAMP_PATTERNS = list(
+    dict.fromkeys(f.spark_pattern for f in C.TIMESTAMP_FORMATS if f.spark_pattern)
+)
+EMAIL_PATTERN = C.EMAIL_PATTERN
 MONEY = DecimalType(18, 2)
 TYPES: dict[str, DataType] = {
     "string": StringType(), "long": LongType(), "double": DoubleType(),
@@ -127,24 +118,26 @@ def _typed(kind: str, spec: dict, col: Column) -> tuple[Column, list[tuple[str, 
     present = col.isNotNull()
     if kind == "timestamp":
         value = parse_timestamp(col)
-        return value, [("invalid_timestamp", present & value.isNull())]
+        return value, [(C.INVALID_TIMESTAMP, present & value.isNull())]
     if kind in ("long", "double"):
         value = col.cast(kind)
-        return value, [("invalid_number", present & value.isNull())]
+        return value, [(C.INVALID_NUMBER, present & value.isNull())]
     if kind == "money":
         value = parse_money(col)
-        return value, [("invalid_number", present & value.isNull()),
-                       ("negative_amount", value < 0)]  # fmt: skip
+        return value, [
+            (C.INVALID_NUMBER, present & value.isNull()),
+            (C.NEGATIVE_AMOUNT, value < 0),
+        ]
     if kind == "enum":
         value = F.lower(col)
-        return value, [("unknown_enum", present & ~value.isin(spec["values"]))]
+        return value, [(C.UNKNOWN_ENUM, present & ~value.isin(spec["values"]))]
     if kind == "currency":
         value = F.upper(col)
-        return value, [("invalid_currency", present & ~value.isin(spec["values"]))]
+        return value, [(C.INVALID_CURRENCY, present & ~value.isin(spec["values"]))]
     if kind == "country":
         return F.upper(col), []
     if kind == "email":
-        return col, [("malformed_email", present & ~col.rlike(EMAIL_PATTERN))]
+        return col, [(C.MALFORMED_EMAIL, present & ~col.rlike(EMAIL_PATTERN))]
     return col, []
 
 
@@ -158,7 +151,7 @@ def clean(conformed: DataFrame, spec: dict) -> DataFrame:
         value, rules = _typed(col_spec["type"], col_spec, std)
         typed.append(value.cast(TYPES[col_spec["type"]]).alias(name))
         if col_spec.get("required"):
-            failures["missing_required_key"].append(std.isNull())
+            failures[C.MISSING_REQUIRED_KEY].append(std.isNull())
         for reason, failed in rules:
             failures[reason].append(F.coalesce(failed, F.lit(False)))
     flags = [
