@@ -59,7 +59,7 @@ jars: venv ## fetch the Spark jars (Delta, S3A, JDBC) with Maven into .stack/jar
 	$(LAKEHOUSE) jars >/dev/null
 
 s3-server: venv ## build the S3 server (versitygw) from the Go module proxy into .stack/bin
-	$(PY) -c "from lakehouse.services import versitygw_binary; print(versitygw_binary())"
+	$(PY) -c "from lakehouse.platform.services import versitygw_binary; print(versitygw_binary())"
 
 services-up: install ## start the native services of PROFILE (default local) and wait for health
 	$(LAKEHOUSE) --profile $(PROFILE) services start
@@ -138,8 +138,8 @@ report: ## fetch the latest run's HTML report into .stack/ and open it (RUN=<run
 	fi
 
 docs: venv ## regenerate docs/configuration.md (config models) and docs/datasets.md's tables (input contract)
-	$(PY) -m lakehouse.config_docs > docs/configuration.md
-	$(PY) -m lakehouse.contract_docs docs/datasets.md
+	$(PY) -m lakehouse.config.reference > docs/configuration.md
+	$(PY) -m lakehouse.config.contract_docs docs/datasets.md
 
 SCALE ?= 0.01
 SEED ?= 42

@@ -34,8 +34,8 @@ import psutil
 
 from benchmarks import peer_duckdb
 from benchmarks.warehouse_load import median, spread
-from lakehouse.airflow_api import AirflowApi
 from lakehouse.config import Profile, Zones, load_profile
+from lakehouse.platform.airflow_api import AirflowApi
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -107,7 +107,7 @@ class RssSampler:
 
 
 def service_pids(profile: Profile) -> dict[str, int]:
-    from lakehouse.services import Stack
+    from lakehouse.platform.services import Stack
 
     stack = Stack(profile)
     return {
@@ -125,8 +125,8 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def spark_session(shuffle_partitions: int | None):
-    """local[2] with the settings the jobs get on the local cluster (lakehouse/spark_conf.py)."""
-    from lakehouse.spark_conf import local_session_conf
+    """local[2] with the settings the jobs get on the local cluster (backends/spark_conf.py)."""
+    from lakehouse.backends.spark_conf import local_session_conf
     from spark_jobs.runtime import build_session
 
     conf = local_session_conf(cores=2, driver_memory="6g", shuffle_partitions=shuffle_partitions)
@@ -158,7 +158,7 @@ def raw_files(data: Path, batches: list[int]) -> list[tuple[str, Path]]:
 def ingestion_run(profile: Profile, data: Path, batches: list[int]) -> dict:
     """One RAW -> BRONZE run on the S3 server, after the store's own copy of the same bytes."""
     from lakehouse import ingest
-    from lakehouse.storage import object_store
+    from lakehouse.backends.storage import object_store
 
     store = object_store(profile)
     client = store.client
@@ -212,7 +212,7 @@ def gold_floor(spark, lake, out: str) -> None:
 
 def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict:
     """SILVER and GOLD with their floor and peer, on a fresh filesystem lake."""
-    from lakehouse.inprocess import lake_at, publish_gold, to_silver
+    from harness.inprocess import lake_at, publish_gold, to_silver
     from spark_jobs.bronze_to_silver import pending_files
 
     root = work / "lake"
@@ -287,9 +287,9 @@ def orchestration(runs: int) -> dict:
     """Scheduler overhead of the latest finished, successful master runs and the latency from
     a file landing in RAW to its bronze copy through the ingest_<dataset> sensor DAGs; read
     from the local profile's Airflow and ingestion log, nothing triggered or changed."""
-    from lakehouse.airflow_env import MASTER_DAG_ID
-    from lakehouse.registry import load_registry
-    from lakehouse.storage import object_store
+    from lakehouse.backends.storage import object_store
+    from lakehouse.config.pipelines import MASTER_DAG_ID
+    from lakehouse.config.registry import load_registry
 
     profile = load_profile("local")
     api = AirflowApi(profile)
@@ -347,7 +347,7 @@ def orchestration(runs: int) -> dict:
 
 # ------------------------------------------------------------------------------- machine
 def machine() -> dict:
-    from lakehouse.versions import runtime
+    from lakehouse.config.versions import runtime
 
     cpu = next(
         (
@@ -390,7 +390,7 @@ def run_suite(
     skip: tuple[str, ...] = (),
     batches: int = 3,
 ) -> dict:
-    from lakehouse.registry import load_registry
+    from lakehouse.config.registry import load_registry
 
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -516,7 +516,7 @@ def main() -> None:
     parser.add_argument(
         "--shuffle-partitions",
         type=int,
-        help="override spark.sql.shuffle.partitions (default: lakehouse/spark_conf.py)",
+        help="override spark.sql.shuffle.partitions (default: lakehouse/backends/spark_conf.py)",
     )
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["ingestion", "lake", "warehouse", "orchestration"]

@@ -23,19 +23,20 @@ from pathlib import Path
 import psycopg2
 import pyarrow.csv as pacsv
 
-from lakehouse import warehouse, warehouse_sql
+from lakehouse import warehouse
 from lakehouse.config import load_profile
+from lakehouse.warehouse import sql as warehouse_sql
 
 
 def spark_session():
-    from lakehouse.spark_conf import local_session_conf
+    from lakehouse.backends.spark_conf import local_session_conf
     from spark_jobs.runtime import build_session
 
     return build_session("bench-warehouse", local_session_conf(cores=2, driver_memory="4g"))
 
 
 def build_lake(work: Path, scale: float, data: Path | None):
-    from lakehouse.inprocess import lake_at, publish_gold, to_silver
+    from harness.inprocess import lake_at, publish_gold, to_silver
     from seed_data.generate import generate
 
     if data is None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch Spark jars with Maven into one folder, the way `lakehouse jars` does natively
-# (lakehouse/versions.py): `mvn dependency:copy` per coordinate, without transitive
+# (lakehouse/config/versions.py): `mvn dependency:copy` per coordinate, without transitive
 # dependencies (pyspark bundles the rest). Used by the image builds in docker/airflow and
 # docker/spark, whose build ARGs spell the coordinates of config/versions.yaml.
 #

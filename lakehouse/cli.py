@@ -78,7 +78,7 @@ def services(
     names: Annotated[list[str] | None, typer.Argument(help="services (default: all)")] = None,
 ) -> None:
     """Start, stop, restart or check the profile's native services (loopback only)."""
-    from lakehouse import services as svc
+    from lakehouse.platform import services as svc
 
     argv = [action.value, *(names or [])]
     if STATE.profile_name:
@@ -89,8 +89,8 @@ def services(
 @app.command()
 def status() -> None:
     """Health of every service, and the master DAG's latest runs when Airflow is up."""
-    from lakehouse import pipeline
-    from lakehouse.services import Stack
+    from lakehouse.platform import pipeline
+    from lakehouse.platform.services import Stack
 
     profile = _profile()
     health = Stack(profile).status()
@@ -107,9 +107,9 @@ def status() -> None:
 @app.command("validate-config")
 def validate_config() -> None:
     """Check the profile, datasets, pipelines and warehouse definitions (no Airflow needed)."""
-    from lakehouse.orchestration import load_pipelines
-    from lakehouse.registry import load_registry
-    from lakehouse.warehouse_sql import table_defs
+    from lakehouse.config.pipelines import load_pipelines
+    from lakehouse.config.registry import load_registry
+    from lakehouse.warehouse.sql import table_defs
 
     problems = []
     checks = [("profile", _profile), ("registry", load_registry),
@@ -129,7 +129,7 @@ def validate_config() -> None:
 @app.command()
 def jars() -> None:
     """Fetch the Spark jars of the pinned runtime with Maven into .stack/jars."""
-    from lakehouse.versions import fetch_jars
+    from lakehouse.config.versions import fetch_jars
 
     for path in fetch_jars():
         _echo(str(path))
@@ -158,7 +158,7 @@ def drop_sample(
     batch: Annotated[int, typer.Option(min=1, max=3, help="sample batch 1-3")] = 1,
 ) -> None:
     """Put one batch of the committed sample into RAW and the operational DB."""
-    from lakehouse.pipeline import SAMPLE, drop_reference_batch
+    from lakehouse.platform.pipeline import SAMPLE, drop_reference_batch
     from seed_data.operational import load_batch
 
     profile = _profile()
@@ -175,7 +175,7 @@ def drop(
     dataset: Annotated[str, typer.Option(help="registry dataset")] = "events",
 ) -> None:
     """Upload a folder of files into RAW/<dataset>/."""
-    from lakehouse.pipeline import drop_files
+    from lakehouse.platform.pipeline import drop_files
 
     for key in drop_files(_profile(), folder, dataset):
         _echo(f"raw/{key}")
@@ -185,7 +185,7 @@ def _follow(profile, run_id: str, timeout: float) -> None:
     """Wait for a run with a live line of task states on stderr."""
     from rich.console import Console
 
-    from lakehouse import pipeline
+    from lakehouse.platform import pipeline
 
     console = Console(stderr=True)
     started = time.monotonic()
@@ -205,7 +205,7 @@ def run(
     timeout: Annotated[float, typer.Option(help="seconds to wait")] = 1200,
 ) -> None:
     """Trigger the master DAG on the running stack and follow it to the end."""
-    from lakehouse import pipeline
+    from lakehouse.platform import pipeline
 
     profile = _profile()
     pipeline.wait_for_dag(profile)
@@ -221,9 +221,9 @@ def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the run")] = 1200,
 ) -> None:
     """Start the services, run the committed sample through every layer, show the result."""
-    from lakehouse import pipeline
-    from lakehouse import services as svc
-    from lakehouse.versions import fetch_jars
+    from lakehouse.config.versions import fetch_jars
+    from lakehouse.platform import pipeline
+    from lakehouse.platform import services as svc
 
     profile = _profile()
     started = time.monotonic()
@@ -246,9 +246,18 @@ def demo(
     _echo(f"  QUARANTINE files {result['quarantined_files']}  {profile.uri('quarantine')}")
     _echo(f"  SILVER     Delta tables        {profile.uri('silver')} (events, transactions, "
           "users with SCD2 history, shipment_tracking)")  # fmt: skip
-    _echo(f"  GOLD       Delta table         {profile.uri('gold', 'daily_event_counts')}")
-    wh = result.get("warehouse", {})
-    _echo(f"  WAREHOUSE  {wh.get('table')}: {wh.get('rows')} rows, {wh.get('events')} events "
+    from lakehouse.report import summary_of
+
+    run = summary_of(profile, run_id)
+    gold, loaded = run["rows"].get("gold", {}), run["warehouse"].get("tables", {})
+    schema = result["warehouse"]["table"].split(".")[0]
+    _echo(f"  GOLD -> WAREHOUSE  {len(gold)} Delta tables in {profile.uri('gold')}, "
+          f"loaded into {schema} (rows in GOLD -> rows in the warehouse):")  # fmt: skip
+    for table in sorted(gold):
+        rows = loaded.get(table, {}).get("rows", "not loaded")
+        _echo(f"    {table:<24} {gold[table]:>7} -> {rows}")
+    wh = result["warehouse"]
+    _echo(f"  WAREHOUSE  {wh['table']}: {wh['rows']} rows, {wh['events']} events "
           f"(expected {manifest['datasets']['events']['silver_rows']} events)")  # fmt: skip
     login = f"{profile.airflow.admin_user} / $LAKEHOUSE_AIRFLOW_ADMIN_PASSWORD"
     _echo(f"  Airflow UI {api}  login {login}  (stop everything: make down PROFILE={profile.name})")
@@ -263,8 +272,8 @@ def report(
 ) -> None:
     """Fetch a run's HTML report (default: the latest run's) into .stack/<profile>/reports."""
     from lakehouse import report as rep
-    from lakehouse.airflow_env import profile_state_dir
-    from lakehouse.storage import MissingObject
+    from lakehouse.backends.storage import MissingObject
+    from lakehouse.platform.airflow_env import profile_state_dir
 
     profile = _profile()
     try:
@@ -297,7 +306,7 @@ def warehouse_ddl(
     schema: Annotated[str, typer.Option(help="schema name")] = "analytics",
 ) -> None:
     """Print the DDL of one or all tables (no profile needed)."""
-    from lakehouse import warehouse_sql
+    from lakehouse.warehouse import sql as warehouse_sql
 
     defs = warehouse_sql.table_defs()
     unknown = sorted(set(tables or []) - set(defs))
@@ -344,7 +353,7 @@ def silver_release(
     by: Annotated[str | None, typer.Option(help="who (default: your login name)")] = None,
 ) -> None:
     """Quarantine a bronze file's rows whole at the next SILVER run, so the batch goes on."""
-    from lakehouse.release import release
+    from lakehouse.ingest.release import release
 
     for record in release(_profile(), dataset, file, note=note, by=by):
         _echo(f"released {record['bronze_key']} ({dataset}) by {record['released_by']} at "
@@ -360,7 +369,7 @@ def deploy(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the calls only")] = False,
 ) -> None:
     """Deploy buckets, artifacts, Glue jobs and the warehouse DDL to AWS (aws profile)."""
-    from lakehouse.deploy import deploy as run_deploy
+    from lakehouse.platform.deploy import deploy as run_deploy
 
     profile = _profile()
     calls = run_deploy(profile, dry_run=dry_run)
@@ -377,8 +386,8 @@ def airflow(ctx: typer.Context) -> None:
     """The Airflow CLI with this profile's environment (e.g. `lakehouse airflow dags list`)."""
     import subprocess
 
-    from lakehouse.airflow_env import airflow_environment
-    from lakehouse.services import _airflow_bin
+    from lakehouse.platform.airflow_env import airflow_environment
+    from lakehouse.platform.services import _airflow_bin
 
     env = airflow_environment(_profile())
     raise typer.Exit(subprocess.call([_airflow_bin(), *ctx.args], env=env))

@@ -1,5 +1,5 @@
 """The text of failed data-quality checks: one line per check, said the same way by the job's
-own exception (Glue shows it) and by Airflow's failure (lakehouse.run_summary). Plain Python
+own exception (Glue shows it) and by Airflow's failure (lakehouse.report.run_summary). Plain Python
 (no pyspark), so the orchestration side imports it without Spark."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The input contract, in one place: what a landed file may be, what its values may look like,
 and the reason code for everything the pipeline refuses.
 
-Ingestion (lakehouse/ingest.py), SILVER (spark_jobs/silver/), the data generator (seed_data/)
+Ingestion (lakehouse/ingest/), SILVER (spark_jobs/silver/), the data generator (seed_data/)
 and the docs (docs/datasets.md, generated from here by `make docs`) all read this module.
 Plain Python, no pyspark: it ships to Glue inside spark_jobs.zip and the Airflow workers import
 it for ingestion. What each dataset's columns are (types, keys, enum values) is the registry's

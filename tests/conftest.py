@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from lakehouse.config import Profile, load_profile
+from lakehouse.config.versions import missing_jars
 from lakehouse.paths import stack_dir
-from lakehouse.services import Stack
-from lakehouse.versions import missing_jars
+from lakehouse.platform.services import Stack
 
 # py4j logs its shutdown after pytest has closed the capture streams; keep that quiet.
 logging.getLogger("py4j").setLevel(logging.WARNING)
@@ -37,7 +37,7 @@ def spark():
     missing = missing_jars()
     if missing:
         pytest.fail(f"Spark jars missing ({[p.name for p in missing]}): run `make jars`")
-    from lakehouse.spark_conf import local_session_conf
+    from lakehouse.backends.spark_conf import local_session_conf
     from spark_jobs.runtime import build_session
 
     conf = local_session_conf(cores=1)

@@ -60,7 +60,7 @@ def main() -> int:
 
     supervisor.in_process_api_server = _durable_in_process_api
 
-    from lakehouse.dags import build_all
+    from lakehouse.orchestration.dags import build_all
 
     run = build_all()[dag_id].test(run_conf=conf)
     tasks = {}

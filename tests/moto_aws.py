@@ -212,7 +212,8 @@ def upload_gold_export(gold_export, s3, bucket: str) -> None:
 def answer_figures(profile, wrong: str | None = None) -> dict:
     """Register the validation query's answer: GOLD's own figures (as Redshift would return
     them after a correct COPY), or one table's row count off by one."""
-    from lakehouse import warehouse, warehouse_sql
+    from lakehouse import warehouse
+    from lakehouse.warehouse import sql as warehouse_sql
 
     expected = {}
     for name, definition in warehouse_sql.table_defs().items():

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import psycopg2
 
-from lakehouse import pipeline
-from lakehouse.airflow_env import MASTER_DAG_ID
-from lakehouse.storage import object_store
+from lakehouse.backends.storage import object_store
+from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.platform import pipeline
 
 
 def stage_metrics(profile, run_id: str, stage: str) -> dict:

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from lakehouse import pipeline
-from lakehouse.airflow_env import MASTER_DAG_ID
+from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.platform import pipeline
 
 
 @contextmanager
@@ -62,7 +62,8 @@ def check_finished_run(browser, profile, run_id: str, shots: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from lakehouse import report, report_web
+    from lakehouse import report
+    from lakehouse.report import web as report_web
 
     shots.mkdir(parents=True, exist_ok=True)
     api = f"http://127.0.0.1:{profile.airflow.api_port}"

@@ -1,10 +1,10 @@
 """Airflow plugin: serves the master DAG's run reports at /lakehouse/runs/<run>/report.html to
 logged-in users (the "Run report" extra link of run_summary points there). The code is in
-lakehouse/report_web.py."""
+lakehouse/report/web.py."""
 
 from airflow.plugins_manager import AirflowPlugin
 
-from lakehouse.report_web import URL_PREFIX, create_app
+from lakehouse.report.web import URL_PREFIX, create_app
 
 
 class LakehouseReportsPlugin(AirflowPlugin):

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from lakehouse.airflow_env import set_password
+from lakehouse.platform.airflow_env import set_password
 
 
 def main() -> int:

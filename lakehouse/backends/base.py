@@ -15,10 +15,10 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lakehouse.storage import ObjectStore
+    from lakehouse.backends.storage import ObjectStore
 
 # The Airflow connections the tasks use; the services set them from the profile
-# (AIRFLOW_CONN_* variables, lakehouse/airflow_env.py), so no UI step is needed.
+# (AIRFLOW_CONN_* variables, lakehouse/platform/airflow_env.py), so no UI step is needed.
 SPARK_CONN_ID = "lakehouse_spark"
 WAREHOUSE_CONN_ID = "lakehouse_warehouse"
 AWS_CONN_ID = "lakehouse_aws"
@@ -28,7 +28,7 @@ FS_CONN_ID = "lakehouse_fs"
 class Role(ABC):
     #: the profile's section this backend was built from
     cfg: Any
-    #: the native service (lakehouse/services.py) this backend needs on a laptop, if any
+    #: the native service (lakehouse/platform/services.py) this backend needs on a laptop, if any
     native_service: str | None = None
 
     def airflow_connections(self) -> dict[str, dict[str, Any]]:
@@ -75,15 +75,15 @@ class SparkRunner(Role):
         """The Spark settings every job gets from its launcher."""
 
     @abstractmethod
-    def job_task(
-        self,
-        task_id: str,
-        script: str,
-        args: dict[str, str],
-        env: dict[str, str] | None = None,
-        **kwargs: Any,
-    ):
-        """The Airflow task running `spark_jobs/<script>` with `--name value` arguments."""
+    def operator_class(self) -> type:
+        """The Airflow operator that runs a job script on this platform."""
+
+    @abstractmethod
+    def operator_args(
+        self, task_id: str, script: str, args: dict[str, str], env: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Its arguments for running `spark_jobs/<script>` with `--name value` arguments
+        (`env`: variables for the job, where the platform can pass them)."""
 
     def preflight_problems(self) -> list[str]:
         """What is missing on this machine for a job to start (the master DAG's first task)."""
@@ -100,20 +100,18 @@ class SparkRunner(Role):
 class WarehouseBackend(Role):
     """The warehouse GOLD is loaded into: PostgreSQL (local) or Redshift Serverless (aws)."""
 
-    @abstractmethod
-    def loader(self):
-        """The load engine (lakehouse/warehouse.py): stage, validate, swap, query."""
+    #: the SQL dialect, which picks the loader (lakehouse/warehouse/)
+    dialect: str
 
     @abstractmethod
-    def bootstrap(self) -> list[str]:
-        """Create (or update) the schema, the loader and analyst roles and their grants, as
-        the owner; idempotent. The statements run (passwords elided)."""
+    def bootstrap_names(self) -> dict[str, str]:
+        """The schema, roles (and database) the bootstrap SQL creates and grants."""
 
     def airflow_metadata_url(self, database: str) -> str | None:
         """A SQLAlchemy URL for Airflow's metadata DB on the same server, when it can host it."""
         return None
 
-    def deploy_bootstrap(self) -> dict[str, Any] | None:
-        """The Data API batch `lakehouse deploy` applies to create the schema, roles and
-        grants; None where the native services bootstrap the warehouse themselves."""
+    def data_api_target(self) -> dict[str, str] | None:
+        """Workgroup, database and secret of the Redshift Data API, through which `lakehouse
+        deploy` applies the bootstrap; None where the native services bootstrap it."""
         return None

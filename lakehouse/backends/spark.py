@@ -5,13 +5,12 @@ only the launcher differs."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from lakehouse.backends.base import AWS_CONN_ID, SPARK_CONN_ID, SparkRunner, StoreBackend
+from lakehouse.backends.spark_conf import CLUSTER_CORES, jar_paths, parallelism
 from lakehouse.config import GlueSpark, SparkCluster
 from lakehouse.paths import REPO_ROOT
-from lakehouse.spark_conf import CLUSTER_CORES, jar_paths, parallelism
 from spark_jobs.conf import DELTA_CONF
 
 JOBS = REPO_ROOT / "spark_jobs"
@@ -47,29 +46,33 @@ class SparkSubmit(SparkRunner):
         return {SPARK_CONN_ID: conn}
 
     def preflight_problems(self) -> list[str]:
-        from lakehouse.versions import missing_jars
+        from lakehouse.config.versions import missing_jars
 
         jars = missing_jars()
         return [f"Spark jars missing: {[p.name for p in jars]} (run `make jars`)"] if jars else []
 
-    def job_task(self, task_id, script, args, env=None, **kwargs):
-        from lakehouse.airflow_env import MASTER_DAG_ID
+    def operator_class(self):
+        from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+        return SparkSubmitOperator
+
+    def operator_args(self, task_id, script, args, env=None) -> dict[str, Any]:
+        from lakehouse.config.pipelines import MASTER_DAG_ID
 
         argv: list[str] = []
         for name, value in args.items():
             argv += [f"--{name}", value]
-        return _spark_submit_class()(
-            task_id=task_id,
-            conn_id=SPARK_CONN_ID,
-            application=str(JOBS / script),
-            application_args=argv,
-            conf=self.conf(),
-            jars=",".join(jar_paths()),
-            name=f"{MASTER_DAG_ID}.{task_id}",
-            env_vars=env,
-            doc_md=f"Runs `spark_jobs/{script}` (Glue-compatible) on the profile's Spark.",
-            **kwargs,
-        )
+        return {
+            "task_id": task_id,
+            "conn_id": SPARK_CONN_ID,
+            "application": str(JOBS / script),
+            "application_args": argv,
+            "conf": self.conf(),
+            "jars": ",".join(jar_paths()),
+            "name": f"{MASTER_DAG_ID}.{task_id}",
+            "env_vars": env,
+            "doc_md": f"Runs `spark_jobs/{script}` (Glue-compatible) on the profile's Spark.",
+        }
 
 
 class Glue(SparkRunner):
@@ -81,7 +84,7 @@ class Glue(SparkRunner):
         return f"spark.kind=glue ({self.cfg.glue_version})"
 
     def conf(self) -> dict[str, str]:
-        # Glue takes the session settings as the job's `--conf` argument (lakehouse/deploy.py);
+        # Glue takes the session settings as the job's `--conf` argument (platform/deploy.py);
         # S3 is reached through Glue's own connector and role, with no settings.
         return dict(DELTA_CONF)
 
@@ -92,54 +95,25 @@ class Glue(SparkRunner):
     def deploy_target(self) -> Glue:
         return self
 
-    def job_task(self, task_id, script, args, env=None, **kwargs):
+    def operator_class(self):
         from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 
+        return GlueJobOperator
+
+    def operator_args(self, task_id, script, args, env=None) -> dict[str, Any]:
         if env:
             raise ValueError(
                 f"{task_id}: environment variables cannot reach a Glue job; "
                 "use a secret reference in the job arguments"
             )
-        return GlueJobOperator(
-            task_id=task_id,
-            job_name=self.job_name(task_id),
-            script_args={f"--{name}": value for name, value in args.items()},
-            aws_conn_id=AWS_CONN_ID,
-            region_name=self.store.region,
-            wait_for_completion=True,
-            deferrable=True,
-            verbose=True,
-            doc_md=f"Runs the deployed Glue job for `spark_jobs/{script}`.",
-            **kwargs,
-        )
-
-
-@cache
-def _spark_submit_class():
-    """SparkSubmitOperator that fails without retries when the job failed its data-quality
-    checks (recorded in its metrics): rerunning the same data cannot pass them."""
-    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-    from airflow.sdk.exceptions import AirflowFailException
-
-    class LakehouseSparkSubmitOperator(SparkSubmitOperator):
-        def execute(self, context):
-            try:
-                return super().execute(context)
-            except Exception as exc:
-                from lakehouse.config import load_profile
-                from lakehouse.run_summary import failed_checks, read_metrics
-                from spark_jobs.checks import describe_failed
-
-                try:
-                    metrics = read_metrics(load_profile(), context["run_id"], self.task_id)
-                except Exception:  # the metrics are unreadable: keep the original failure
-                    metrics = None
-                failed = failed_checks(metrics)
-                if failed:
-                    raise AirflowFailException(
-                        f"{self.task_id}: data quality checks failed (not retried):\n"
-                        + describe_failed(failed)
-                    ) from exc
-                raise
-
-    return LakehouseSparkSubmitOperator
+        return {
+            "task_id": task_id,
+            "job_name": self.job_name(task_id),
+            "script_args": {f"--{name}": value for name, value in args.items()},
+            "aws_conn_id": AWS_CONN_ID,
+            "region_name": self.store.region,
+            "wait_for_completion": True,
+            "deferrable": True,
+            "verbose": True,
+            "doc_md": f"Runs the deployed Glue job for `spark_jobs/{script}`.",
+        }

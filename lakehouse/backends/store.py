@@ -23,7 +23,7 @@ class S3(StoreBackend):
         self.native_service = "s3" if cfg.endpoint_url else None
 
     def client(self):
-        from lakehouse.storage import S3ObjectStore
+        from lakehouse.backends.storage import S3ObjectStore
 
         return S3ObjectStore(self.cfg)
 
@@ -108,7 +108,7 @@ class Filesystem(StoreBackend):
         self.cfg = cfg
 
     def client(self):
-        from lakehouse.storage import FilesystemObjectStore
+        from lakehouse.backends.storage import FilesystemObjectStore
 
         return FilesystemObjectStore(self.cfg)
 

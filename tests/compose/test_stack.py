@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import pipeline, report
-from lakehouse.airflow_env import MASTER_DAG_ID
-from lakehouse.storage import object_store
+from lakehouse import report
+from lakehouse.backends.storage import object_store
+from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.platform import pipeline
 from tests.compose.conftest import ROOT, compose, compose_env, make, make_command
 from tests.reliability.faults import warehouse_tables
 from tests.runs import (

@@ -20,7 +20,7 @@ import pytest
 
 from lakehouse.config import load_profile
 from lakehouse.paths import stack_dir
-from lakehouse.services import Stack
+from lakehouse.platform.services import Stack
 from tests.ui import chromium
 
 ROOT = Path(__file__).parents[2]
@@ -123,8 +123,8 @@ def run_times():
 
     started = datetime.now(UTC)
     yield
-    from lakehouse import pipeline
-    from lakehouse.airflow_env import MASTER_DAG_ID
+    from lakehouse.config.pipelines import MASTER_DAG_ID
+    from lakehouse.platform import pipeline
 
     profile = load_profile("local")
     try:

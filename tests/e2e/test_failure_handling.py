@@ -15,11 +15,12 @@ from email.message import Message
 import pytest
 from aiosmtpd.controller import Controller
 
-from lakehouse import pipeline, report
-from lakehouse.airflow_env import MASTER_DAG_ID
-from lakehouse.pipeline import SAMPLE
-from lakehouse.run_summary import run_key
-from lakehouse.storage import object_store
+from lakehouse import report
+from lakehouse.backends.storage import object_store
+from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.platform import pipeline
+from lakehouse.platform.pipeline import SAMPLE
+from lakehouse.report.run_summary import run_key
 from seed_data.operational import load_batch
 
 
@@ -119,7 +120,7 @@ def test_an_alert_reaches_the_smtp_server_with_the_facts(profile, smtp, failed_r
 def test_a_run_past_its_deadline_sends_a_late_alert(profile, smtp, failed_run):
     """Needs a deadline shorter than the run (`make test` starts the services with
     LAKEHOUSE_DEADLINE_MINUTES=0.5)."""
-    from lakehouse.orchestration import load_pipelines
+    from lakehouse.config.pipelines import load_pipelines
 
     minutes = load_pipelines().master.deadline_minutes
     if minutes > 1:

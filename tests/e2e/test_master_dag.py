@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import ingest, pipeline
-from lakehouse.airflow_env import MASTER_DAG_ID
+from lakehouse import ingest
+from lakehouse.backends.storage import object_store
+from lakehouse.config.pipelines import MASTER_DAG_ID
 from lakehouse.paths import stack_dir
-from lakehouse.run_summary import run_key
-from lakehouse.storage import object_store
+from lakehouse.platform import pipeline
+from lakehouse.report.run_summary import run_key
 from tests.runs import (
     assert_retried_after_kill,
     assert_silver_matches,
@@ -70,7 +71,7 @@ def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, ru
     import signal
     import time
 
-    from lakehouse.services import Stack
+    from lakehouse.platform.services import Stack
 
     stack, second = Stack(profile), runs["second"]
     deadline = time.monotonic() + RUN_TIMEOUT_S

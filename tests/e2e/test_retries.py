@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import ingest, pipeline
-from lakehouse.airflow_env import MASTER_DAG_ID
-from lakehouse.orchestration import load_pipelines
-from lakehouse.services import Stack
-from lakehouse.storage import object_store
+from lakehouse import ingest
+from lakehouse.backends.storage import object_store
+from lakehouse.config.pipelines import MASTER_DAG_ID, load_pipelines
+from lakehouse.platform import pipeline
+from lakehouse.platform.services import Stack
 
 
 def _times(log: Path) -> tuple[datetime, datetime]:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from lakehouse import ingest, pipeline
-from lakehouse.storage import object_store, sha256
+from lakehouse import ingest
+from lakehouse.backends.storage import object_store, sha256
+from lakehouse.platform import pipeline
 
 WAIT_S = 480
 

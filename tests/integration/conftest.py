@@ -20,10 +20,10 @@ def run_id() -> str:
 @pytest.fixture(scope="session")
 def reference_lake(spark, pg_profile, tmp_path_factory):
     """The committed reference sample taken through BRONZE and SILVER, batch by batch, on a
-    filesystem lake by the jobs' own functions (lakehouse.inprocess): its files through
+    filesystem lake by the jobs' own functions (harness.inprocess): its files through
     ingestion and bronze_to_silver, its operational batches through PostgreSQL and JDBC."""
-    from lakehouse.inprocess import lake_at, to_silver
-    from lakehouse.pipeline import SAMPLE
+    from harness.inprocess import lake_at, to_silver
+    from lakehouse.platform.pipeline import SAMPLE
 
     lake = lake_at(tmp_path_factory.mktemp("lake"))
     return to_silver(spark, lake, SAMPLE, [1, 2, 3], pg_profile.source_db)
@@ -42,7 +42,7 @@ def silver_run(spark, reference_lake):
 @pytest.fixture(scope="session")
 def gold(silver_run, reference_lake):
     """Every gold table built from the reference silver (lazy DataFrames, not published)."""
-    from lakehouse.inprocess import build_gold
+    from harness.inprocess import build_gold
 
     spark = silver_run[0]
     return spark, build_gold(spark, reference_lake)
@@ -51,7 +51,7 @@ def gold(silver_run, reference_lake):
 @pytest.fixture(scope="session")
 def gold_export(gold, reference_lake) -> Profile:
     """GOLD published (Delta + Parquet export) into the reference lake; returns its profile."""
-    from lakehouse.inprocess import publish_gold
+    from harness.inprocess import publish_gold
 
     spark, tables = gold
     return publish_gold(spark, reference_lake, tables).profile

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from lakehouse.airflow_env import MASTER_DAG_ID
+from lakehouse.config.pipelines import MASTER_DAG_ID
 
 
 def _call(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
@@ -55,7 +55,7 @@ def test_the_admin_login_gets_a_working_token(api, local_profile):
 
 
 def test_run_reports_are_served_to_logged_in_users_only(api, local_profile):
-    """The api-server route behind the master run's "Run report" link (lakehouse/report_web.py):
+    """The api-server route behind the master run's "Run report" link (lakehouse/report/web.py):
     no login, no report; logged in, an unknown run is a 404 that says what writes reports, and
     anything that is not a run key never reaches the object store."""
     route = f"{api}/lakehouse/runs/manual__1999-01-01T00-00-00_00-00/report.html"
@@ -74,10 +74,10 @@ def test_run_reports_are_served_to_logged_in_users_only(api, local_profile):
 
 
 def test_the_rest_client_reads_dags_and_logs_in_again_when_its_token_is_refused(local_profile):
-    """lakehouse.airflow_api, the one client the CLI, demo, e2e tests and benchmarks use: a
+    """lakehouse.platform.airflow_api, the one client the CLI, demo, e2e tests and benchmarks use: a
     parsed DAG is found, an unknown one is None (not an error), no import errors are reported
     on the shipped DAGs, and a token the server refuses is replaced by a fresh login."""
-    from lakehouse.airflow_api import AirflowApi
+    from lakehouse.platform.airflow_api import AirflowApi
 
     api = AirflowApi(local_profile)
     assert api.dag(MASTER_DAG_ID)["dag_id"] == MASTER_DAG_ID

@@ -22,9 +22,11 @@ import boto3
 import pytest
 from moto_aws import MotoServer, answer_figures, upload_gold_export
 
-from lakehouse import deploy, pipeline, warehouse_sql
-from lakehouse.airflow_env import MASTER_DAG_ID, airflow_connections
 from lakehouse.config import Profile, load_profile
+from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.platform import deploy, pipeline
+from lakehouse.platform.airflow_env import airflow_connections
+from lakehouse.warehouse import sql as warehouse_sql
 
 TESTS = Path(__file__).parents[1]
 SPARK_TASKS = ("bronze_to_silver", "silver_to_gold")
@@ -63,10 +65,10 @@ def _normalised(args: dict[str, str], profile: Profile, run_key: str) -> dict[st
 
 def _local_job_args() -> dict[str, dict[str, str]]:
     """The arguments the local profile's master DAG gives spark-submit, per Spark task."""
-    from lakehouse.dag_factory import RUN_KEY
-    from lakehouse.dags import build_master
-    from lakehouse.orchestration import load_pipelines
-    from lakehouse.registry import load_registry
+    from lakehouse.config.pipelines import load_pipelines
+    from lakehouse.config.registry import load_registry
+    from lakehouse.orchestration.dags import build_master
+    from lakehouse.orchestration.tasks import RUN_KEY
 
     local = load_profile("local")
     dag = build_master(local, load_registry(), load_pipelines())

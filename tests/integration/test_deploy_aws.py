@@ -11,9 +11,10 @@ import boto3
 import pytest
 from moto_aws import MotoServer
 
-from lakehouse import deploy
 from lakehouse.backends import backends
 from lakehouse.config import load_profile
+from lakehouse.platform import deploy
+from lakehouse.warehouse import sql as warehouse_sql
 from spark_jobs.runtime import parse_args
 
 
@@ -66,7 +67,8 @@ def test_deploy_then_a_second_deploy_changes_nothing(aws):
     (batch,) = [c for c in server.calls() if c.action == "BatchExecuteStatement"]
     assert batch.action == "BatchExecuteStatement"
     assert batch.params["WorkgroupName"] == "lakehouse-wg"
-    assert batch.params["Sqls"] == backends(profile).warehouse.bootstrap_statements()
+    target = backends(profile).warehouse
+    assert batch.params["Sqls"] == warehouse_sql.bootstrap("redshift", **target.bootstrap_names())
     assert batch.params["Sqls"][0] == 'CREATE SCHEMA IF NOT EXISTS "analytics"'
     for key, body in deploy.artifacts(profile).items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body

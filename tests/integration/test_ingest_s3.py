@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse import ingest
-from lakehouse.pipeline import SAMPLE
-from lakehouse.storage import object_store, sha256
+from lakehouse.backends.storage import object_store, sha256
+from lakehouse.platform.pipeline import SAMPLE
 from seed_data.generate import iter_raw_files
 
 DATASETS = ("events", "transactions", "users", "shipment_tracking")

@@ -8,7 +8,7 @@ import os
 import socket
 from pathlib import Path
 
-from lakehouse.services import Stack
+from lakehouse.platform.services import Stack
 
 
 def _listening() -> dict[int, tuple[str, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.storage import object_store
+from lakehouse.backends.storage import object_store
 
 
 def test_delta_round_trip_over_s3a(s3_spark: SparkSession, s3_profile, run_id):

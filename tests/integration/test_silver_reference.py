@@ -13,8 +13,8 @@ from collections import Counter, defaultdict
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse.pipeline import SAMPLE
-from lakehouse.registry import load_registry
+from lakehouse.config.registry import load_registry
+from lakehouse.platform.pipeline import SAMPLE
 from spark_jobs import bronze_to_silver as job
 
 MANIFEST = json.loads((SAMPLE / "manifest.json").read_text())

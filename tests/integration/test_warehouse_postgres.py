@@ -19,10 +19,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse import warehouse, warehouse_sql
+from lakehouse import warehouse
 from lakehouse.backends import backends
 from lakehouse.config import FilesystemStore, Profile
 from lakehouse.paths import REPO_ROOT
+from lakehouse.warehouse import sql as warehouse_sql
 
 TABLE = "daily_event_counts"
 
@@ -73,7 +74,7 @@ def live(profile: Profile, login=None) -> list[tuple]:
 
 
 def figures(profile: Profile) -> dict:
-    backend = backends(profile).warehouse.loader()
+    backend = warehouse.loader(profile)
     return warehouse.observed_figures(backend, [warehouse_sql.table_defs()[TABLE]], False)[TABLE]
 
 

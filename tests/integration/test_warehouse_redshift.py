@@ -14,9 +14,10 @@ import boto3
 import pytest
 from moto_aws import AWS_PROFILE_ENV, MotoServer, answer_figures, upload_gold_export
 
-from lakehouse import warehouse, warehouse_sql
+from lakehouse import warehouse
 from lakehouse.backends import backends
 from lakehouse.config import Profile, RedshiftWarehouse, S3Store, load_profile
+from lakehouse.warehouse import sql as warehouse_sql
 
 WORKGROUP = AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_WORKGROUP"]
 DATABASE = AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_DATABASE"]

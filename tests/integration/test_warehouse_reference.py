@@ -6,9 +6,9 @@ from __future__ import annotations
 import psycopg2
 import pytest
 
-from lakehouse import warehouse, warehouse_sql
-from lakehouse.backends import backends
+from lakehouse import warehouse
 from lakehouse.config import Profile
+from lakehouse.warehouse import sql as warehouse_sql
 from tests.reliability.faults import rows_sorted
 
 
@@ -42,7 +42,7 @@ def test_table_equals_gold_row_for_row(loaded, table):
     profile, _ = loaded
     definition = warehouse_sql.table_defs()[table]
     gold = warehouse.read_export(profile, table)
-    backend = backends(profile).warehouse.loader()
+    backend = warehouse.loader(profile)
     cols = ", ".join(warehouse_sql.quote(c) for c in definition.column_names)
     rows = backend.query(f'SELECT {cols} FROM "{backend.schema}"."{table}"')
     expected = [tuple(r.values()) for r in gold.to_pylist()]

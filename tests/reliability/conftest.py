@@ -11,7 +11,7 @@ import uuid
 import pytest
 from faults import ThrowawayPostgres
 
-from lakehouse.storage import object_store
+from lakehouse.backends.storage import object_store
 
 
 @pytest.fixture
@@ -49,12 +49,12 @@ def throwaway_pg(local_profile):
 @pytest.fixture(scope="session")
 def reference_gold(spark, throwaway_pg, tmp_path_factory):
     """Batch 1 of the reference sample taken RAW -> BRONZE -> SILVER -> GOLD (Delta tables and
-    Parquet exports) on a filesystem lake by the jobs' own functions (lakehouse.inprocess),
+    Parquet exports) on a filesystem lake by the jobs' own functions (harness.inprocess),
     its operational batch through the throwaway PostgreSQL. One batch: each more costs a
     minute or more on 2 cores and proves nothing more here (the whole sample is reconciled
     by tests/integration/test_silver_reference.py)."""
-    from lakehouse.inprocess import lake_at, publish_gold, to_silver
-    from lakehouse.pipeline import SAMPLE
+    from harness.inprocess import lake_at, publish_gold, to_silver
+    from lakehouse.platform.pipeline import SAMPLE
 
     started = time.monotonic()
     lake = lake_at(tmp_path_factory.mktemp("lake"))

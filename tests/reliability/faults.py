@@ -12,9 +12,9 @@ from lakehouse.config import Profile
 def _spark_task(profile: Profile, task_id: str, batch_id: str):
     """The master DAG's Spark task for `profile`, and its application arguments with the
     run key templated to `batch_id`."""
-    from lakehouse.dags import build_master
-    from lakehouse.orchestration import load_pipelines
-    from lakehouse.registry import load_registry
+    from lakehouse.config.pipelines import load_pipelines
+    from lakehouse.config.registry import load_registry
+    from lakehouse.orchestration.dags import build_master
 
     task = build_master(profile, load_registry(), load_pipelines()).get_task(task_id)
     args = [a if "{{" not in a else a.split("{{")[0] + batch_id + a.split("}}")[-1]
@@ -29,7 +29,7 @@ def spark_submit(profile: Profile, task_id: str, batch_id: str, log) -> subproce
     import sys
     from pathlib import Path
 
-    from lakehouse.airflow_env import airflow_environment
+    from lakehouse.platform.airflow_env import airflow_environment
 
     task, args = _spark_task(profile, task_id, batch_id)
     confs = [x for k, v in task.conf.items() for x in ("--conf", f"{k}={v}")]
@@ -78,19 +78,19 @@ def _wait(what: str, ready, proc: subprocess.Popen, log, timeout: float = 60) ->
 
 class ThrowawayPostgres:
     """A PostgreSQL cluster of its own (initdb in a new temporary directory, a free port, the
-    binaries and system account lakehouse.services uses), bootstrapped like the local one: the
-    profile's login, databases, warehouse schema and roles. The shared server is never touched,
-    so this one may be restarted and killed at will. `profile` is `base` with its warehouse and
-    source DB pointed here."""
+    binaries and system account lakehouse.platform.services uses), bootstrapped like the local
+    one: the profile's login, databases, warehouse schema and roles. The shared server is never
+    touched, so this one may be restarted and killed at will. `profile` is `base` with its
+    warehouse and source DB pointed here."""
 
     def __init__(self, base: Profile) -> None:
         import tempfile
         from pathlib import Path
 
-        from lakehouse.services import pg_bindir
+        from lakehouse.platform.services import pg_bindir
 
         # Not under pytest's temporary directory: another pytest session resets that to mode
-        # 0700, and the server runs as the postgres account (lakehouse.services.pg_user).
+        # 0700, and the server runs as the postgres account (lakehouse.platform.services.pg_user).
         self.root = Path(tempfile.mkdtemp(prefix="lakehouse-reliability-pg-"))
         self.port = free_port()
         self.data = self.root / "pgdata"
@@ -104,7 +104,7 @@ class ThrowawayPostgres:
         })  # fmt: skip
 
     def start(self) -> None:
-        from lakehouse.services import pg_initdb, pg_ready, pg_server_command
+        from lakehouse.platform.services import pg_initdb, pg_ready, pg_server_command
 
         pg_initdb(self.bindir, self.data)
         self.proc = subprocess.Popen(pg_server_command(self.bindir, self.data, self.port),
@@ -113,7 +113,7 @@ class ThrowawayPostgres:
         _wait("throwaway PostgreSQL", lambda: pg_ready(self.data, self.port), self.proc, self.log)
 
     def bootstrap(self) -> None:
-        from lakehouse.services import pg_bootstrap
+        from lakehouse.platform.services import pg_bootstrap
 
         pg_bootstrap(self.profile, self.profile.warehouse, self.data)
 
@@ -144,7 +144,7 @@ class ThrowawayPostgres:
 
 
 class ThrowawayS3:
-    """A versitygw of its own (the binary lakehouse.services builds, a free port) serving
+    """A versitygw of its own (the binary lakehouse.platform.services builds, a free port) serving
     `root`, with the profile's credentials; `profile` is `base` pointed at it."""
 
     def __init__(self, base: Profile, root) -> None:
@@ -158,7 +158,7 @@ class ThrowawayS3:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        from lakehouse.services import s3_healthy, versitygw_command
+        from lakehouse.platform.services import s3_healthy, versitygw_command
 
         self.root.mkdir(parents=True, exist_ok=True)
         cmd = versitygw_command(self.profile.object_store, self.port, self.root)
@@ -212,7 +212,7 @@ def warehouse_tables(profile, login) -> dict[str, list[tuple]]:
     """Every warehouse table's rows (sorted), read with `login`."""
     import psycopg2
 
-    from lakehouse import warehouse_sql
+    from lakehouse.warehouse import sql as warehouse_sql
 
     wh = profile.warehouse
     conn = psycopg2.connect(wh.dsn(login=login))
@@ -230,7 +230,8 @@ def warehouse_tables(profile, login) -> dict[str, list[tuple]]:
 
 def gold_export_tables(profile) -> dict[str, list[tuple]]:
     """Every gold export's rows (sorted), as the warehouse load reads them."""
-    from lakehouse import warehouse, warehouse_sql
+    from lakehouse import warehouse
+    from lakehouse.warehouse import sql as warehouse_sql
 
     return {name: rows_sorted(tuple(r.values())
                               for r in warehouse.read_export(profile, name).to_pylist())

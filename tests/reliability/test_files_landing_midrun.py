@@ -8,8 +8,8 @@ import threading
 import time
 
 from lakehouse import ingest
-from lakehouse.pipeline import SAMPLE
-from lakehouse.storage import object_store, sha256
+from lakehouse.backends.storage import object_store, sha256
+from lakehouse.platform.pipeline import SAMPLE
 
 DATASET = "events"
 GOOD = SAMPLE / "batch-01" / "raw" / "events" / "events_2026-11-01_c.csv"

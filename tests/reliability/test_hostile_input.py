@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
-from lakehouse.pipeline import SAMPLE
+from lakehouse.platform.pipeline import SAMPLE
 
 GOOD = SAMPLE / "batch-01" / "raw" / "events" / "events_2026-11-01_c.csv"
 CHILD = """

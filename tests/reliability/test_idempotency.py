@@ -14,10 +14,11 @@ from collections import Counter
 import pytest
 from faults import delta_hashes, gold_export_tables, warehouse_tables
 
-from lakehouse import ingest, warehouse, warehouse_sql
-from lakehouse.pipeline import SAMPLE
-from lakehouse.registry import load_registry
-from lakehouse.storage import FilesystemObjectStore
+from lakehouse import ingest, warehouse
+from lakehouse.backends.storage import FilesystemObjectStore
+from lakehouse.config.registry import load_registry
+from lakehouse.platform.pipeline import SAMPLE
+from lakehouse.warehouse import sql as warehouse_sql
 from seed_data.generate import iter_raw_files
 
 SPECS = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json())}
@@ -31,7 +32,7 @@ def lake_hashes(spark, lake) -> dict[str, dict]:
 def test_a_backfill_redrop_and_the_silver_gold_rerun_change_nothing(spark, reference_gold):
     """The batch re-sent, ingested, then SILVER and GOLD rerun as the master DAG would: the
     rerun finds nothing new, so it is also the plain "rerun on the same input" case."""
-    from lakehouse.inprocess import publish_gold
+    from harness.inprocess import publish_gold
     from spark_jobs import bronze_to_silver
 
     lake = reference_gold

@@ -20,8 +20,8 @@ import pytest
 
 from lakehouse import ingest
 from lakehouse.cli import main as cli
-from lakehouse.registry import load_registry
-from lakehouse.release import ReleaseError, release
+from lakehouse.config.registry import load_registry
+from lakehouse.ingest.release import ReleaseError, release
 from spark_jobs import bronze_to_silver
 from spark_jobs.gold import dims
 from spark_jobs.silver import release as R

@@ -21,8 +21,8 @@ import pytest
 from faults import run_in_process, spark_submit
 
 from lakehouse import ingest
-from lakehouse.pipeline import SAMPLE, drop_reference_batch
-from lakehouse.registry import load_registry
+from lakehouse.config.registry import load_registry
+from lakehouse.platform.pipeline import SAMPLE, drop_reference_batch
 
 MANIFEST = json.loads((SAMPLE / "manifest.json").read_text())
 LOG_VERSION = re.compile(r"_delta_log/(\d{20})\.json$")

@@ -18,9 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from faults import gold_export_tables, warehouse_tables
 
-from lakehouse import warehouse, warehouse_sql
+from lakehouse import warehouse
 from lakehouse.backends import backends
 from lakehouse.config import FilesystemStore
+from lakehouse.warehouse import sql as warehouse_sql
 
 TABLES = sorted(warehouse_sql.table_defs())
 

@@ -54,16 +54,26 @@ def test_each_profile_gets_its_backends(monkeypatch, name, expected, connections
 
 
 def test_only_glue_deploys_and_only_postgres_bootstraps_in_place(monkeypatch):
+    from lakehouse import warehouse as loading
+    from lakehouse.platform.deploy import bootstrap_batch
+
     for key, value in AWS_PROFILE_ENV.items():
         monkeypatch.setenv(key, value)
-    local, aws = backends(load_profile("local")), backends(load_profile("aws"))
+    local, aws = load_profile("local"), load_profile("aws")
     with pytest.raises(ValueError, match="spark.kind=glue"):
-        local.spark.deploy_target()
-    assert aws.spark.deploy_target().job_name("bronze_to_silver") == "lakehouse-bronze-to-silver"
+        backends(local).spark.deploy_target()
+    glue = backends(aws).spark.deploy_target()
+    assert glue.job_name("bronze_to_silver") == "lakehouse-bronze-to-silver"
     with pytest.raises(TypeError, match="lakehouse deploy"):
-        aws.warehouse.bootstrap()
-    assert local.warehouse.deploy_bootstrap() is None
-    assert aws.warehouse.deploy_bootstrap()["Sqls"] == aws.warehouse.bootstrap_statements()
+        loading.bootstrap(aws)
+    assert bootstrap_batch(local) is None
+    batch = bootstrap_batch(aws)
+    assert batch["WorkgroupName"] == AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_WORKGROUP"]
+    assert any(s.startswith("CREATE SCHEMA") for s in batch["Sqls"]), batch["Sqls"]
+    assert {type(loading.loader(p)).__name__ for p in (local, aws)} == {
+        "PostgresLoader",
+        "RedshiftDataLoader",
+    }
 
 
 CONFIG_KINDS = {"S3Store", "FilesystemStore", "SparkCluster", "GlueSpark", "PostgresWarehouse",

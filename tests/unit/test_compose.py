@@ -8,7 +8,7 @@ title is "Compose Specification"). Refresh it the same way when Compose moves on
 
 Beyond the schema: pinned images, loopback-only ports, health checks and depends_on conditions,
 build ARG versions against config/versions.yaml, the `compose` profile and the Airflow
-connections against lakehouse/airflow_env.py, hadolint on the Dockerfiles, and the helper
+connections against lakehouse/platform/airflow_env.py, hadolint on the Dockerfiles, and the helper
 scripts the Makefile and the containers run. Each check returns its problems, and is also run on
 a bad example to show that it can fail.
 """
@@ -31,10 +31,10 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from lakehouse.airflow_env import AWS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID
 from lakehouse.config import PostgresWarehouse, S3Store, SparkCluster, load_profile
-from lakehouse.services import VERSITYGW_VERSION
-from lakehouse.versions import runtime
+from lakehouse.config.versions import runtime
+from lakehouse.platform.airflow_env import AWS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID
+from lakehouse.platform.services import VERSITYGW_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -379,7 +379,7 @@ def test_spark_workers_scale():
 
 
 def test_spark_workers_clean_up_finished_applications_like_the_native_worker():
-    from lakehouse.services import SPARK_WORKER_CLEANUP
+    from lakehouse.platform.services import SPARK_WORKER_CLEANUP
 
     env = load_yaml(COMPOSE_FILE)["services"]["spark-worker"]["environment"]
     assert env["SPARK_WORKER_OPTS"] == SPARK_WORKER_CLEANUP
@@ -389,8 +389,8 @@ def test_spark_workers_clean_up_finished_applications_like_the_native_worker():
 def test_orphaned_tasks_are_checked_as_often_as_by_the_native_scheduler():
     """A scheduler that died leaves its running tasks orphaned until its successor's next
     orphan check: both stacks check every ORPHAN_CHECK_SECONDS, not Airflow's 300."""
-    from lakehouse.airflow_env import ORPHAN_CHECK_SECONDS, airflow_environment
     from lakehouse.config import load_profile
+    from lakehouse.platform.airflow_env import ORPHAN_CHECK_SECONDS, airflow_environment
 
     env = load_yaml(COMPOSE_FILE)["services"]["airflow-scheduler"]["environment"]
     key = "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"
@@ -480,8 +480,8 @@ def test_airflow_services_run_the_compose_profile_with_the_project_mounted(base)
 
 
 def test_airflow_connections_match_what_airflow_env_derives(base, monkeypatch, tmp_path):
-    """The AIRFLOW_CONN_* values equal lakehouse.airflow_env's for the compose profile."""
-    from lakehouse.airflow_env import airflow_environment
+    """The AIRFLOW_CONN_* values equal lakehouse.platform.airflow_env's for the compose profile."""
+    from lakehouse.platform.airflow_env import airflow_environment
 
     for key in ("LAKEHOUSE_S3_ACCESS_KEY", "LAKEHOUSE_S3_SECRET_KEY", "LAKEHOUSE_PG_USER"):
         monkeypatch.setenv(key, ENV_EXAMPLE[key])

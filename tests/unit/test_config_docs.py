@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from lakehouse import config_docs
+from lakehouse.config import reference as config_docs
 
 DOC = Path(__file__).parents[2] / "docs" / "configuration.md"
 

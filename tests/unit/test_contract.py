@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import contract_docs
+from lakehouse.config import contract_docs
 from seed_data import contract as generator
 from spark_jobs import contract as C
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from lakehouse import ingest
+from lakehouse.backends.storage import FilesystemObjectStore, sha256
 from lakehouse.config import load_profile
-from lakehouse.pipeline import drop_reference_batch
-from lakehouse.storage import FilesystemObjectStore, sha256
+from lakehouse.platform.pipeline import drop_reference_batch
 from seed_data.generate import generate
 
 DATASETS = ("events", "transactions", "users", "shipment_tracking")

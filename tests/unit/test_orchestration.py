@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from lakehouse import alerts, preflight
-from lakehouse.airflow_env import airflow_connections
 from lakehouse.config import ConfigError, load_profile
-from lakehouse.orchestration import load_pipelines
-from lakehouse.run_summary import failed_checks, run_key
+from lakehouse.config.pipelines import load_pipelines
+from lakehouse.orchestration import alerts, preflight
+from lakehouse.platform.airflow_env import airflow_connections
+from lakehouse.report.run_summary import failed_checks, run_key
 
 
 def test_the_default_policy_is_three_retries_doubling_from_two_to_ten_minutes(monkeypatch):
@@ -40,7 +40,7 @@ def test_the_environment_can_shorten_retries(monkeypatch):
     ],
 )
 def test_a_bad_pipelines_file_names_the_file_and_the_key(tmp_path, patch, message):
-    from lakehouse.orchestration import PIPELINES_FILE
+    from lakehouse.config.pipelines import PIPELINES_FILE
 
     text = PIPELINES_FILE.read_text()
     assert patch in text

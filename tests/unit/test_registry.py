@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.config import ConfigError
-from lakehouse.registry import REGISTRY_FILE, load_registry
+from lakehouse.config.registry import REGISTRY_FILE, load_registry
 
 
 def test_registry_declares_every_file_dataset_with_silver_rules():

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from lakehouse import report
+from lakehouse.backends.storage import MissingObject
 from lakehouse.config import FilesystemStore, load_profile
-from lakehouse.storage import MissingObject
 
 SUMMARY = {
     "run_id": "manual__2026-11-26T10:00:00+00:00",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse import report_web
 from lakehouse.config import load_profile
-from lakehouse.run_summary import timeline
+from lakehouse.report import web as report_web
+from lakehouse.report.run_summary import timeline
 
 RUN_ID = "manual__2026-11-26T10:00:00.123456+00:00"
 
@@ -38,7 +38,7 @@ def test_the_route_refuses_what_is_not_a_run_key(key):
 
 
 def test_the_run_summary_task_carries_the_link():
-    from lakehouse.dags import build_all
+    from lakehouse.orchestration.dags import build_all
 
     task = build_all()["lakehouse_pipeline"].get_task("run_summary")
     assert [link.name for link in task.operator_extra_links] == ["Run report"]

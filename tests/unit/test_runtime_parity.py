@@ -13,9 +13,9 @@ from pathlib import Path
 import pyspark
 from moto_aws import AWS_PROFILE_ENV
 
-from lakehouse.airflow_env import java_home
 from lakehouse.config import load_profile
-from lakehouse.versions import load_matrix, runtime
+from lakehouse.config.versions import load_matrix, runtime
+from lakehouse.platform.airflow_env import java_home
 
 
 def glue_runtime(monkeypatch):

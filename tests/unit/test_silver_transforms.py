@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
-from lakehouse.registry import load_registry
+from lakehouse.config.registry import load_registry
 from spark_jobs.silver import transforms as T
 
 SPECS = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json())}

@@ -8,8 +8,8 @@ import sqlglot
 from pyspark.sql import types as T
 from sqlglot import exp
 
-from lakehouse import warehouse_sql as wsql
 from lakehouse.config import ConfigError
+from lakehouse.warehouse import sql as wsql
 from spark_jobs.silver_to_gold import SCHEMAS
 
 DEFS = wsql.table_defs()

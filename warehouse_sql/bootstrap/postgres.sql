@@ -1,7 +1,7 @@
 -- Warehouse bootstrap for PostgreSQL, run by the database owner (`lakehouse warehouse
 -- bootstrap`; the native services and the Compose stack run it on start). The loader and
 -- analyst login roles are created by the same command first (their passwords come from the
--- profile). Placeholders are validated identifiers, quoted by lakehouse/warehouse_sql.py.
+-- profile). Placeholders are validated identifiers, quoted by lakehouse/warehouse/sql.py.
 CREATE SCHEMA IF NOT EXISTS {schema};
 -- Nobody but the owner and these two roles may connect, or create anything outside the schema.
 REVOKE ALL ON DATABASE {database} FROM PUBLIC;

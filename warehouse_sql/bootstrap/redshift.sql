@@ -1,6 +1,6 @@
 -- Warehouse bootstrap for Redshift Serverless, run by an admin through the Data API. The
 -- loader is the database user of the profile's secret; the analyst role is granted to people.
--- Placeholders are validated identifiers, quoted by lakehouse/warehouse_sql.py.
+-- Placeholders are validated identifiers, quoted by lakehouse/warehouse/sql.py.
 CREATE SCHEMA IF NOT EXISTS {schema};
 -- The loader writes the analytics schema and nothing else.
 GRANT USAGE, CREATE ON SCHEMA {schema} TO {loader};

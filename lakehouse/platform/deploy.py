@@ -29,6 +29,7 @@ from lakehouse.backends import backends
 from lakehouse.backends.spark import Glue
 from lakehouse.config import Profile
 from lakehouse.paths import REPO_ROOT
+from lakehouse.warehouse import sql as warehouse_sql
 from spark_jobs.conf import DELTA_CONF
 
 JOBS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
@@ -144,6 +145,17 @@ def _put(bucket: str, key: str, body: bytes, reason: str) -> Call:
     return Call("s3", "put_object", params, reason, body)
 
 
+def bootstrap_batch(profile: Profile) -> dict[str, Any] | None:
+    """The Data API batch that creates the warehouse's schema, roles and grants, where the
+    warehouse is reached through the Data API (Redshift); None elsewhere."""
+    target = backends(profile).warehouse
+    api = target.data_api_target()
+    if api is None:
+        return None
+    statements = warehouse_sql.bootstrap(target.dialect, **target.bootstrap_names())
+    return {**api, "Sqls": statements, "StatementName": "lakehouse-bootstrap"}
+
+
 def _bucket_missing(s3, bucket: str) -> bool:
     try:
         s3.head_bucket(Bucket=bucket)
@@ -184,7 +196,7 @@ def plan(profile: Profile, clients: dict) -> list[Call]:
         if drift:
             calls.append(Call("glue", "update_job", {"JobName": name, "JobUpdate": desired},
                               f"changed: {drift}"))  # fmt: skip
-    batch = backends(profile).warehouse.deploy_bootstrap()
+    batch = bootstrap_batch(profile)
     if batch:
         marker = f"{glue_cfg.artifacts_prefix}/deployed/redshift-bootstrap.sql"
         text = (";\n".join(batch["Sqls"]) + ";\n").encode()

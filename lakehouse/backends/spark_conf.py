@@ -7,7 +7,7 @@ No pyspark import: the DAG file reads it at parse time.
 
 from __future__ import annotations
 
-from lakehouse.versions import missing_jars, runtime
+from lakehouse.config.versions import missing_jars, runtime
 from spark_jobs.conf import DELTA_CONF
 
 CLUSTER_CORES = 2  # what one application may take of the local cluster (or the embedded local[2])

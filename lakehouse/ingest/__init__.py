@@ -25,8 +25,8 @@ from pathlib import PurePosixPath
 
 import pyarrow.parquet as pq
 
+from lakehouse.backends.storage import MissingObject, ObjectInfo, ObjectStore, object_store, sha256
 from lakehouse.config import Profile
-from lakehouse.storage import MissingObject, ObjectInfo, ObjectStore, object_store, sha256
 from spark_jobs import contract as C
 
 PARQUET_MAGIC = b"PAR1"

@@ -1,5 +1,5 @@
 """docs/configuration.md, generated from the pydantic models that validate the config files:
-`python -m lakehouse.config_docs > docs/configuration.md` (`make docs`); a unit test fails
+`python -m lakehouse.config.reference > docs/configuration.md` (`make docs`); a unit test fails
 when the committed file and the models disagree.
 
 Every key of config/profiles/*.yaml, config/datasets.yaml and config/pipelines.yaml with its
@@ -18,7 +18,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from lakehouse import config, orchestration, registry
+from lakehouse import config
+from lakehouse.config import pipelines as orchestration
+from lakehouse.config import registry
 
 FILES = [
     ("config/profiles/&lt;profile&gt;.yaml", config.Profile,
@@ -111,8 +113,8 @@ def _section(model: type[BaseModel], path: str, seen: set) -> list[str]:
 def render() -> str:
     out = ["# Configuration reference", "",
            "Generated from the pydantic models by `make docs` "
-           "(`python -m lakehouse.config_docs`); do not edit by hand. Unknown keys are errors; "
-           "a mistake is reported with the file and the key.", ""]  # fmt: skip
+           "(`python -m lakehouse.config.reference`); do not edit by hand. Unknown keys are "
+           "errors; a mistake is reported with the file and the key.", ""]  # fmt: skip
     for title, model, text in FILES:
         out += [f"## {title}", "", text, ""]
         out += _section(model, "", set())

@@ -15,9 +15,9 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
 
-from lakehouse.airflow_env import MASTER_DAG_ID
 from lakehouse.config import Profile, load_profile
-from lakehouse.run_summary import run_key
+from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.report.run_summary import run_key
 
 URL_PREFIX = "/lakehouse"
 # A run key as run_summary.run_key() makes it: no slash, no "..", nothing to escape.
@@ -57,7 +57,7 @@ def create_app():
     from fastapi.responses import HTMLResponse
 
     from lakehouse import report
-    from lakehouse.storage import MissingObject
+    from lakehouse.backends.storage import MissingObject
 
     app = FastAPI(title="Lakehouse run reports", docs_url=None, redoc_url=None, openapi_url=None)
     can_read_runs = Depends(requires_access_dag("GET", DagAccessEntity.RUN, MASTER_DAG_ID))

@@ -1,5 +1,5 @@
 """Orchestration settings (config/pipelines.yaml): retries and backoff, timeouts, owners, tags,
-schedules, deadline and alert recipients of the generated DAGs (lakehouse/dags.py).
+schedules, deadline and alert recipients of the generated DAGs (lakehouse/orchestration/dags.py).
 
 `LAKEHOUSE_PIPELINES_FILE` points at another file (tests). Validated with pydantic when
 loaded; an error names the file and the key.
@@ -17,6 +17,7 @@ from lakehouse.config import read_config, validation_error
 from lakehouse.paths import CONFIG_DIR
 
 PIPELINES_FILE = CONFIG_DIR / "pipelines.yaml"
+MASTER_DAG_ID = "lakehouse_pipeline"
 MASTER_TASKS = (
     "validate_config", "raw_to_bronze", "db_to_bronze", "bronze_to_silver", "silver_to_gold",
     "load_warehouse", "validate_warehouse", "run_summary",

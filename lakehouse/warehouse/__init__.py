@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,13 +32,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-from psycopg2 import sql
+from psycopg2 import sql as pgsql  # not `sql`: that is this package's SQL module
 
-from lakehouse import warehouse_sql as wsql
 from lakehouse.backends import backends
 from lakehouse.backends.base import AWS_CONN_ID
 from lakehouse.config import Profile
-from lakehouse.warehouse_sql import Dialect, TableDef
+from lakehouse.warehouse import sql as wsql
+from lakehouse.warehouse.sql import Dialect, TableDef
 
 if TYPE_CHECKING:
     from lakehouse.backends import warehouse as backend_roles
@@ -234,10 +234,10 @@ class PostgresLoader:
         transaction, so a killed load leaves no half-filled staging table behind either."""
         table = export.table
         staging = wsql.staging_name(table.name)
-        copy = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
-            sql.Identifier(self.schema),
-            sql.Identifier(staging),
-            sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names),
+        copy = pgsql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
+            pgsql.Identifier(self.schema),
+            pgsql.Identifier(staging),
+            pgsql.SQL(", ").join(pgsql.Identifier(c) for c in table.column_names),
         )
         stream = _CsvStream(
             export.dataset.to_batches(columns=table.column_names, batch_size=64 * 1024)
@@ -298,7 +298,7 @@ class RedshiftDataLoader:
         )
 
     def stage(self, export: Export) -> None:
-        from lakehouse.storage import object_store
+        from lakehouse.backends.storage import object_store
 
         table = export.table
         manifest = {
@@ -376,7 +376,7 @@ def observed_figures(backend: Loader, tables: list[TableDef], staging: bool) -> 
 def load(profile: Profile, tables: list[str] | None = None, backend: Loader | None = None):
     """Stage, validate and swap every gold table that has an export; returns a LoadReport.
     Raises ValidationFailed (live tables unchanged) when a staged table differs from GOLD."""
-    backend = backend or backends(profile).warehouse.loader()
+    backend = backend or loader(profile)
     exports, skipped = _exports(profile, tables)
     report = LoadReport(skipped=skipped)
     expected = {}
@@ -407,7 +407,7 @@ def load(profile: Profile, tables: list[str] | None = None, backend: Loader | No
 
 def validate(profile: Profile, tables: list[str] | None = None, backend: Loader | None = None):
     """The live tables against GOLD (row count, sums, distinct counts); raises on a mismatch."""
-    backend = backend or backends(profile).warehouse.loader()
+    backend = backend or loader(profile)
     exports, skipped = _exports(profile, tables)
     expected = {name: gold_figures(export) for name, export in exports.items()}
     live = observed_figures(backend, [e.table for e in exports.values()], staging=False)
@@ -421,7 +421,73 @@ def validate(profile: Profile, tables: list[str] | None = None, backend: Loader 
 
 
 # --------------------------------------------------------------------------- bootstrap
+def loader(profile: Profile) -> Loader:
+    """The load engine for the profile's warehouse."""
+    target = backends(profile).warehouse
+    return LOADERS[target.dialect](target)
+
+
 def bootstrap(profile: Profile) -> list[str]:
     """Create (or update) the warehouse's loader and analyst logins, its schema and the grants,
     as the database owner; idempotent. Returns the statements run (passwords elided)."""
-    return backends(profile).warehouse.bootstrap()
+    target = backends(profile).warehouse
+    return BOOTSTRAPS[target.dialect](target)
+
+
+def _bootstrap_postgres(target: backend_roles.Postgres) -> list[str]:
+    wh = target.cfg
+    ran = []
+    conn = psycopg2.connect(wh.dsn())
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for login in (wh.loader, wh.analyst):
+                role = wsql.quote(login.user, "role")
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login.user,))
+                verb = "ALTER" if cur.fetchone() else "CREATE"
+                # A new role has no SUPERUSER, CREATEDB or CREATEROLE; only LOGIN is added.
+                cur.execute(f"{verb} ROLE {role} LOGIN PASSWORD %s", (login.password,))
+                ran.append(f"{verb} ROLE {role} LOGIN ... PASSWORD ***")
+            # Needed to set the loader's default privileges and to hand it existing tables
+            # (PostgreSQL 16+ no longer makes a role's creator a member of it).
+            grant = f"GRANT {wsql.quote(wh.loader.user)} TO CURRENT_USER"
+            cur.execute(grant)
+            ran.append(grant)
+            for statement in wsql.bootstrap(
+                "postgres",
+                schema=wh.schema_name,
+                database=wh.database,
+                loader=wh.loader.user,
+                analyst=wh.analyst.user,
+            ):
+                cur.execute(statement)
+                ran.append(statement)
+            # Tables created before the loader existed (older installs) pass to the loader.
+            cur.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tableowner <> %s",
+                (wh.schema_name, wh.loader.user),
+            )
+            for (name,) in cur.fetchall():
+                statement = (
+                    f"ALTER TABLE {wsql.quote(wh.schema_name)}.{wsql.quote(name)} "
+                    f"OWNER TO {wsql.quote(wh.loader.user)}"
+                )
+                cur.execute(statement)
+                ran.append(statement)
+    finally:
+        conn.close()
+    return ran
+
+
+def _bootstrap_redshift(target: backend_roles.Redshift) -> list[str]:
+    raise TypeError(
+        f"profile {target.profile.name!r}: Redshift's bootstrap is applied by `lakehouse "
+        "deploy` (as a role that may create schemas), not by the loader"
+    )
+
+
+LOADERS: dict[str, Callable[..., Loader]] = {
+    "postgres": PostgresLoader,
+    "redshift": RedshiftDataLoader,
+}
+BOOTSTRAPS = {"postgres": _bootstrap_postgres, "redshift": _bootstrap_redshift}

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lakehouse.airflow_api import AirflowApi
-from lakehouse.airflow_env import MASTER_DAG_ID, airflow_home
-from lakehouse.backends import backends
+from lakehouse.backends.storage import object_store
 from lakehouse.config import Profile
-from lakehouse.storage import object_store
+from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.platform.airflow_api import AirflowApi
+from lakehouse.platform.airflow_env import airflow_home
 
 TERMINAL = {"success", "failed"}
 _CLIENTS: dict[tuple[str, int, str], AirflowApi] = {}
@@ -152,7 +152,7 @@ def wait_for_run(
 
 def failed_checks_text(profile: Profile, run_id: str) -> str:
     """The run's failed data-quality checks with what to do, last so a reader sees them."""
-    from lakehouse.run_summary import STAGES, failed_checks, read_metrics
+    from lakehouse.report.run_summary import STAGES, failed_checks, read_metrics
     from spark_jobs.checks import describe_failed
 
     try:
@@ -228,7 +228,7 @@ def prepare_sample_run(profile: Profile, batches: tuple[int, ...] = (1, 2, 3)) -
 
 def summary(profile: Profile, table: str = "daily_event_counts") -> dict:
     """What the lake and the warehouse hold now, per zone and dataset."""
-    from lakehouse.registry import registry
+    from lakehouse.config.registry import registry
 
     store = object_store(profile)
     zones = profile.zones
@@ -244,7 +244,9 @@ def summary(profile: Profile, table: str = "daily_event_counts") -> dict:
         },
         "bronze_tables": sorted(registry().source_tables),
     }
-    loader = backends(profile).warehouse.loader()
+    from lakehouse import warehouse
+
+    loader = warehouse.loader(profile)
     rows, events = loader.query(
         f'SELECT count(*), coalesce(sum(event_count), 0) FROM "{loader.schema}"."{table}"'
     )[0]

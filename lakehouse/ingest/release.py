@@ -12,10 +12,10 @@ import getpass
 import json
 from datetime import UTC, datetime
 
+from lakehouse.backends.storage import ObjectStore, object_store
 from lakehouse.config import ConfigError, Profile
+from lakehouse.config.registry import load_registry
 from lakehouse.ingest import read_log
-from lakehouse.registry import load_registry
-from lakehouse.storage import ObjectStore, object_store
 from spark_jobs.silver import release as R
 
 

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import psycopg2
 
-from lakehouse.airflow_env import airflow_environment, java_home, profile_state_dir
 from lakehouse.backends import backends
+from lakehouse.backends.storage import object_store
 from lakehouse.config import PostgresWarehouse, Profile, S3Store, SparkCluster, load_profile
 from lakehouse.paths import stack_dir
-from lakehouse.storage import object_store
+from lakehouse.platform.airflow_env import airflow_environment, java_home, profile_state_dir
 
 VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw"
 VERSITYGW_VERSION = "v1.8.0"

@@ -43,9 +43,9 @@ def to_silver(spark, lake: Lake, data: Path, batches: list[int], source_db=None)
     import psycopg2
 
     from lakehouse import ingest
-    from lakehouse.pipeline import drop_reference_batch
-    from lakehouse.registry import load_registry
-    from lakehouse.storage import FilesystemObjectStore
+    from lakehouse.backends.storage import FilesystemObjectStore
+    from lakehouse.config.registry import load_registry
+    from lakehouse.platform.pipeline import drop_reference_batch
     from seed_data.operational import load_batch
     from spark_jobs import bronze_to_silver, db_to_bronze
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from lakehouse.backends import backends
@@ -27,7 +28,42 @@ def spark_job(
 ):
     """A Glue-compatible job script run by the profile's Spark runner: spark-submit against
     its master, or the deployed Glue job (deferrable), with the same arguments."""
-    return backends(profile).spark.job_task(task_id, script, args, env, **kwargs)
+    runner = backends(profile).spark
+    operator = _stops_on_failed_checks(runner.operator_class())
+    return operator(**runner.operator_args(task_id, script, args, env), **kwargs)
+
+
+@cache
+def _stops_on_failed_checks(operator: type) -> type:
+    """`operator`, failing without retries when the job failed its data-quality checks
+    (recorded in its metrics): rerunning the same data cannot pass them."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    class StopsOnFailedChecks(operator):
+        def execute(self, context):
+            try:
+                return super().execute(context)
+            except Exception as exc:
+                from lakehouse.config import load_profile
+                from lakehouse.report.run_summary import failed_checks, read_metrics
+                from spark_jobs.checks import describe_failed
+
+                try:
+                    metrics = read_metrics(load_profile(), context["run_id"], self.task_id)
+                except Exception:  # the metrics are unreadable: keep the original failure
+                    metrics = None
+                failed = failed_checks(metrics)
+                if failed:
+                    raise AirflowFailException(
+                        f"{self.task_id}: data quality checks failed (not retried):\n"
+                        + describe_failed(failed)
+                    ) from exc
+                raise
+
+    StopsOnFailedChecks.__name__ = StopsOnFailedChecks.__qualname__ = (
+        f"Lakehouse{operator.__name__}"
+    )
+    return StopsOnFailedChecks
 
 
 def file_sensor(profile: Profile, dataset: str, timeout: timedelta, **kwargs: Any):

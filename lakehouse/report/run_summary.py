@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import logging
 
+from lakehouse.backends.storage import object_store
 from lakehouse.config import Profile
-from lakehouse.storage import object_store
 
 log = logging.getLogger(__name__)
 STAGES = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
@@ -16,7 +16,7 @@ SILVER_FIELDS = ("files", "rows_read", "rows_inserted", "rows_quarantined", "scd
 
 
 def run_key(run_id: str) -> str:
-    """The object-store-safe form of a run id (lakehouse.dag_factory.RUN_KEY in Jinja)."""
+    """The object-store-safe form of a run id (lakehouse.orchestration.tasks.RUN_KEY in Jinja)."""
     return run_id.replace(":", "-").replace("+", "_")
 
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from lakehouse.config import Profile
-from lakehouse.orchestration import Pipelines
+from lakehouse.config.pipelines import Pipelines
 
 SMTP_CONN_ID = "lakehouse_smtp"
 WEBHOOK_CONN_ID = "lakehouse_alert_webhook"
@@ -109,7 +109,7 @@ def definition_fingerprint() -> str:
 
 
 def transport_connections(profile: Profile) -> dict[str, dict]:
-    """Airflow connections for the profile's alert transport (lakehouse/airflow_env.py)."""
+    """Airflow connections for the profile's alert transport (lakehouse/platform/airflow_env.py)."""
     conns: dict[str, dict] = {}
     alerts = profile.alerts
     if alerts.smtp_host:

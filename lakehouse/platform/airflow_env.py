@@ -14,13 +14,13 @@ from pathlib import Path
 
 from lakehouse.backends.base import AWS_CONN_ID, FS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID
 from lakehouse.config import Profile
+from lakehouse.config.pipelines import MASTER_DAG_ID
 from lakehouse.paths import REPO_ROOT, stack_dir
 
-__all__ = ["AWS_CONN_ID", "FS_CONN_ID", "SPARK_CONN_ID", "WAREHOUSE_CONN_ID"]
+__all__ = ["AWS_CONN_ID", "FS_CONN_ID", "MASTER_DAG_ID", "SPARK_CONN_ID", "WAREHOUSE_CONN_ID"]
 # Seconds between the scheduler's checks for tasks orphaned by a scheduler that died (native
 # services and Compose alike; Airflow's default is 300).
 ORPHAN_CHECK_SECONDS = "30"
-MASTER_DAG_ID = "lakehouse_pipeline"
 
 
 def profile_state_dir(profile: Profile) -> Path:
@@ -139,7 +139,7 @@ def airflow_connections(profile: Profile) -> dict[str, str]:
     for role in backends(profile).roles:
         for conn_id, conn in role.airflow_connections().items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
-    from lakehouse.alerts import transport_connections
+    from lakehouse.orchestration.alerts import transport_connections
 
     for conn_id, conn_alert in transport_connections(profile).items():
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn_alert)

@@ -21,9 +21,9 @@ def required_connections(profile) -> list[str]:
 
 
 def problems(datasets: list[str]) -> tuple[list[str], dict]:
-    from lakehouse.orchestration import load_pipelines
-    from lakehouse.registry import load_registry
-    from lakehouse.warehouse_sql import table_defs
+    from lakehouse.config.pipelines import load_pipelines
+    from lakehouse.config.registry import load_registry
+    from lakehouse.warehouse.sql import table_defs
 
     found: list[str] = []
     facts: dict = {}
@@ -54,7 +54,7 @@ def problems(datasets: list[str]) -> tuple[list[str], dict]:
         except Exception as exc:  # AirflowNotFoundException, or a malformed AIRFLOW_CONN_*
             found.append(
                 f"Airflow connection {conn_id!r} is missing or invalid ({exc}); the services "
-                f"set it from the profile (lakehouse/airflow_env.py)"
+                f"set it from the profile (lakehouse/platform/airflow_env.py)"
             )
     missing = [s for s in JOB_SCRIPTS if not (REPO_ROOT / "spark_jobs" / s).is_file()]
     if missing:

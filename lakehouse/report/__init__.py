@@ -16,9 +16,9 @@ import json
 import logging
 from typing import Any
 
+from lakehouse.backends.storage import MissingObject, object_store
 from lakehouse.config import Profile
-from lakehouse.run_summary import run_key
-from lakehouse.storage import MissingObject, object_store
+from lakehouse.report.run_summary import run_key
 
 log = logging.getLogger(__name__)
 MARTS = ("daily_revenue", "daily_active_users")
