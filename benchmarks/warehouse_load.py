@@ -59,8 +59,11 @@ def median(values: list[float]) -> float:
 
 
 def spread(values: list[float]) -> dict[str, float]:
-    return {"median": round(median(values), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3)}  # fmt: skip
+    return {
+        "median": round(median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
 
 
 def measure(lake, work: Path, runs: int, schema: str = "bench_loader") -> dict:
@@ -104,11 +107,26 @@ def measure(lake, work: Path, runs: int, schema: str = "bench_loader") -> dict:
         env = {**os.environ, "PGPASSWORD": wh_cfg.password}
         started = time.monotonic()
         subprocess.run(
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", wh_cfg.host, "-p",
-             str(wh_cfg.port), "-U", wh_cfg.user, "-d", wh_cfg.database, "-f",
-             str(work / "copy.psql")],
-            check=True, env=env,
-        )  # fmt: skip
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                wh_cfg.host,
+                "-p",
+                str(wh_cfg.port),
+                "-U",
+                wh_cfg.user,
+                "-d",
+                wh_cfg.database,
+                "-f",
+                str(work / "copy.psql"),
+            ],
+            check=True,
+            env=env,
+        )
         copy_s.append(time.monotonic() - started)
 
     m_loader, m_copy = median(loader_s), median(copy_s)

@@ -69,19 +69,25 @@ def to_silver(spark, lake: Lake, data: Path, batches: list[int], source_db=None)
         for dataset in specs:
             ingest.ingest_dataset(lake.profile, dataset, store)
         if source_db is not None:
-            jdbc = {"user": source_db.user, "password": source_db.password,
-                    "driver": "org.postgresql.Driver"}  # fmt: skip
+            jdbc = {
+                "user": source_db.user,
+                "password": source_db.password,
+                "driver": "org.postgresql.Driver",
+            }
             load_batch(source_db.dsn(), data / f"batch-{batch:02d}", source_schema)
             db_to_bronze.ingest_tables(
                 spark, source_db.jdbc_url(), jdbc, tables, bronze, f"b{batch}"
             )
         lake.seconds["bronze"] = lake.seconds.get("bronze", 0) + time.monotonic() - started
         started = time.monotonic()
-        lake.per_batch.append({
-            ds: bronze_to_silver.process_dataset(
-                spark, spec, bronze, silver, lake.quarantine_rows, f"b{batch}")
-            for ds, spec in specs.items()
-        })  # fmt: skip
+        lake.per_batch.append(
+            {
+                ds: bronze_to_silver.process_dataset(
+                    spark, spec, bronze, silver, lake.quarantine_rows, f"b{batch}"
+                )
+                for ds, spec in specs.items()
+            }
+        )
         lake.seconds["silver"] = lake.seconds.get("silver", 0) + time.monotonic() - started
     if source_db is not None:
         drop_source()

@@ -28,8 +28,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-warehouse_app = typer.Typer(help="Warehouse DDL, bootstrap, loads and validation.",
-                            no_args_is_help=True)  # fmt: skip
+warehouse_app = typer.Typer(
+    help="Warehouse DDL, bootstrap, loads and validation.", no_args_is_help=True
+)
 app.add_typer(warehouse_app, name="warehouse")
 silver_app = typer.Typer(help="Operator actions on SILVER batches.", no_args_is_help=True)
 app.add_typer(silver_app, name="silver")
@@ -59,7 +60,7 @@ def _main(
             "-p",
             envvar="LAKEHOUSE_PROFILE",
             help="local | embedded | compose | aws (default: local)",
-        ),  # fmt: skip
+        ),
     ] = None,
 ) -> None:
     STATE.profile_name = profile
@@ -112,8 +113,12 @@ def validate_config() -> None:
     from lakehouse.warehouse.sql import table_defs
 
     problems = []
-    checks = [("profile", _profile), ("registry", load_registry),
-              ("pipelines", load_pipelines), ("warehouse tables", table_defs)]  # fmt: skip
+    checks = [
+        ("profile", _profile),
+        ("registry", load_registry),
+        ("pipelines", load_pipelines),
+        ("warehouse tables", table_defs),
+    ]
     for what, load in checks:
         try:
             load()
@@ -194,8 +199,10 @@ def _follow(profile, run_id: str, timeout: float) -> None:
         def show(states: dict) -> None:
             done = sum(s in ("success", "skipped") for s in states.values())
             running = [t for t, s in states.items() if s == "running"]
-            status.update(f"[{time.monotonic() - started:4.0f}s] {done}/{len(states)} tasks "
-                          f"done; running: {', '.join(running) or '-'}")  # fmt: skip
+            status.update(
+                f"[{time.monotonic() - started:4.0f}s] {done}/{len(states)} tasks "
+                f"done; running: {', '.join(running) or '-'}"
+            )
 
         pipeline.wait_for_run(profile, run_id, timeout=timeout, on_poll=show)
 
@@ -244,21 +251,27 @@ def demo(
     _echo(f"  BRONZE     files {result['bronze_files']}  {profile.uri('bronze')}")
     _echo(f"             tables from the operational DB: {result['bronze_tables']}")
     _echo(f"  QUARANTINE files {result['quarantined_files']}  {profile.uri('quarantine')}")
-    _echo(f"  SILVER     Delta tables        {profile.uri('silver')} (events, transactions, "
-          "users with SCD2 history, shipment_tracking)")  # fmt: skip
+    _echo(
+        f"  SILVER     Delta tables        {profile.uri('silver')} (events, transactions, "
+        "users with SCD2 history, shipment_tracking)"
+    )
     from lakehouse.report import summary_of
 
     run = summary_of(profile, run_id)
     gold, loaded = run["rows"].get("gold", {}), run["warehouse"].get("tables", {})
     schema = result["warehouse"]["table"].split(".")[0]
-    _echo(f"  GOLD -> WAREHOUSE  {len(gold)} Delta tables in {profile.uri('gold')}, "
-          f"loaded into {schema} (rows in GOLD -> rows in the warehouse):")  # fmt: skip
+    _echo(
+        f"  GOLD -> WAREHOUSE  {len(gold)} Delta tables in {profile.uri('gold')}, "
+        f"loaded into {schema} (rows in GOLD -> rows in the warehouse):"
+    )
     for table in sorted(gold):
         rows = loaded.get(table, {}).get("rows", "not loaded")
         _echo(f"    {table:<24} {gold[table]:>7} -> {rows}")
     wh = result["warehouse"]
-    _echo(f"  WAREHOUSE  {wh['table']}: {wh['rows']} rows, {wh['events']} events "
-          f"(expected {manifest['datasets']['events']['silver_rows']} events)")  # fmt: skip
+    _echo(
+        f"  WAREHOUSE  {wh['table']}: {wh['rows']} rows, {wh['events']} events "
+        f"(expected {manifest['datasets']['events']['silver_rows']} events)"
+    )
     login = f"{profile.airflow.admin_user} / $LAKEHOUSE_AIRFLOW_ADMIN_PASSWORD"
     _echo(f"  Airflow UI {api}  login {login}  (stop everything: make down PROFILE={profile.name})")
     _echo(f"  Run report `lakehouse --profile {profile.name} report --open`")
@@ -311,8 +324,9 @@ def warehouse_ddl(
     defs = warehouse_sql.table_defs()
     unknown = sorted(set(tables or []) - set(defs))
     if unknown:
-        raise ConfigError(f"unknown tables {unknown}; defined in warehouse_sql/tables/: "
-                          f"{sorted(defs)}")  # fmt: skip
+        raise ConfigError(
+            f"unknown tables {unknown}; defined in warehouse_sql/tables/: {sorted(defs)}"
+        )
     for name in tables or sorted(defs):
         for statement in warehouse_sql.ddl(defs[name], schema, dialect.value):
             _echo(statement + ";\n")
@@ -348,7 +362,7 @@ def silver_release(
     dataset: Annotated[str, typer.Option(help="the dataset whose batch failed")],
     file: Annotated[
         list[str], typer.Option("--file", help="a bronze key the failed run named (repeatable)")
-    ],  # fmt: skip
+    ],
     note: Annotated[str, typer.Option(help="why (kept with the quarantined rows)")] = "",
     by: Annotated[str | None, typer.Option(help="who (default: your login name)")] = None,
 ) -> None:
@@ -356,8 +370,10 @@ def silver_release(
     from lakehouse.ingest.release import release
 
     for record in release(_profile(), dataset, file, note=note, by=by):
-        _echo(f"released {record['bronze_key']} ({dataset}) by {record['released_by']} at "
-              f"{record['released_at']}")  # fmt: skip
+        _echo(
+            f"released {record['bronze_key']} ({dataset}) by {record['released_by']} at "
+            f"{record['released_at']}"
+        )
     _echo(
         "the next SILVER run quarantines its rows (reason released_by_operator) and goes on: "
         "lakehouse run"
@@ -376,12 +392,16 @@ def deploy(
     verb = "would call" if dry_run else "called"
     for call in calls:
         _echo(f"{verb}: {call.describe()}")
-    _echo(f"{len(calls)} change(s){' (dry run: nothing changed)' if dry_run else ''}; "
-          f"profile {profile.name}")  # fmt: skip
+    _echo(
+        f"{len(calls)} change(s){' (dry run: nothing changed)' if dry_run else ''}; "
+        f"profile {profile.name}"
+    )
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-             add_help_option=False)  # fmt: skip
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
 def airflow(ctx: typer.Context) -> None:
     """The Airflow CLI with this profile's environment (e.g. `lakehouse airflow dags list`)."""
     import subprocess
@@ -412,8 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the message is the useful part; the traceback is noise here
         if os.environ.get("LAKEHOUSE_DEBUG"):
             raise
-        typer.echo(f"error: {exc}\n(LAKEHOUSE_DEBUG=1 shows the traceback; service logs: "
-                   "`lakehouse status`, .stack/<profile>/logs/)", err=True)  # fmt: skip
+        typer.echo(
+            f"error: {exc}\n(LAKEHOUSE_DEBUG=1 shows the traceback; service logs: "
+            "`lakehouse status`, .stack/<profile>/logs/)",
+            err=True,
+        )
         return 1
 
 

@@ -234,8 +234,10 @@ def quality_checks(
         )
         for n in accepted
     ]
-    figures += [count_if(~F.col(n).between(low, high)).alias(f"range:{n}")
-                for n, (low, high) in ranged.items()]  # fmt: skip
+    figures += [
+        count_if(~F.col(n).between(low, high)).alias(f"range:{n}")
+        for n, (low, high) in ranged.items()
+    ]
     stats = live.agg(*figures).collect()[0].asDict()
     checks.append(
         {
@@ -295,8 +297,11 @@ def whole_files(per_file: dict, released: dict, spec: dict) -> dict[str, tuple[s
         for key, f in per_file.items():
             rate = f["quarantined"] / f["rows"] if f["rows"] else 0.0
             if key not in out and rate > limit:
-                out[key] = (R.FILE_OVER_LIMIT, f"{f['quarantined']} of {f['rows']} rows bad "
-                            f"({rate:.1%}) > max_file_error_rate {limit:.1%}")  # fmt: skip
+                out[key] = (
+                    R.FILE_OVER_LIMIT,
+                    f"{f['quarantined']} of {f['rows']} rows bad "
+                    f"({rate:.1%}) > max_file_error_rate {limit:.1%}",
+                )
     return out
 
 
@@ -306,11 +311,18 @@ def over_limit(dataset: str, spec: dict, per_file: dict, whole: dict, bad: int, 
     limit = spec["max_error_rate"]
     rate = bad / rows
     worst = sorted(
-        ({"bronze_key": k, "rows": f["rows"], "quarantined": f["quarantined"],
-          "error_rate": round(f["quarantined"] / f["rows"], 5)}
-         for k, f in per_file.items() if k not in whole and f["quarantined"]),
+        (
+            {
+                "bronze_key": k,
+                "rows": f["rows"],
+                "quarantined": f["quarantined"],
+                "error_rate": round(f["quarantined"] / f["rows"], 5),
+            }
+            for k, f in per_file.items()
+            if k not in whole and f["quarantined"]
+        ),
         key=lambda f: (-f["error_rate"], f["bronze_key"]),
-    )[:WORST_FILES]  # fmt: skip
+    )[:WORST_FILES]
     # The fewest worst files whose release brings the rest under the limit: a file with a few
     # bad rows among many good ones is normal and is not proposed.
     culprits, left_bad, left_rows = [], bad, rows
@@ -320,16 +332,27 @@ def over_limit(dataset: str, spec: dict, per_file: dict, whole: dict, bad: int, 
         culprits.append(w["bronze_key"])
         left_bad, left_rows = left_bad - w["quarantined"], left_rows - w["rows"]
     command = R.release_command(dataset, culprits)
-    remedy = (f"fix the source and re-send, or quarantine the worst files whole and let the rest "
-              f"through: {command} (see docs/troubleshooting.md, 'A SILVER batch over its error "
-              f"rate')")  # fmt: skip
+    remedy = (
+        f"fix the source and re-send, or quarantine the worst files whole and let the rest "
+        f"through: {command} (see docs/troubleshooting.md, 'A SILVER batch over its error "
+        f"rate')"
+    )
     return {
-        "skipped": (f"{bad} of {rows} rows quarantined ({rate:.1%}) is above max_error_rate "
-                    f"{limit:.1%} (config/datasets.yaml); nothing written"),
+        "skipped": (
+            f"{bad} of {rows} rows quarantined ({rate:.1%}) is above max_error_rate "
+            f"{limit:.1%} (config/datasets.yaml); nothing written"
+        ),
         "worst_files": worst,
-        "dq": [{"check": "error_rate", "observed": round(rate, 5), "limit": limit,
-                "passed": False, "remedy": remedy}],
-    }  # fmt: skip
+        "dq": [
+            {
+                "check": "error_rate",
+                "observed": round(rate, 5),
+                "limit": limit,
+                "passed": False,
+                "remedy": remedy,
+            }
+        ],
+    }
 
 
 def process_dataset(
@@ -390,9 +413,13 @@ def process_dataset(
         # and names the worst files and the command that releases them.
         for df in (read, good):
             df.unpersist()
-        return {**metrics, "rows_read": rows_read, "rows_quarantined": reasons,
-                "quarantined_whole": quarantined_whole,
-                **over_limit(dataset, spec, per_file, whole, judged_bad, judged_rows)}  # fmt: skip
+        return {
+            **metrics,
+            "rows_read": rows_read,
+            "rows_quarantined": reasons,
+            "quarantined_whole": quarantined_whole,
+            **over_limit(dataset, spec, per_file, whole, judged_bad, judged_rows),
+        }
     if spec.get("scd2_tracked"):
         exact = good_rows - good.dropDuplicates([*spec["key"], "_row_hash"]).count()
         new_versions = merge_scd2(spark, good, path, spec)

@@ -92,9 +92,12 @@ def ingest_tables(
         _ingest_table(spark, url, props, spec, bronze_root, batch_id, marks.get(spec["table"]))
         for spec in specs
     ]
-    save_watermarks(spark, bronze_root,
-                    {r["table"]: r["watermark"] for r in results if r["watermark"]},
-                    batch_id)  # fmt: skip
+    save_watermarks(
+        spark,
+        bronze_root,
+        {r["table"]: r["watermark"] for r in results if r["watermark"]},
+        batch_id,
+    )
     return results
 
 
@@ -163,10 +166,20 @@ def main() -> None:
         "password": secret("jdbc_password"),
         "driver": "org.postgresql.Driver",
     }
-    results = ingest_tables(spark, args["jdbc_url"], props, json.loads(args["tables"]),
-                            args["bronze_root"], args["batch_id"])  # fmt: skip
-    metrics = {"stage": "db_to_bronze", "tables": results, "started_at": round(started, 3),
-               "duration_s": round(time.time() - started, 3)}  # fmt: skip
+    results = ingest_tables(
+        spark,
+        args["jdbc_url"],
+        props,
+        json.loads(args["tables"]),
+        args["bronze_root"],
+        args["batch_id"],
+    )
+    metrics = {
+        "stage": "db_to_bronze",
+        "tables": results,
+        "started_at": round(started, 3),
+        "duration_s": round(time.time() - started, 3),
+    }
     write_metrics(spark, args["metrics_path"], metrics)
     finish_job(ctx)
 

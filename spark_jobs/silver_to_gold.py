@@ -17,16 +17,24 @@ from spark_jobs.gold import dims, facts, marts
 from spark_jobs.runtime import finish_job, is_delta, start_job, write_metrics
 
 SCHEMAS = {
-    "dim_users": dims.DIM_USERS, "dim_date": dims.DIM_DATE, "dim_country": dims.DIM_COUNTRY,
-    "dim_status": dims.DIM_STATUS, "dim_product": dims.DIM_PRODUCT,
-    "fact_events": facts.FACT_EVENTS, "fact_transactions": facts.FACT_TRANSACTIONS,
-    "fact_user_activity": facts.FACT_USER_ACTIVITY, "fact_shipments": facts.FACT_SHIPMENTS,
-    "daily_event_counts": marts.DAILY_EVENT_COUNTS, "daily_revenue": marts.DAILY_REVENUE,
-    "daily_active_users": marts.DAILY_ACTIVE_USERS, "user_ltv": marts.USER_LTV,
-    "sales_daily": marts.SALES_DAILY, "customer_360": marts.CUSTOMER_360,
+    "dim_users": dims.DIM_USERS,
+    "dim_date": dims.DIM_DATE,
+    "dim_country": dims.DIM_COUNTRY,
+    "dim_status": dims.DIM_STATUS,
+    "dim_product": dims.DIM_PRODUCT,
+    "fact_events": facts.FACT_EVENTS,
+    "fact_transactions": facts.FACT_TRANSACTIONS,
+    "fact_user_activity": facts.FACT_USER_ACTIVITY,
+    "fact_shipments": facts.FACT_SHIPMENTS,
+    "daily_event_counts": marts.DAILY_EVENT_COUNTS,
+    "daily_revenue": marts.DAILY_REVENUE,
+    "daily_active_users": marts.DAILY_ACTIVE_USERS,
+    "user_ltv": marts.USER_LTV,
+    "sales_daily": marts.SALES_DAILY,
+    "customer_360": marts.CUSTOMER_360,
     "inventory_health": marts.INVENTORY_HEALTH,
     "delivery_performance": marts.DELIVERY_PERFORMANCE,
-}  # fmt: skip
+}
 
 
 class MissingInputs(RuntimeError):
@@ -43,8 +51,11 @@ def build_all(spark: SparkSession, silver_root: str, bronze_root: str) -> dict[s
     transactions = load(f"{silver_root}/transactions")
     users = load(f"{silver_root}/users")
     tracking = load(f"{silver_root}/shipment_tracking")
-    missing = [name for name, df in (("events", events), ("transactions", transactions),
-                                     ("users", users)) if df is None]  # fmt: skip
+    missing = [
+        name
+        for name, df in (("events", events), ("transactions", transactions), ("users", users))
+        if df is None
+    ]
     if missing:
         raise MissingInputs(
             f"silver {', '.join(missing)} missing under {silver_root}: gold needs events, "
@@ -114,16 +125,24 @@ def quality_checks(tables: dict[str, DataFrame]) -> list[dict]:
         txn.where("user_sk IS NULL").count() + txn.join(users, "user_sk", "left_anti").count(),
         lambda n: n == 0,
     )
-    report("late_arriving:fact_transactions.user_sk",
-           txn.where(F.col("user_sk") == dims.UNKNOWN_USER_SK).count())  # fmt: skip
+    report(
+        "late_arriving:fact_transactions.user_sk",
+        txn.where(F.col("user_sk") == dims.UNKNOWN_USER_SK).count(),
+    )
     known = users.where(F.col("user_sk") != dims.UNKNOWN_USER_SK).select("user_id").distinct()
-    report("late_arriving:fact_events.user_id",
-           tables["fact_events"].join(known, "user_id", "left_anti").count())  # fmt: skip
+    report(
+        "late_arriving:fact_events.user_id",
+        tables["fact_events"].join(known, "user_id", "left_anti").count(),
+    )
     if "dim_product" in tables:
         products = tables["dim_product"].select("product_id")
-        report("late_arriving:fact_events.product_id",
-               tables["fact_events"].where(F.col("product_id").isNotNull())
-               .join(products, "product_id", "left_anti").count())  # fmt: skip
+        report(
+            "late_arriving:fact_events.product_id",
+            tables["fact_events"]
+            .where(F.col("product_id").isNotNull())
+            .join(products, "product_id", "left_anti")
+            .count(),
+        )
     for fact in ("fact_events", "fact_transactions", "fact_user_activity"):
         missing = tables[fact].join(tables["dim_date"], "date_key", "left_anti").count()
         check(f"fk:{fact}.date_key", missing, lambda n: n == 0)

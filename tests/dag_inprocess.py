@@ -53,8 +53,9 @@ def _durable_in_process_api():
 def main() -> int:
     dag_id, out = sys.argv[1], Path(sys.argv[2])
     conf = json.loads(sys.argv[3]) if len(sys.argv) > 3 else None
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
+    )
 
     import airflow.sdk.execution_time.supervisor as supervisor
 

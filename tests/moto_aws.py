@@ -20,14 +20,17 @@ from dataclasses import dataclass
 
 # The aws profile's variables, pointing at fake but well-formed resources.
 AWS_PROFILE_ENV = {
-    "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    "AWS_DEFAULT_REGION": "eu-west-1",
     "LAKEHOUSE_BUCKET_PREFIX": "acme-lakehouse",
     "LAKEHOUSE_GLUE_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-glue",
-    "LAKEHOUSE_REDSHIFT_WORKGROUP": "lakehouse-wg", "LAKEHOUSE_REDSHIFT_DATABASE": "lakehouse",
-    "LAKEHOUSE_REDSHIFT_SECRET_ARN":
-        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-loader-AbCdEf",
+    "LAKEHOUSE_REDSHIFT_WORKGROUP": "lakehouse-wg",
+    "LAKEHOUSE_REDSHIFT_DATABASE": "lakehouse",
+    "LAKEHOUSE_REDSHIFT_SECRET_ARN": (
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-loader-AbCdEf"
+    ),
     "LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-redshift-copy",
-}  # fmt: skip
+}
 
 # (pattern, rows): a statement matching `pattern` (re.search) returns `rows`, or calls
 # rows(statement_sql) when it is a callable.
@@ -69,11 +72,19 @@ def patch_redshift_data() -> None:
         return statement
 
     def _reply(statement) -> tuple[int, dict, str]:
-        return 200, {}, json.dumps({
-            "Id": statement.id, "CreatedAt": statement.created_at,
-            "Database": statement.database, "WorkgroupName": statement.workgroup_name,
-            "SecretArn": statement.secret_arn,
-        })  # fmt: skip
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "Id": statement.id,
+                    "CreatedAt": statement.created_at,
+                    "Database": statement.database,
+                    "WorkgroupName": statement.workgroup_name,
+                    "SecretArn": statement.secret_arn,
+                }
+            ),
+        )
 
     def execute_statement(self):
         return _reply(_new(self, self._get_param("Sql"), None))
@@ -84,8 +95,9 @@ def patch_redshift_data() -> None:
     def describe_statement(self):
         statement = self.redshiftdata_backend.describe_statement(self._get_param("Id"))
         body = dict(statement)
-        body.update({"WorkgroupName": statement.workgroup_name,
-                     "IsBatchStatement": statement.is_batch})  # fmt: skip
+        body.update(
+            {"WorkgroupName": statement.workgroup_name, "IsBatchStatement": statement.is_batch}
+        )
         return 200, {}, json.dumps(body)
 
     def get_statement_result(self):
@@ -106,11 +118,18 @@ def patch_redshift_data() -> None:
             return {"stringValue": str(value)}
 
         records = [[field(v) for v in row] for row in rows]
-        return 200, {}, json.dumps({"Records": records, "ColumnMetadata": [],
-                                    "TotalNumRows": len(records)})  # fmt: skip
+        return (
+            200,
+            {},
+            json.dumps({"Records": records, "ColumnMetadata": [], "TotalNumRows": len(records)}),
+        )
 
-    for fn in (execute_statement, batch_execute_statement, describe_statement,
-               get_statement_result):  # fmt: skip
+    for fn in (
+        execute_statement,
+        batch_execute_statement,
+        describe_statement,
+        get_statement_result,
+    ):
         setattr(cls, fn.__name__, fn)
     cls._lakehouse_patched = True
 
@@ -139,16 +158,21 @@ class MotoServer:
 
     def aws_env(self) -> dict[str, str]:
         """The environment for boto3 and the aws profile to talk to this server."""
-        return {**AWS_PROFILE_ENV, "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": self.endpoint}  # fmt: skip
+        return {
+            **AWS_PROFILE_ENV,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL": self.endpoint,
+        }
 
     def start(self) -> MotoServer:
         import urllib.request
 
         self._server.start()
         # moto's backends live in this process: forget what an earlier server instance held.
-        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset",
-                                                      method="POST"), timeout=10)  # fmt: skip
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10
+        )
         self._recorder.start_recording()
         return self
 
@@ -179,8 +203,9 @@ class MotoServer:
             target = r["headers"].get("X-Amz-Target", "")
             if target:
                 action = target.partition(".")[2]
-                if action.startswith(("Create", "Update", "Put", "Delete", "Batch", "Execute",
-                                      "Start")):  # fmt: skip
+                if action.startswith(
+                    ("Create", "Update", "Put", "Delete", "Batch", "Execute", "Start")
+                ):
                     out.append(action)
             elif r["method"] in ("PUT", "POST", "DELETE"):
                 out.append(f"{r['method']} {r['url'].split('?')[0]}")

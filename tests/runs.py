@@ -18,8 +18,11 @@ def stage_metrics(profile, run_id: str, stage: str) -> dict:
     """The metrics document a Spark stage of `run_id` wrote (one part file)."""
     store = object_store(profile)
     key = run_id.replace(":", "-").replace("+", "_")
-    parts = [o.key for o in store.list(profile.zones.metrics, f"runs/{key}/{stage}/")
-             if o.key.rsplit("/", 1)[1].startswith("part-")]  # fmt: skip
+    parts = [
+        o.key
+        for o in store.list(profile.zones.metrics, f"runs/{key}/{stage}/")
+        if o.key.rsplit("/", 1)[1].startswith("part-")
+    ]
     assert len(parts) == 1, parts
     return json.loads(store.get(profile.zones.metrics, parts[0]))
 
@@ -55,7 +58,9 @@ def assert_retried_after_kill(profile, run_id: str, task_id: str) -> list[dict]:
     at once); returns the attempts."""
     tries = pipeline.airflow(profile).tries(MASTER_DAG_ID, run_id, task_id)
     assert len(tries) >= 2 and tries[-1]["state"] == "success", (task_id, tries)
-    spans = sorted((datetime.fromisoformat(t["start_date"]), datetime.fromisoformat(t["end_date"]))
-                   for t in tries)  # fmt: skip
+    spans = sorted(
+        (datetime.fromisoformat(t["start_date"]), datetime.fromisoformat(t["end_date"]))
+        for t in tries
+    )
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), (task_id, spans)
     return tries

@@ -26,12 +26,18 @@ def chromium() -> Iterator:
 
     binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (binary and driver):
-        pytest.fail("Chromium or ChromeDriver missing: apt-get install chromium chromium-driver "
-                    "(.ci/run installs them)")  # fmt: skip
+        pytest.fail(
+            "Chromium or ChromeDriver missing: apt-get install chromium chromium-driver "
+            "(.ci/run installs them)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1440,900"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1440,900",
+    ):
         options.add_argument(arg)
     session = webdriver.Chrome(service=Service(driver), options=options)
     session.implicitly_wait(0)
@@ -50,7 +56,9 @@ def visible_texts(browser, selector: str, attribute: str | None = None) -> list:
         return [...document.querySelectorAll(selector)]
           .filter(e => e.getClientRects().length && e.innerText.trim())
           .map(e => attribute ? [e.innerText.trim(), e[attribute]] : e.innerText.trim());""",
-        selector, attribute)  # fmt: skip
+        selector,
+        attribute,
+    )
 
 
 def check_finished_run(browser, profile, run_id: str, shots: Path) -> None:
@@ -103,8 +111,9 @@ def check_finished_run(browser, profile, run_id: str, shots: Path) -> None:
     link = links["extra_links"]["Run report"]
     assert link == report_web.report_url(profile, run_id, api)
     browser.get(f"{api}{run_path}/tasks/run_summary/details")
-    hrefs = wait.until(lambda b: [h for t, h in visible_texts(b, "a", "href")
-                                  if t == "Run report"] or False)  # fmt: skip
+    hrefs = wait.until(
+        lambda b: [h for t, h in visible_texts(b, "a", "href") if t == "Run report"] or False
+    )
     assert hrefs == [link]
     browser.save_screenshot(str(shots / "airflow-run-report-link.png"))
     browser.get(link)

@@ -19,9 +19,15 @@ from lakehouse.paths import CONFIG_DIR
 PIPELINES_FILE = CONFIG_DIR / "pipelines.yaml"
 MASTER_DAG_ID = "lakehouse_pipeline"
 MASTER_TASKS = (
-    "validate_config", "raw_to_bronze", "db_to_bronze", "bronze_to_silver", "silver_to_gold",
-    "load_warehouse", "validate_warehouse", "run_summary",
-)  # fmt: skip
+    "validate_config",
+    "raw_to_bronze",
+    "db_to_bronze",
+    "bronze_to_silver",
+    "silver_to_gold",
+    "load_warehouse",
+    "validate_warehouse",
+    "run_summary",
+)
 
 
 class _Strict(BaseModel):
@@ -69,8 +75,9 @@ class MasterSettings(_Strict):
     def _known_tasks(self) -> MasterSettings:
         unknown = sorted(set(self.execution_timeout_minutes) - set(MASTER_TASKS))
         if unknown:
-            raise ValueError(f"execution_timeout_minutes: unknown tasks {unknown} "
-                             f"(tasks: {list(MASTER_TASKS)})")  # fmt: skip
+            raise ValueError(
+                f"execution_timeout_minutes: unknown tasks {unknown} (tasks: {list(MASTER_TASKS)})"
+            )
         return self
 
     @model_validator(mode="before")

@@ -23,16 +23,25 @@ from lakehouse.config import pipelines as orchestration
 from lakehouse.config import registry
 
 FILES = [
-    ("config/profiles/&lt;profile&gt;.yaml", config.Profile,
-     "One per environment (`local`, `embedded`, `compose`, `aws`); `LAKEHOUSE_PROFILE` picks "
-     "one. `${VAR}` and `${VAR:-default}` are read from the environment, then `.env`, then "
-     "`.env.example`."),
-    ("config/datasets.yaml", registry.Registry,
-     "The dataset registry: file datasets (ingestion, SILVER contract) and operational "
-     "source tables."),
-    ("config/pipelines.yaml", orchestration.Pipelines,
-     "Retries, timeouts, schedules, deadline and alert recipients of the generated DAGs."),
-]  # fmt: skip
+    (
+        "config/profiles/&lt;profile&gt;.yaml",
+        config.Profile,
+        "One per environment (`local`, `embedded`, `compose`, `aws`); `LAKEHOUSE_PROFILE` picks "
+        "one. `${VAR}` and `${VAR:-default}` are read from the environment, then `.env`, then "
+        "`.env.example`.",
+    ),
+    (
+        "config/datasets.yaml",
+        registry.Registry,
+        "The dataset registry: file datasets (ingestion, SILVER contract) and operational "
+        "source tables.",
+    ),
+    (
+        "config/pipelines.yaml",
+        orchestration.Pipelines,
+        "Retries, timeouts, schedules, deadline and alert recipients of the generated DAGs.",
+    ),
+]
 
 
 def _type(annotation: Any) -> str:
@@ -63,8 +72,13 @@ def _comments(model: type[BaseModel]) -> dict[str, str]:
 def _constraints(field) -> str:
     parts = []
     for meta in field.metadata:
-        for name, symbol in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"),
-                             ("min_length", "min length")):  # fmt: skip
+        for name, symbol in (
+            ("ge", "≥"),
+            ("gt", ">"),
+            ("le", "≤"),
+            ("lt", "<"),
+            ("min_length", "min length"),
+        ):
             value = getattr(meta, name, None)
             if value is not None:
                 parts.append(f"{symbol} {value}")
@@ -111,10 +125,14 @@ def _section(model: type[BaseModel], path: str, seen: set) -> list[str]:
 
 
 def render() -> str:
-    out = ["# Configuration reference", "",
-           "Generated from the pydantic models by `make docs` "
-           "(`python -m lakehouse.config.reference`); do not edit by hand. Unknown keys are "
-           "errors; a mistake is reported with the file and the key.", ""]  # fmt: skip
+    out = [
+        "# Configuration reference",
+        "",
+        "Generated from the pydantic models by `make docs` "
+        "(`python -m lakehouse.config.reference`); do not edit by hand. Unknown keys are "
+        "errors; a mistake is reported with the file and the key.",
+        "",
+    ]
     for title, model, text in FILES:
         out += [f"## {title}", "", text, ""]
         out += _section(model, "", set())

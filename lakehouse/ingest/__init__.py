@@ -293,9 +293,20 @@ def ingest_file(
     unsafe = unsafe_key_reason(obj.key)
     verdict = _reject(C.UNSAFE_KEY, unsafe) if unsafe else detect(data, name)
     record = FileOutcome(
-        dataset, obj.key, "bronze", None, len(data), digest, verdict.format, verdict.delimiter,
-        verdict.compressed, verdict.reason, verdict.detail, landed.isoformat(), now.isoformat(),
-    )  # fmt: skip
+        dataset,
+        obj.key,
+        "bronze",
+        None,
+        len(data),
+        digest,
+        verdict.format,
+        verdict.delimiter,
+        verdict.compressed,
+        verdict.reason,
+        verdict.detail,
+        landed.isoformat(),
+        now.isoformat(),
+    )
     if verdict.ok:
         prior = [
             r for r in read_log(store, zones.bronze, dataset, digest) if r["outcome"] == "bronze"
@@ -305,8 +316,11 @@ def ingest_file(
             record.outcome = "already_ingested" if same else "duplicate"
             record.target_key = (same or prior)[0]["target_key"]
             if not same:
-                store.put(zones.bronze, _log_key(dataset, digest, obj.key),
-                          json.dumps(asdict(record)).encode())  # fmt: skip
+                store.put(
+                    zones.bronze,
+                    _log_key(dataset, digest, obj.key),
+                    json.dumps(asdict(record)).encode(),
+                )
             store.delete(zones.raw, obj.key)
             return record
         record.target_key = f"{partition}/{content_name(name, digest)}"
@@ -316,8 +330,11 @@ def ingest_file(
         safe_name = f"unsafe-{digest[:DIGEST_CHARS]}" if unsafe else content_name(name, digest)
         record.target_key = f"{partition}/{safe_name}"
         _write_verified(store, zones.quarantine, record.target_key, data)
-        store.put(zones.quarantine, f"{record.target_key}.reason.json",
-                  json.dumps(asdict(record), indent=2).encode())  # fmt: skip
+        store.put(
+            zones.quarantine,
+            f"{record.target_key}.reason.json",
+            json.dumps(asdict(record), indent=2).encode(),
+        )
     store.put(zones.bronze, _log_key(dataset, digest, obj.key), json.dumps(asdict(record)).encode())
     store.delete(zones.raw, obj.key)
     return record
@@ -337,8 +354,10 @@ def ingest_dataset(profile: Profile, dataset: str, store: ObjectStore | None = N
         else:
             outcomes.append(outcome)
     seconds = (datetime.now(UTC) - started).total_seconds()
-    by = {k: sum(o.outcome == k for o in outcomes)
-          for k in ("bronze", "quarantine", "duplicate", "already_ingested")}  # fmt: skip
+    by = {
+        k: sum(o.outcome == k for o in outcomes)
+        for k in ("bronze", "quarantine", "duplicate", "already_ingested")
+    }
     return {
         "stage": "raw_to_bronze",
         "dataset": dataset,

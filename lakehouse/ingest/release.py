@@ -42,13 +42,18 @@ def release(
     """Record the release of `keys` (bronze keys of `dataset`); returns the records written."""
     silver = {n for n, d in load_registry().file_datasets.items() if d.silver is not None}
     if dataset not in silver:
-        raise ConfigError(f"dataset {dataset!r} has no SILVER table (config/datasets.yaml "
-                          f"datasets with `silver:`: {sorted(silver)})")  # fmt: skip
+        raise ConfigError(
+            f"dataset {dataset!r} has no SILVER table (config/datasets.yaml "
+            f"datasets with `silver:`: {sorted(silver)})"
+        )
     if not keys:
         raise ReleaseError("name at least one file to release: --file <bronze key>")
     store = store or object_store(profile)
-    logged = {r["target_key"] for r in read_log(store, profile.zones.bronze, dataset)
-              if r["outcome"] == "bronze"}  # fmt: skip
+    logged = {
+        r["target_key"]
+        for r in read_log(store, profile.zones.bronze, dataset)
+        if r["outcome"] == "bronze"
+    }
     unknown = [k for k in keys if k not in logged]
     if unknown:
         raise ReleaseError(
@@ -57,9 +62,20 @@ def release(
             f"bronze_to_silver metrics)"
         )
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    records = [{"dataset": dataset, "bronze_key": key, "released_by": by or operator(),
-                "released_at": now, "note": note} for key in dict.fromkeys(keys)]  # fmt: skip
+    records = [
+        {
+            "dataset": dataset,
+            "bronze_key": key,
+            "released_by": by or operator(),
+            "released_at": now,
+            "note": note,
+        }
+        for key in dict.fromkeys(keys)
+    ]
     for record in records:
-        store.put(profile.zones.silver, R.record_key(dataset, record["bronze_key"]),
-                  json.dumps(record).encode())  # fmt: skip
+        store.put(
+            profile.zones.silver,
+            R.record_key(dataset, record["bronze_key"]),
+            json.dumps(record).encode(),
+        )
     return records

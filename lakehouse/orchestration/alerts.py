@@ -100,8 +100,12 @@ def definition_fingerprint() -> str:
     from lakehouse.paths import REPO_ROOT
 
     digest = hashlib.sha256()
-    for pattern in ("lakehouse/*.py", "airflow/dags/*.py", "config/**/*.yaml",
-                    "warehouse_sql/**/*.yaml"):  # fmt: skip
+    for pattern in (
+        "lakehouse/*.py",
+        "airflow/dags/*.py",
+        "config/**/*.yaml",
+        "warehouse_sql/**/*.yaml",
+    ):
         for path in sorted(REPO_ROOT.glob(pattern)):
             digest.update(path.relative_to(REPO_ROOT).as_posix().encode())
             digest.update(path.read_bytes())

@@ -113,7 +113,7 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
                 items={"enum": file_datasets},
                 description="file datasets to ingest in this run (default: all)",
             ),
-        },  # fmt: skip
+        },
         **({"deadline": deadline} if deadline else {}),
     ) as dag:
 
@@ -145,8 +145,12 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
 
         # The only leaf: it decides the run's state, so it fails when anything failed (its
         # own failure sends no alert: the failed task already sent one).
-        @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=[],
-              **timeout("run_summary"))  # fmt: skip
+        @task(
+            trigger_rule=TriggerRule.ALL_DONE,
+            retries=0,
+            on_failure_callback=[],
+            **timeout("run_summary"),
+        )
         def run_summary(dag_run=None, ti=None) -> dict:
             """Rows per layer (from the jobs' metrics and the tasks' results) and every task's
             state, written to the metrics zone as runs/<run>/summary.json with the HTML run
@@ -168,8 +172,14 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
                 log.exception("the tasks' results could not be read")
                 ingestion, loaded = [], None
             started = dag_run.start_date.timestamp() if dag_run.start_date else None
-            summary = collect(profile, dag_run.run_id, states.get(dag_run.run_id, {}), ingestion,
-                              loaded if isinstance(loaded, dict) else None, started)  # fmt: skip
+            summary = collect(
+                profile,
+                dag_run.run_id,
+                states.get(dag_run.run_id, {}),
+                ingestion,
+                loaded if isinstance(loaded, dict) else None,
+                started,
+            )
             try:
                 log.info("run report: %s", report.write(profile, summary))
             except Exception:  # the report is a view: its failure must not hide the run's
@@ -183,12 +193,15 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
             files = raw_to_bronze.expand(dataset=config)
             branches = [files]
             if profile.source_db is not None:
-                db = db_to_bronze_job(profile, registry.source_tables_json(),
-                                      **timeout("db_to_bronze"))  # fmt: skip
+                db = db_to_bronze_job(
+                    profile, registry.source_tables_json(), **timeout("db_to_bronze")
+                )
                 config >> db
                 branches.append(db)
         silver = spark_job(
-            profile, "bronze_to_silver", "bronze_to_silver.py",
+            profile,
+            "bronze_to_silver",
+            "bronze_to_silver.py",
             {
                 "specs": registry.silver_specs_json(),
                 "bronze_root": profile.spark_uri("bronze").rstrip("/"),
@@ -198,9 +211,11 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
                 "metrics_path": profile.spark_uri("metrics", f"runs/{RUN_KEY}/bronze_to_silver"),
             },
             **timeout("bronze_to_silver"),
-        )  # fmt: skip
+        )
         gold = spark_job(
-            profile, "silver_to_gold", "silver_to_gold.py",
+            profile,
+            "silver_to_gold",
+            "silver_to_gold.py",
             {
                 "silver_root": profile.spark_uri("silver").rstrip("/"),
                 "bronze_root": profile.spark_uri("bronze").rstrip("/"),
@@ -209,7 +224,7 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
                 "metrics_path": profile.spark_uri("metrics", f"runs/{RUN_KEY}/silver_to_gold"),
             },
             **timeout("silver_to_gold"),
-        )  # fmt: skip
+        )
         with TaskGroup("warehouse", prefix_group_id=False, tooltip="GOLD -> warehouse, DQ gate"):
             loaded = load_warehouse()
             gate = validate_warehouse()
@@ -274,6 +289,8 @@ def ingestion_dags() -> list:
 def build_all() -> dict:
     """Every DAG by id (both DAG files' content), for tests that run a DAG in process."""
     profile, registry, pipelines = _config()
-    dags = [build_master(profile, registry, pipelines),
-            *build_ingestion(profile, registry, pipelines)]  # fmt: skip
+    dags = [
+        build_master(profile, registry, pipelines),
+        *build_ingestion(profile, registry, pipelines),
+    ]
     return {dag.dag_id: dag for dag in dags}

@@ -33,8 +33,11 @@ def problems(datasets: list[str]) -> tuple[list[str], dict]:
     except ConfigError as exc:
         return [str(exc)], facts
     loaded: dict = {}
-    for name, load in (("registry", load_registry), ("pipelines", load_pipelines),
-                       ("warehouse", table_defs)):  # fmt: skip
+    for name, load in (
+        ("registry", load_registry),
+        ("pipelines", load_pipelines),
+        ("warehouse", table_defs),
+    ):
         try:
             loaded[name] = load()
         except ConfigError as exc:

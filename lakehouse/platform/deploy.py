@@ -76,8 +76,10 @@ def library_zip() -> bytes:
 
 def artifacts(profile: Profile) -> dict[str, bytes]:
     prefix = _glue(profile).cfg.artifacts_prefix
-    out = {f"{prefix}/jobs/{job}.py": (REPO_ROOT / "spark_jobs" / f"{job}.py").read_bytes()
-           for job in jobs(profile)}  # fmt: skip
+    out = {
+        f"{prefix}/jobs/{job}.py": (REPO_ROOT / "spark_jobs" / f"{job}.py").read_bytes()
+        for job in jobs(profile)
+    }
     out[f"{prefix}/lib/spark_jobs.zip"] = library_zip()
     out[f"{prefix}/config/datasets.yaml"] = (REPO_ROOT / "config" / "datasets.yaml").read_bytes()
     return out
@@ -99,7 +101,7 @@ def job_definition(profile: Profile, job: str) -> dict[str, Any]:
             "Name": "glueetl",
             "ScriptLocation": f"s3://{bucket}/{prefix}/jobs/{job}.py",
             "PythonVersion": "3",
-        },  # fmt: skip
+        },
         "DefaultArguments": {
             "--datalake-formats": "delta",
             "--conf": spark_confs(),
@@ -194,8 +196,14 @@ def plan(profile: Profile, clients: dict) -> list[Call]:
             continue
         drift = sorted(k for k, v in desired.items() if current.get(k) != v)
         if drift:
-            calls.append(Call("glue", "update_job", {"JobName": name, "JobUpdate": desired},
-                              f"changed: {drift}"))  # fmt: skip
+            calls.append(
+                Call(
+                    "glue",
+                    "update_job",
+                    {"JobName": name, "JobUpdate": desired},
+                    f"changed: {drift}",
+                )
+            )
     batch = bootstrap_batch(profile)
     if batch:
         marker = f"{glue_cfg.artifacts_prefix}/deployed/redshift-bootstrap.sql"
@@ -211,8 +219,9 @@ def clients(profile: Profile) -> dict:
     import boto3
 
     region = backends(profile).store.region
-    return {name: boto3.client(name, region_name=region)
-            for name in ("s3", "glue", "redshift-data")}  # fmt: skip
+    return {
+        name: boto3.client(name, region_name=region) for name in ("s3", "glue", "redshift-data")
+    }
 
 
 def apply(calls: list[Call], clients: dict, poll_seconds: float = 2) -> None:

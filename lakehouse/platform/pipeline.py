@@ -146,8 +146,9 @@ def wait_for_run(
         if states[t] in ("failed", "up_for_retry", "running", "upstream_failed")
     )
     why = f"timed out after {timeout:.0f}s" if state not in TERMINAL else f"ended {state}"
-    raise PipelineError(f"run {run_id} {why}; task states {states}\n{logs}"
-                        + failed_checks_text(profile, run_id))  # fmt: skip
+    raise PipelineError(
+        f"run {run_id} {why}; task states {states}\n{logs}" + failed_checks_text(profile, run_id)
+    )
 
 
 def failed_checks_text(profile: Profile, run_id: str) -> str:
@@ -156,8 +157,9 @@ def failed_checks_text(profile: Profile, run_id: str) -> str:
     from spark_jobs.checks import describe_failed
 
     try:
-        failed = [c for stage in STAGES
-                  for c in failed_checks(read_metrics(profile, run_id, stage))]  # fmt: skip
+        failed = [
+            c for stage in STAGES for c in failed_checks(read_metrics(profile, run_id, stage))
+        ]
     except Exception as exc:  # the metrics are unreadable: the logs above still tell
         return f"\n(failed checks unreadable: {exc})"
     return f"\nfailed data-quality checks:\n{describe_failed(failed)}" if failed else ""

@@ -419,10 +419,9 @@ def pg_user() -> str | None:
         except KeyError:
             continue
     subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-         "lakehouse-pg"],
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "lakehouse-pg"],
         check=True,
-    )  # fmt: skip
+    )
     return "lakehouse-pg"
 
 
@@ -445,16 +444,36 @@ def pg_initdb(bindir: Path, data: Path) -> None:
             if parent.is_dir():
                 parent.chmod(parent.stat().st_mode | 0o005)
         data.chmod(0o700)
-    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
-              "--auth-host=scram-sha-256", "-E", "UTF8"]  # fmt: skip
+    initdb = [
+        str(bindir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        "-E",
+        "UTF8",
+    ]
     subprocess.run(as_pg_user(initdb), check=True, stdout=subprocess.DEVNULL)
 
 
 def pg_server_command(bindir: Path, data: Path, port: int) -> list[str]:
     """The postmaster in the foreground (so its pid is the caller's to manage), on loopback,
     with its socket in the data directory."""
-    return as_pg_user([str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                       "-h", "127.0.0.1", "-k", str(data)])  # fmt: skip
+    return as_pg_user(
+        [
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(data),
+        ]
+    )
 
 
 def pg_ready(data: Path, port: int) -> bool:
@@ -496,9 +515,21 @@ def pg_bootstrap(profile: Profile, wh: PostgresWarehouse, data: Path) -> None:
 # ----------------------------------------------------------------------------- S3 server
 def versitygw_command(store: S3Store, port: int, root: Path) -> list[str]:
     """versitygw serving `root` (one directory per bucket) on 127.0.0.1:`port`."""
-    return [str(versitygw_binary()), "--port", f"127.0.0.1:{port}",
-            "--access", store.access_key_id or "", "--secret", store.secret_access_key or "",
-            "--region", store.region, "--health", "/health", "posix", str(root)]  # fmt: skip
+    return [
+        str(versitygw_binary()),
+        "--port",
+        f"127.0.0.1:{port}",
+        "--access",
+        store.access_key_id or "",
+        "--secret",
+        store.secret_access_key or "",
+        "--region",
+        store.region,
+        "--health",
+        "/health",
+        "posix",
+        str(root),
+    ]
 
 
 def s3_healthy(port: int) -> bool:

@@ -74,18 +74,20 @@ def row_flow(summary: dict) -> list[dict]:
     for name in sorted(set(ingestion) | set(silver)):
         files, rows = ingestion.get(name, {}), silver.get(name, {})
         quarantined = rows.get("rows_quarantined") or {}
-        out.append({
-            "dataset": name,
-            "raw_files": files.get("files_in"),
-            "bronze_files": files.get("files_bronze"),
-            "quarantined_files": files.get("files_quarantine"),
-            "silver_read": rows.get("rows_read"),
-            "silver_files": rows.get("files"),
-            # SCD2 datasets (users) count new versions rather than merged rows.
-            "silver_rows": rows.get("rows_inserted", rows.get("scd2_new_versions")),
-            "quarantined_rows": sum(quarantined.values()),
-            "reasons": quarantined,
-        })  # fmt: skip
+        out.append(
+            {
+                "dataset": name,
+                "raw_files": files.get("files_in"),
+                "bronze_files": files.get("files_bronze"),
+                "quarantined_files": files.get("files_quarantine"),
+                "silver_read": rows.get("rows_read"),
+                "silver_files": rows.get("files"),
+                # SCD2 datasets (users) count new versions rather than merged rows.
+                "silver_rows": rows.get("rows_inserted", rows.get("scd2_new_versions")),
+                "quarantined_rows": sum(quarantined.values()),
+                "reasons": quarantined,
+            }
+        )
     return out
 
 
@@ -96,26 +98,36 @@ def _from_files(files: int | None) -> str:
 def _flow_section(summary: dict) -> str:
     flow = row_flow(summary)
     arrow = "&rarr;"
-    rows = [[f"<b>{_esc(f['dataset'])}</b>", f"{_esc(f['raw_files'])} files", arrow,
-             f"{_esc(f['bronze_files'])} files<br><small>{_esc(f['quarantined_files'])} "
-             "quarantined</small>", arrow,
-             f"{_esc(f['silver_read'])} rows read{_from_files(f['silver_files'])}<br><small>"
-             f"{_esc(f['quarantined_rows'])} rows quarantined</small>", arrow,
-             f"{_esc(f['silver_rows'])} rows merged"]
-            for f in flow]  # fmt: skip
+    rows = [
+        [
+            f"<b>{_esc(f['dataset'])}</b>",
+            f"{_esc(f['raw_files'])} files",
+            arrow,
+            f"{_esc(f['bronze_files'])} files<br><small>{_esc(f['quarantined_files'])} "
+            "quarantined</small>",
+            arrow,
+            f"{_esc(f['silver_read'])} rows read{_from_files(f['silver_files'])}<br><small>"
+            f"{_esc(f['quarantined_rows'])} rows quarantined</small>",
+            arrow,
+            f"{_esc(f['silver_rows'])} rows merged",
+        ]
+        for f in flow
+    ]
     tables = summary.get("rows", {}).get("bronze_tables", {})
     if tables:
-        rows += [[f"<b>{_esc(t)}</b> (operational DB)", "", "", f"{_esc(n)} rows", "", "", "", ""]
-                 for t, n in sorted(tables.items())]  # fmt: skip
+        rows += [
+            [f"<b>{_esc(t)}</b> (operational DB)", "", "", f"{_esc(n)} rows", "", "", "", ""]
+            for t, n in sorted(tables.items())
+        ]
     gold = summary.get("rows", {}).get("gold", {})
     loaded = summary.get("warehouse", {}).get("tables", {})
-    gold_rows = [[_esc(t), _esc(n), _esc(loaded.get(t, {}).get("rows", "not loaded"))]
-                 for t, n in sorted(gold.items())]  # fmt: skip
+    gold_rows = [
+        [_esc(t), _esc(n), _esc(loaded.get(t, {}).get("rows", "not loaded"))]
+        for t, n in sorted(gold.items())
+    ]
     return (
         "<h2>Row flow</h2>"
-        + _table(
-            ["dataset", "RAW", "", "BRONZE", "", "SILVER (read)", "", "SILVER"], rows, "flow"
-        )  # fmt: skip
+        + _table(["dataset", "RAW", "", "BRONZE", "", "SILVER (read)", "", "SILVER"], rows, "flow")
         + "<p><small>RAW and BRONZE count the files this run's raw_to_bronze took; files the "
         "sensor-led <code>ingest_&lt;dataset&gt;</code> DAGs ingested before the run are counted "
         "where SILVER read them.</small></p>"
@@ -125,8 +137,11 @@ def _flow_section(summary: dict) -> str:
 
 
 def _quarantine_section(summary: dict) -> str:
-    counts = [(f["dataset"], reason, n) for f in row_flow(summary)
-              for reason, n in sorted(f["reasons"].items())]  # fmt: skip
+    counts = [
+        (f["dataset"], reason, n)
+        for f in row_flow(summary)
+        for reason, n in sorted(f["reasons"].items())
+    ]
     files = [(i["dataset"], i.get("files_quarantine", 0)) for i in summary.get("ingestion", [])]
     out = "<h2>Quarantine</h2>"
     if not counts and not any(n for _, n in files):
@@ -151,10 +166,17 @@ def _quarantine_section(summary: dict) -> str:
 
 def _whole_files(summary: dict) -> str:
     """Files SILVER quarantined whole: released by an operator, or over max_file_error_rate."""
-    lines = [[_esc(name), f"<code>{_esc(f['bronze_key'])}</code>", _esc(f["rows"]),
-              _esc(f["reason"]), _esc(f["detail"])]
-             for name, rows in sorted(summary.get("rows", {}).get("silver", {}).items())
-             for f in rows.get("quarantined_whole") or []]  # fmt: skip
+    lines = [
+        [
+            _esc(name),
+            f"<code>{_esc(f['bronze_key'])}</code>",
+            _esc(f["rows"]),
+            _esc(f["reason"]),
+            _esc(f["detail"]),
+        ]
+        for name, rows in sorted(summary.get("rows", {}).get("silver", {}).items())
+        for f in rows.get("quarantined_whole") or []
+    ]
     if not lines:
         return ""
     return "<h3>Files quarantined whole at SILVER</h3>" + _table(
@@ -164,8 +186,11 @@ def _whole_files(summary: dict) -> str:
 
 def _as_arrived(row: dict) -> str:
     """column=value pairs; a missing value shows as (null), unlike the text "null" or "None"."""
-    return "; ".join(f"{k}={'(null)' if v is None else v}" for k, v in row.items()
-                     if k not in HIDDEN_SAMPLE_COLUMNS)  # fmt: skip
+    return "; ".join(
+        f"{k}={'(null)' if v is None else v}"
+        for k, v in row.items()
+        if k not in HIDDEN_SAMPLE_COLUMNS
+    )
 
 
 def _samples(summary: dict) -> str:
@@ -173,9 +198,15 @@ def _samples(summary: dict) -> str:
     out = ""
     for name, rows in sorted(summary.get("rows", {}).get("silver", {}).items()):
         samples = rows.get("quarantine_samples") or {}
-        lines = [[_esc(reason), f"<code>{_esc(row.get(SOURCE_COLUMN))}</code>",
-                  f"<code>{_esc(_as_arrived(row))}</code>"]
-                 for reason, picked in sorted(samples.items()) for row in picked]  # fmt: skip
+        lines = [
+            [
+                _esc(reason),
+                f"<code>{_esc(row.get(SOURCE_COLUMN))}</code>",
+                f"<code>{_esc(_as_arrived(row))}</code>",
+            ]
+            for reason, picked in sorted(samples.items())
+            for row in picked
+        ]
         if lines:
             out += f"<h3>Sample quarantined rows: {_esc(name)}</h3>" + _table(
                 ["reason", "source file", "row as it arrived"], lines, "samples"
@@ -188,13 +219,17 @@ def _checks_section(summary: dict) -> str:
     rows = []
     for stage, items in sorted(checks.items()):
         for c in items:
-            state = ('<span class="bad">FAILED</span>' if not c.get("passed")
-                     else '<span class="warn">reported</span>'
-                     if c.get("blocking") is False and c.get("observed")
-                     else '<span class="ok">passed</span>')  # fmt: skip
+            state = (
+                '<span class="bad">FAILED</span>'
+                if not c.get("passed")
+                else '<span class="warn">reported</span>'
+                if c.get("blocking") is False and c.get("observed")
+                else '<span class="ok">passed</span>'
+            )
             where = c.get("dataset", "")
-            rows.append([_esc(stage), _esc(where), _esc(c.get("check")),
-                         _esc(c.get("observed")), state])  # fmt: skip
+            rows.append(
+                [_esc(stage), _esc(where), _esc(c.get("check")), _esc(c.get("observed")), state]
+            )
     if not rows:
         return "<h2>Data-quality checks</h2><p>No checks were recorded in this run.</p>"
     failed = sum(1 for items in checks.values() for c in items if not c.get("passed"))
@@ -216,14 +251,23 @@ def _remedies(summary: dict) -> str:
             if c.get("passed") or not c.get("remedy"):
                 continue
             where = c.get("dataset", "")
-            out += (f"<p><b>{_esc(where)} {_esc(c['check'])}: what to do</b>: "
-                    f"{_esc(c['remedy'])}</p>")  # fmt: skip
+            out += (
+                f"<p><b>{_esc(where)} {_esc(c['check'])}: what to do</b>: {_esc(c['remedy'])}</p>"
+            )
             worst = silver.get(where, {}).get("worst_files") or []
             if worst:
-                out += _table(["bronze file", "rows", "quarantined", "error rate"],
-                              [[f"<code>{_esc(w['bronze_key'])}</code>", _esc(w["rows"]),
-                                _esc(w["quarantined"]), f"{w['error_rate']:.1%}"]
-                               for w in worst])  # fmt: skip
+                out += _table(
+                    ["bronze file", "rows", "quarantined", "error rate"],
+                    [
+                        [
+                            f"<code>{_esc(w['bronze_key'])}</code>",
+                            _esc(w["rows"]),
+                            _esc(w["quarantined"]),
+                            f"{w['error_rate']:.1%}",
+                        ]
+                        for w in worst
+                    ],
+                )
     return out
 
 
@@ -232,8 +276,7 @@ def _stages_section(summary: dict) -> str:
     spans = summary.get("timeline") or []
     out = "<h2>Stages</h2>"
     if spans:
-        zero = min(summary.get("run_started_at") or spans[0]["started_at"],
-                   spans[0]["started_at"])  # fmt: skip
+        zero = min(summary.get("run_started_at") or spans[0]["started_at"], spans[0]["started_at"])
         bars = [(s["stage"], s["started_at"] - zero, s["duration_s"]) for s in spans]
         fig, ax = _figure(8, 0.35 * len(bars) + 1)
         for i, (_, start, length) in enumerate(bars):
@@ -246,8 +289,10 @@ def _stages_section(summary: dict) -> str:
             ["stage", "starts at (s)", "ends at (s)", "duration (s)"],
             [[_esc(n), f"{a:.1f}", f"{a + d:.1f}", f"{d:.1f}"] for n, a, d in bars],
         )
-        out += ("<p>Bars are the work each stage timed itself; the gaps between them are "
-                "Airflow scheduling and Spark start-up.</p>")  # fmt: skip
+        out += (
+            "<p>Bars are the work each stage timed itself; the gaps between them are "
+            "Airflow scheduling and Spark start-up.</p>"
+        )
     elif summary.get("stage_seconds"):  # summaries written before stages recorded their start
         seconds = summary["stage_seconds"].items()
         out += _table(["stage", "seconds"], [[_esc(k), _esc(v)] for k, v in seconds])
@@ -261,8 +306,11 @@ def _marts_section(marts: dict[str, Any]) -> str:
     revenue = marts.get("daily_revenue")
     if revenue is not None and revenue.num_rows:
         per_day: dict = {}
-        for day, net in zip(revenue.column("revenue_date").to_pylist(),
-                            revenue.column("net_usd").to_pylist(), strict=True):  # fmt: skip
+        for day, net in zip(
+            revenue.column("revenue_date").to_pylist(),
+            revenue.column("net_usd").to_pylist(),
+            strict=True,
+        ):
             per_day[day] = per_day.get(day, 0) + float(net or 0)
         days = sorted(per_day)
         fig, ax = _figure()
@@ -272,8 +320,13 @@ def _marts_section(marts: dict[str, Any]) -> str:
         out += _svg(fig)
     dau = marts.get("daily_active_users")
     if dau is not None and dau.num_rows:
-        pairs = sorted(zip(dau.column("activity_date").to_pylist(),
-                           dau.column("active_users").to_pylist(), strict=True))  # fmt: skip
+        pairs = sorted(
+            zip(
+                dau.column("activity_date").to_pylist(),
+                dau.column("active_users").to_pylist(),
+                strict=True,
+            )
+        )
         fig, ax = _figure()
         ax.plot([d for d, _ in pairs], [n for _, n in pairs], color="#3367d6", marker=".")
         ax.set_title("Daily active users")
@@ -287,8 +340,11 @@ def _marts_section(marts: dict[str, Any]) -> str:
 def render(summary: dict, marts: dict[str, Any]) -> str:
     """The report as one HTML document (inline CSS and SVG only)."""
     failed = summary.get("failed_tasks", [])
-    verdict = ('<p class="ok">Succeeded.</p>' if not failed else
-               f'<p class="bad">Failed: {_esc(", ".join(failed))}</p>')  # fmt: skip
+    verdict = (
+        '<p class="ok">Succeeded.</p>'
+        if not failed
+        else f'<p class="bad">Failed: {_esc(", ".join(failed))}</p>'
+    )
     title = f"Run {summary.get('run_id')}"
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}'

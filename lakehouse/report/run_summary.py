@@ -11,8 +11,16 @@ from lakehouse.config import Profile
 
 log = logging.getLogger(__name__)
 STAGES = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
-SILVER_FIELDS = ("files", "rows_read", "rows_inserted", "rows_quarantined", "scd2_new_versions",
-                 "quarantine_samples", "quarantined_whole", "worst_files")  # fmt: skip
+SILVER_FIELDS = (
+    "files",
+    "rows_read",
+    "rows_inserted",
+    "rows_quarantined",
+    "scd2_new_versions",
+    "quarantine_samples",
+    "quarantined_whole",
+    "worst_files",
+)
 
 
 def run_key(run_id: str) -> str:
@@ -56,10 +64,13 @@ def timeline(metrics: dict, ingestion: list[dict], warehouse: dict) -> list[dict
     if warehouse:
         spans.append(("load_warehouse", warehouse))
     return sorted(
-        ({"stage": name, "started_at": s["started_at"], "duration_s": s["duration_s"]}
-         for name, s in spans if s.get("started_at") and s.get("duration_s") is not None),
+        (
+            {"stage": name, "started_at": s["started_at"], "duration_s": s["duration_s"]}
+            for name, s in spans
+            if s.get("started_at") and s.get("duration_s") is not None
+        ),
         key=lambda span: span["started_at"],
-    )  # fmt: skip
+    )
 
 
 def collect(
@@ -76,11 +87,12 @@ def collect(
     metrics = {stage: read_metrics(profile, run_id, stage) for stage in STAGES}
     rows: dict = {}
     if metrics["db_to_bronze"]:
-        rows["bronze_tables"] = {t["table"]: t.get("rows_inserted") for t in
-                                 metrics["db_to_bronze"]["tables"]}  # fmt: skip
+        rows["bronze_tables"] = {
+            t["table"]: t.get("rows_inserted") for t in metrics["db_to_bronze"]["tables"]
+        }
     if metrics["bronze_to_silver"]:
         rows["silver"] = {
-            name: {k: d.get(k) for k in SILVER_FIELDS if k in d}  # fmt: skip
+            name: {k: d.get(k) for k in SILVER_FIELDS if k in d}
             for name, d in metrics["bronze_to_silver"]["datasets"].items()
         }
     if metrics["silver_to_gold"]:

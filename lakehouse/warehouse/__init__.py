@@ -96,10 +96,15 @@ def find_export(profile: Profile, table: TableDef) -> Export | None:
     folder = f"{prefix}{profile.zones.gold}/{EXPORT_PREFIX}/{table.name}"
     infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
     files = sorted(
-        (i for i in infos if i.is_file and i.base_name.endswith(".parquet")
-         and not i.base_name.startswith(("_", "."))),
+        (
+            i
+            for i in infos
+            if i.is_file
+            and i.base_name.endswith(".parquet")
+            and not i.base_name.startswith(("_", "."))
+        ),
         key=lambda i: i.path,
-    )  # fmt: skip
+    )
     if not files:
         return None
     dataset = ds.dataset([f.path for f in files], format="parquet", filesystem=fs)
@@ -324,8 +329,9 @@ class RedshiftDataLoader:
         while True:
             page = self.hook.conn.get_statement_result(**kwargs)
             for record in page["Records"]:
-                rows.append(tuple(None if f.get("isNull") else next(iter(f.values()))
-                                  for f in record))  # fmt: skip
+                rows.append(
+                    tuple(None if f.get("isNull") else next(iter(f.values())) for f in record)
+                )
             if not page.get("NextToken"):
                 return rows
             kwargs["NextToken"] = page["NextToken"]
@@ -340,8 +346,12 @@ class LoadReport:
     duration_s: float | None = None
 
     def as_dict(self) -> dict:
-        return {"tables": self.tables, "skipped": self.skipped, "started_at": self.started_at,
-                "duration_s": self.duration_s}  # fmt: skip
+        return {
+            "tables": self.tables,
+            "skipped": self.skipped,
+            "started_at": self.started_at,
+            "duration_s": self.duration_s,
+        }
 
 
 def _selected(tables: list[str] | None) -> list[TableDef]:

@@ -239,8 +239,10 @@ def create_table(table: TableDef, schema: str, dialect: Dialect, target: str | N
     """CREATE TABLE in the dialect. PostgreSQL's keys and indexes are separate statements
     (postgres_keys), so a bulk load builds them after the COPY."""
     target = target or table.name
-    lines = [f"    {quote(c.name)} {c.sql_type(dialect)}{'' if c.nullable else ' NOT NULL'}"
-             for c in table.columns]  # fmt: skip
+    lines = [
+        f"    {quote(c.name)} {c.sql_type(dialect)}{'' if c.nullable else ' NOT NULL'}"
+        for c in table.columns
+    ]
     if dialect == "redshift":
         # Redshift does not enforce primary keys; the planner uses them as hints.
         lines.append(f"    PRIMARY KEY ({_cols(table.primary_key)})")
@@ -275,8 +277,7 @@ def postgres_keys(table: TableDef, schema: str, target: str | None = None) -> li
 def ddl(table: TableDef, schema: str, dialect: Dialect, target: str | None = None) -> list[str]:
     """The complete DDL of one table in a dialect (what `lakehouse warehouse ddl` prints)."""
     if dialect == "postgres":
-        return [create_table(table, schema, dialect, target),
-                *postgres_keys(table, schema, target)]  # fmt: skip
+        return [create_table(table, schema, dialect, target), *postgres_keys(table, schema, target)]
     return [create_table(table, schema, dialect, target)]
 
 
@@ -323,8 +324,10 @@ def figures_query(tables: list[TableDef], schema: str, staging: bool = False) ->
         exprs = ["CAST(COUNT(*) AS VARCHAR(40))"]
         exprs += [f"COALESCE(CAST(SUM({quote(c)}) AS VARCHAR(60)), '')" for c in table.checks.sums]
         exprs += [f"CAST(COUNT(DISTINCT {quote(c)}) AS VARCHAR(40))" for c in table.checks.distinct]
-        exprs += [f"CAST(COUNT(CASE WHEN {quote(c)} = {int(key)} THEN 1 END) AS VARCHAR(40))"
-                  for c, key in table.checks.unknown_members.items()]  # fmt: skip
+        exprs += [
+            f"CAST(COUNT(CASE WHEN {quote(c)} = {int(key)} THEN 1 END) AS VARCHAR(40))"
+            for c, key in table.checks.unknown_members.items()
+        ]
         quote(table.name)  # validated: it becomes a literal below
         joined = " || '|' || ".join(exprs)
         parts.append(

@@ -20,46 +20,56 @@ from pyspark.sql.types import (
 
 from spark_jobs.gold.reference import COUNTRIES, STATUSES
 
-DIM_USERS = StructType([
-    StructField("user_sk", LongType(), False),
-    StructField("user_id", LongType(), False),
-    StructField("email", StringType(), True),
-    StructField("full_name", StringType(), True),
-    StructField("country", StringType(), True),
-    StructField("status", StringType(), True),
-    StructField("signup_ts", TimestampType(), True),
-    StructField("valid_from", TimestampType(), False),
-    StructField("valid_to", TimestampType(), True),
-    StructField("is_current", BooleanType(), False),
-])  # fmt: skip
-DIM_DATE = StructType([
-    StructField("date_key", IntegerType(), False),
-    StructField("date", DateType(), False),
-    StructField("year", IntegerType(), False),
-    StructField("quarter", IntegerType(), False),
-    StructField("month", IntegerType(), False),
-    StructField("day", IntegerType(), False),
-    StructField("day_of_week", IntegerType(), False),
-    StructField("is_weekend", BooleanType(), False),
-])  # fmt: skip
-DIM_COUNTRY = StructType([
-    StructField("country_code", StringType(), False),
-    StructField("country_name", StringType(), True),
-    StructField("region", StringType(), True),
-])  # fmt: skip
-DIM_STATUS = StructType([
-    StructField("status", StringType(), False),
-    StructField("is_revenue", BooleanType(), False),
-    StructField("is_refund", BooleanType(), False),
-    StructField("counts_toward_gmv", BooleanType(), False),
-])  # fmt: skip
-DIM_PRODUCT = StructType([
-    StructField("product_id", StringType(), False),
-    StructField("name", StringType(), True),
-    StructField("category", StringType(), True),
-    StructField("unit_price", DecimalType(12, 2), True),
-    StructField("updated_at", TimestampType(), True),
-])  # fmt: skip
+DIM_USERS = StructType(
+    [
+        StructField("user_sk", LongType(), False),
+        StructField("user_id", LongType(), False),
+        StructField("email", StringType(), True),
+        StructField("full_name", StringType(), True),
+        StructField("country", StringType(), True),
+        StructField("status", StringType(), True),
+        StructField("signup_ts", TimestampType(), True),
+        StructField("valid_from", TimestampType(), False),
+        StructField("valid_to", TimestampType(), True),
+        StructField("is_current", BooleanType(), False),
+    ]
+)
+DIM_DATE = StructType(
+    [
+        StructField("date_key", IntegerType(), False),
+        StructField("date", DateType(), False),
+        StructField("year", IntegerType(), False),
+        StructField("quarter", IntegerType(), False),
+        StructField("month", IntegerType(), False),
+        StructField("day", IntegerType(), False),
+        StructField("day_of_week", IntegerType(), False),
+        StructField("is_weekend", BooleanType(), False),
+    ]
+)
+DIM_COUNTRY = StructType(
+    [
+        StructField("country_code", StringType(), False),
+        StructField("country_name", StringType(), True),
+        StructField("region", StringType(), True),
+    ]
+)
+DIM_STATUS = StructType(
+    [
+        StructField("status", StringType(), False),
+        StructField("is_revenue", BooleanType(), False),
+        StructField("is_refund", BooleanType(), False),
+        StructField("counts_toward_gmv", BooleanType(), False),
+    ]
+)
+DIM_PRODUCT = StructType(
+    [
+        StructField("product_id", StringType(), False),
+        StructField("name", StringType(), True),
+        StructField("category", StringType(), True),
+        StructField("unit_price", DecimalType(12, 2), True),
+        StructField("updated_at", TimestampType(), True),
+    ]
+)
 
 
 def conform_to(df: DataFrame, schema: StructType) -> DataFrame:
@@ -83,13 +93,26 @@ UNKNOWN_VALID = datetime(1970, 1, 1, tzinfo=UTC)
 def build_dim_users(silver_users: DataFrame) -> DataFrame:
     """One row per SCD2 version; the surrogate key is a stable hash of (user_id, valid_from);
     plus the unknown member (UNKNOWN_USER_SK)."""
-    out = conform_to(silver_users.withColumn("user_sk", F.xxhash64("user_id", "valid_from")),
-                     DIM_USERS)  # fmt: skip
+    out = conform_to(
+        silver_users.withColumn("user_sk", F.xxhash64("user_id", "valid_from")), DIM_USERS
+    )
     unknown = silver_users.sparkSession.createDataFrame(
-        [(UNKNOWN_USER_SK, UNKNOWN_USER_ID, None, None, None, None, None, UNKNOWN_VALID,
-          UNKNOWN_VALID, False)],
+        [
+            (
+                UNKNOWN_USER_SK,
+                UNKNOWN_USER_ID,
+                None,
+                None,
+                None,
+                None,
+                None,
+                UNKNOWN_VALID,
+                UNKNOWN_VALID,
+                False,
+            )
+        ],
         DIM_USERS,
-    )  # fmt: skip
+    )
     return out.unionByName(unknown).orderBy("user_id", "valid_from")
 
 

@@ -23,52 +23,60 @@ from spark_jobs.gold.reference import USD_RATES
 MONEY = DecimalType(18, 2)
 EXCURSION_LOW_C, EXCURSION_HIGH_C = 2.0, 8.0  # cold-chain band; readings outside are excursions
 
-FACT_EVENTS = StructType([
-    StructField("event_id", StringType(), False),
-    StructField("date_key", IntegerType(), False),
-    StructField("event_date", DateType(), False),
-    StructField("event_ts", TimestampType(), False),
-    StructField("user_id", LongType(), False),
-    StructField("event_type", StringType(), False),
-    StructField("session_id", StringType(), True),
-    StructField("device", StringType(), True),
-    StructField("country", StringType(), True),
-    StructField("product_id", StringType(), True),
-])  # fmt: skip
-FACT_TRANSACTIONS = StructType([
-    StructField("transaction_id", StringType(), False),
-    StructField("date_key", IntegerType(), False),
-    StructField("transaction_ts", TimestampType(), False),
-    StructField("user_id", LongType(), False),
-    StructField("user_sk", LongType(), True),
-    StructField("status", StringType(), False),
-    StructField("currency", StringType(), False),
-    StructField("amount", MONEY, False),
-    StructField("amount_usd", MONEY, False),
-    StructField("payment_method", StringType(), True),
-])  # fmt: skip
-FACT_USER_ACTIVITY = StructType([
-    StructField("user_id", LongType(), False),
-    StructField("activity_date", DateType(), False),
-    StructField("date_key", IntegerType(), False),
-    StructField("events", LongType(), False),
-    StructField("sessions", LongType(), False),
-    StructField("purchases", LongType(), False),
-    StructField("spend_usd", MONEY, False),
-])  # fmt: skip
-FACT_SHIPMENTS = StructType([
-    StructField("shipment_id", StringType(), False),
-    StructField("transaction_id", StringType(), True),
-    StructField("carrier", StringType(), True),
-    StructField("status", StringType(), True),
-    StructField("shipped_at", TimestampType(), True),
-    StructField("delivered_at", TimestampType(), True),
-    StructField("delivery_hours", DoubleType(), True),
-    StructField("shipping_cost", MONEY, True),
-    StructField("readings", LongType(), False),
-    StructField("max_temperature_c", DoubleType(), True),
-    StructField("temperature_excursions", LongType(), False),
-])  # fmt: skip
+FACT_EVENTS = StructType(
+    [
+        StructField("event_id", StringType(), False),
+        StructField("date_key", IntegerType(), False),
+        StructField("event_date", DateType(), False),
+        StructField("event_ts", TimestampType(), False),
+        StructField("user_id", LongType(), False),
+        StructField("event_type", StringType(), False),
+        StructField("session_id", StringType(), True),
+        StructField("device", StringType(), True),
+        StructField("country", StringType(), True),
+        StructField("product_id", StringType(), True),
+    ]
+)
+FACT_TRANSACTIONS = StructType(
+    [
+        StructField("transaction_id", StringType(), False),
+        StructField("date_key", IntegerType(), False),
+        StructField("transaction_ts", TimestampType(), False),
+        StructField("user_id", LongType(), False),
+        StructField("user_sk", LongType(), True),
+        StructField("status", StringType(), False),
+        StructField("currency", StringType(), False),
+        StructField("amount", MONEY, False),
+        StructField("amount_usd", MONEY, False),
+        StructField("payment_method", StringType(), True),
+    ]
+)
+FACT_USER_ACTIVITY = StructType(
+    [
+        StructField("user_id", LongType(), False),
+        StructField("activity_date", DateType(), False),
+        StructField("date_key", IntegerType(), False),
+        StructField("events", LongType(), False),
+        StructField("sessions", LongType(), False),
+        StructField("purchases", LongType(), False),
+        StructField("spend_usd", MONEY, False),
+    ]
+)
+FACT_SHIPMENTS = StructType(
+    [
+        StructField("shipment_id", StringType(), False),
+        StructField("transaction_id", StringType(), True),
+        StructField("carrier", StringType(), True),
+        StructField("status", StringType(), True),
+        StructField("shipped_at", TimestampType(), True),
+        StructField("delivered_at", TimestampType(), True),
+        StructField("delivery_hours", DoubleType(), True),
+        StructField("shipping_cost", MONEY, True),
+        StructField("readings", LongType(), False),
+        StructField("max_temperature_c", DoubleType(), True),
+        StructField("temperature_excursions", LongType(), False),
+    ]
+)
 
 
 def rates(spark: SparkSession) -> DataFrame:

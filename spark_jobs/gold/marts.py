@@ -34,74 +34,90 @@ MONEY = DecimalType(18, 2)
 VIP_LTV_USD, LOYAL_ORDERS, CHURN_DAYS, LATE_HOURS = 1000, 3, 30, 48
 
 # Column order is the warehouse contract: Redshift's Parquet COPY loads by position.
-DAILY_EVENT_COUNTS = StructType([
-    StructField("event_date", DateType(), False),
-    StructField("event_type", StringType(), False),
-    StructField("event_count", LongType(), False),
-    StructField("unique_users", LongType(), False),
-])  # fmt: skip
-DAILY_REVENUE = StructType([
-    StructField("date_key", IntegerType(), False),
-    StructField("revenue_date", DateType(), False),
-    StructField("currency", StringType(), False),
-    StructField("gross", MONEY, False),
-    StructField("refunds", MONEY, False),
-    StructField("net", MONEY, False),
-    StructField("gross_usd", MONEY, False),
-    StructField("refunds_usd", MONEY, False),
-    StructField("net_usd", MONEY, False),
-])  # fmt: skip
-DAILY_ACTIVE_USERS = StructType([
-    StructField("date_key", IntegerType(), False),
-    StructField("activity_date", DateType(), False),
-    StructField("active_users", LongType(), False),
-])  # fmt: skip
-USER_LTV = StructType([
-    StructField("user_id", LongType(), False),
-    StructField("orders", LongType(), False),
-    StructField("ltv_usd", MONEY, False),
-    StructField("first_order_date", DateType(), True),
-    StructField("last_order_date", DateType(), True),
-])  # fmt: skip
-SALES_DAILY = StructType([
-    StructField("date_key", IntegerType(), False),
-    StructField("sales_date", DateType(), False),
-    StructField("orders", LongType(), False),
-    StructField("gmv_usd", MONEY, False),
-    StructField("net_revenue_usd", MONEY, False),
-    StructField("aov_usd", MONEY, True),
-])  # fmt: skip
-CUSTOMER_360 = StructType([
-    StructField("user_id", LongType(), False),
-    StructField("country", StringType(), True),
-    StructField("status", StringType(), True),
-    StructField("cohort_month", StringType(), True),
-    StructField("orders", LongType(), False),
-    StructField("ltv_usd", MONEY, False),
-    StructField("recency_days", IntegerType(), True),
-    StructField("churn_risk", BooleanType(), False),
-    StructField("segment", StringType(), False),
-])  # fmt: skip
-INVENTORY_HEALTH = StructType([
-    StructField("product_id", StringType(), False),
-    StructField("warehouse_id", StringType(), False),
-    StructField("quantity_on_hand", LongType(), False),
-    StructField("out_of_stock", BooleanType(), False),
-    StructField("out_of_stock_incidents", LongType(), False),
-    StructField("units_sold", LongType(), False),
-    StructField("turnover", DoubleType(), True),
-    StructField("days_on_hand", DoubleType(), True),
-])  # fmt: skip
-DELIVERY_PERFORMANCE = StructType([
-    StructField("carrier", StringType(), False),
-    StructField("shipments", LongType(), False),
-    StructField("delivered", LongType(), False),
-    StructField("p50_delivery_hours", DoubleType(), True),
-    StructField("p90_delivery_hours", DoubleType(), True),
-    StructField("late_delivery_rate", DoubleType(), True),
-    StructField("shipping_cost_per_order", MONEY, True),
-    StructField("temperature_excursions", LongType(), False),
-])  # fmt: skip
+DAILY_EVENT_COUNTS = StructType(
+    [
+        StructField("event_date", DateType(), False),
+        StructField("event_type", StringType(), False),
+        StructField("event_count", LongType(), False),
+        StructField("unique_users", LongType(), False),
+    ]
+)
+DAILY_REVENUE = StructType(
+    [
+        StructField("date_key", IntegerType(), False),
+        StructField("revenue_date", DateType(), False),
+        StructField("currency", StringType(), False),
+        StructField("gross", MONEY, False),
+        StructField("refunds", MONEY, False),
+        StructField("net", MONEY, False),
+        StructField("gross_usd", MONEY, False),
+        StructField("refunds_usd", MONEY, False),
+        StructField("net_usd", MONEY, False),
+    ]
+)
+DAILY_ACTIVE_USERS = StructType(
+    [
+        StructField("date_key", IntegerType(), False),
+        StructField("activity_date", DateType(), False),
+        StructField("active_users", LongType(), False),
+    ]
+)
+USER_LTV = StructType(
+    [
+        StructField("user_id", LongType(), False),
+        StructField("orders", LongType(), False),
+        StructField("ltv_usd", MONEY, False),
+        StructField("first_order_date", DateType(), True),
+        StructField("last_order_date", DateType(), True),
+    ]
+)
+SALES_DAILY = StructType(
+    [
+        StructField("date_key", IntegerType(), False),
+        StructField("sales_date", DateType(), False),
+        StructField("orders", LongType(), False),
+        StructField("gmv_usd", MONEY, False),
+        StructField("net_revenue_usd", MONEY, False),
+        StructField("aov_usd", MONEY, True),
+    ]
+)
+CUSTOMER_360 = StructType(
+    [
+        StructField("user_id", LongType(), False),
+        StructField("country", StringType(), True),
+        StructField("status", StringType(), True),
+        StructField("cohort_month", StringType(), True),
+        StructField("orders", LongType(), False),
+        StructField("ltv_usd", MONEY, False),
+        StructField("recency_days", IntegerType(), True),
+        StructField("churn_risk", BooleanType(), False),
+        StructField("segment", StringType(), False),
+    ]
+)
+INVENTORY_HEALTH = StructType(
+    [
+        StructField("product_id", StringType(), False),
+        StructField("warehouse_id", StringType(), False),
+        StructField("quantity_on_hand", LongType(), False),
+        StructField("out_of_stock", BooleanType(), False),
+        StructField("out_of_stock_incidents", LongType(), False),
+        StructField("units_sold", LongType(), False),
+        StructField("turnover", DoubleType(), True),
+        StructField("days_on_hand", DoubleType(), True),
+    ]
+)
+DELIVERY_PERFORMANCE = StructType(
+    [
+        StructField("carrier", StringType(), False),
+        StructField("shipments", LongType(), False),
+        StructField("delivered", LongType(), False),
+        StructField("p50_delivery_hours", DoubleType(), True),
+        StructField("p90_delivery_hours", DoubleType(), True),
+        StructField("late_delivery_rate", DoubleType(), True),
+        StructField("shipping_cost_per_order", MONEY, True),
+        StructField("temperature_excursions", LongType(), False),
+    ]
+)
 
 
 def build_daily_event_counts(silver_events: DataFrame) -> DataFrame:
@@ -169,16 +185,23 @@ def build_sales_daily(fact_transactions: DataFrame) -> DataFrame:
 def build_customer_360(dim_users: DataFrame, user_ltv: DataFrame, as_of) -> DataFrame:
     """One row per user (current version) with LTV, recency, cohort, churn risk and segment."""
     current = dim_users.where("is_current").select(
-        "user_id", "country", "status",
+        "user_id",
+        "country",
+        "status",
         F.date_format("signup_ts", "yyyy-MM").alias("cohort_month"),
-    )  # fmt: skip
+    )
     joined = current.join(user_ltv, "user_id", "left")
     recency = F.datediff(F.lit(as_of).cast("date"), F.col("last_order_date"))
     orders = F.coalesce(F.col("orders"), F.lit(0))
     ltv = F.coalesce(F.col("ltv_usd"), F.lit(0)).cast(MONEY)
     out = joined.select(
-        "user_id", "country", "status", "cohort_month",
-        orders.alias("orders"), ltv.alias("ltv_usd"), recency.alias("recency_days"),
+        "user_id",
+        "country",
+        "status",
+        "cohort_month",
+        orders.alias("orders"),
+        ltv.alias("ltv_usd"),
+        recency.alias("recency_days"),
         (F.coalesce(recency > CHURN_DAYS, F.lit(True)) | (F.col("status") != "active")).alias(
             "churn_risk"
         ),
@@ -187,7 +210,7 @@ def build_customer_360(dim_users: DataFrame, user_ltv: DataFrame, as_of) -> Data
         .when(orders >= LOYAL_ORDERS, "loyal")
         .otherwise("occasional")
         .alias("segment"),
-    )  # fmt: skip
+    )
     return conform_to(out, CUSTOMER_360).orderBy("user_id")
 
 

@@ -17,12 +17,19 @@ USD_RATES = {
     "JPY": Decimal("0.0067"),
 }
 COUNTRIES = {
-    "US": ("United States", "Americas"), "CA": ("Canada", "Americas"),
-    "BR": ("Brazil", "Americas"), "GB": ("United Kingdom", "Europe"),
-    "DE": ("Germany", "Europe"), "FR": ("France", "Europe"), "ES": ("Spain", "Europe"),
-    "IT": ("Italy", "Europe"), "NL": ("Netherlands", "Europe"), "PL": ("Poland", "Europe"),
-    "IN": ("India", "Asia"), "JP": ("Japan", "Asia"),
-}  # fmt: skip
+    "US": ("United States", "Americas"),
+    "CA": ("Canada", "Americas"),
+    "BR": ("Brazil", "Americas"),
+    "GB": ("United Kingdom", "Europe"),
+    "DE": ("Germany", "Europe"),
+    "FR": ("France", "Europe"),
+    "ES": ("Spain", "Europe"),
+    "IT": ("Italy", "Europe"),
+    "NL": ("Netherlands", "Europe"),
+    "PL": ("Poland", "Europe"),
+    "IN": ("India", "Asia"),
+    "JP": ("Japan", "Asia"),
+}
 # status -> (counts as revenue, is a refund, counts toward GMV)
 STATUSES = {
     "completed": (True, False, True),

@@ -36,11 +36,17 @@ TIMESTAMP_PATTERNS = list(
 EMAIL_PATTERN = C.EMAIL_PATTERN
 MONEY = DecimalType(18, 2)
 TYPES: dict[str, DataType] = {
-    "string": StringType(), "long": LongType(), "double": DoubleType(),
-    "timestamp": TimestampType(), "enum": StringType(), "money": MONEY,
-    "currency": StringType(), "country": StringType(), "email": StringType(),
+    "string": StringType(),
+    "long": LongType(),
+    "double": DoubleType(),
+    "timestamp": TimestampType(),
+    "enum": StringType(),
+    "money": MONEY,
+    "currency": StringType(),
+    "country": StringType(),
+    "email": StringType(),
     "json": StringType(),
-}  # fmt: skip
+}
 EXTRA = "_extra"
 SOURCE = "source_file"
 DETAIL = "quarantine_detail"  # who, when and why, for rows quarantined by a whole-file rule
@@ -162,10 +168,13 @@ def clean(conformed: DataFrame, spec: dict) -> DataFrame:
     reason = F.concat_ws(",", *flags)
     # One select: the rules must see the incoming strings, not the typed columns.
     return conformed.select(
-        *typed, F.col(EXTRA), F.col(SOURCE), raw,
+        *typed,
+        F.col(EXTRA),
+        F.col(SOURCE),
+        raw,
         F.when(reason != "", reason).alias("quarantine_reason"),
         F.lit(None).cast("string").alias(DETAIL),
-    )  # fmt: skip
+    )
 
 
 def quarantine_files(cleaned: DataFrame, whole: dict[str, tuple[str, str]]) -> DataFrame:

@@ -34,12 +34,20 @@ def make_command(*args: str) -> list[str]:
 
 def make(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """A make target in the project, output captured; raises with it on failure."""
-    proc = subprocess.run(make_command(*args), cwd=ROOT, env=compose_env(),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    proc = subprocess.run(
+        make_command(*args),
+        cwd=ROOT,
+        env=compose_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if proc.returncode:
-        raise AssertionError(f"make {' '.join(args)} failed ({proc.returncode}):\n"
-                             f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")  # fmt: skip
+        raise AssertionError(
+            f"make {' '.join(args)} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -48,8 +56,15 @@ def compose(*args: str, timeout: float = 300) -> str:
     files = ["-f", "docker-compose.yml"]
     if os.environ.get("S3_SERVER") == "versitygw":
         files += ["-f", "docker/compose.versitygw.yml"]
-    proc = subprocess.run(["docker", "compose", *files, *args], cwd=ROOT, env=compose_env(),
-                          capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+    proc = subprocess.run(
+        ["docker", "compose", *files, *args],
+        cwd=ROOT,
+        env=compose_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if proc.returncode:
         raise AssertionError(f"docker compose {' '.join(args)}: {proc.stderr[-4000:]}")
     return proc.stdout
@@ -57,8 +72,11 @@ def compose(*args: str, timeout: float = 300) -> str:
 
 def stand_ins() -> list[str]:
     """The base images this run replaced with stand-ins (docker/standins), for the report."""
-    return sorted(f"{k}={v}" for k, v in os.environ.items()
-                  if k.endswith("_IMAGE") and "lakehouse-standin/" in v)  # fmt: skip
+    return sorted(
+        f"{k}={v}"
+        for k, v in os.environ.items()
+        if k.endswith("_IMAGE") and "lakehouse-standin/" in v
+    )
 
 
 def _port_taken(port: int) -> bool:
@@ -85,8 +103,10 @@ def stack(profile):
     }
     taken = [f"{name} {port}" for name, port in ports.items() if _port_taken(port)]
     if taken:
-        pytest.fail(f"ports the Compose stack publishes are in use ({', '.join(taken)}): stop "
-                    "the native services first (make services-down)")  # fmt: skip
+        pytest.fail(
+            f"ports the Compose stack publishes are in use ({', '.join(taken)}): stop "
+            "the native services first (make services-down)"
+        )
     compose("down", "--volumes", "--remove-orphans")
     started = time.monotonic()
     try:

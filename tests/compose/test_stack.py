@@ -44,9 +44,19 @@ def _services() -> dict[str, list[dict]]:
 
 def test_make_up_brings_every_service_healthy(stack):
     services = _services()
-    assert {"s3", "minio-init", "warehouse-db", "spark-master", "spark-worker", "airflow-db",
-            "airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer"} <= set(services)  # fmt: skip
+    assert {
+        "s3",
+        "minio-init",
+        "warehouse-db",
+        "spark-master",
+        "spark-worker",
+        "airflow-db",
+        "airflow-init",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    } <= set(services)
     assert len(services["spark-worker"]) == 2
     for name, containers in services.items():
         for c in containers:
@@ -70,8 +80,9 @@ def _wait_for_task(profile, task_id: str, deadline: float) -> str:
 
 
 def _inspect(container: str, template: str) -> str:
-    return subprocess.run(["docker", "inspect", "-f", template, container], check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return subprocess.run(
+        ["docker", "inspect", "-f", template, container], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _crash(service: str, index: int = 0) -> tuple[str, int]:
@@ -111,9 +122,15 @@ def finished_run(stack, profile):
     while SILVER runs, the scheduler while GOLD runs. Returns the manifest, the run id, the
     output of `make run` and its exit status."""
     manifest = pipeline.prepare_sample_run(profile)
-    run = subprocess.Popen(make_command("run"), cwd=ROOT, env=compose_env(),
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    run = subprocess.Popen(
+        make_command("run"),
+        cwd=ROOT,
+        env=compose_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + RUN_TIMEOUT_S
     try:
         run_id = _wait_for_task(profile, "bronze_to_silver", deadline)
@@ -126,8 +143,13 @@ def finished_run(stack, profile):
     finally:
         if run.poll() is None:
             run.kill()
-    return {"manifest": manifest, "run_id": run_id, "output": output, "exit": run.returncode,
-            "crashed": {"spark-worker": worker, "airflow-scheduler": scheduler}}  # fmt: skip
+    return {
+        "manifest": manifest,
+        "run_id": run_id,
+        "output": output,
+        "exit": run.returncode,
+        "crashed": {"spark-worker": worker, "airflow-scheduler": scheduler},
+    }
 
 
 def test_the_master_run_survives_a_crashed_spark_worker_and_scheduler(profile, finished_run):
@@ -169,19 +191,24 @@ def test_the_airflow_ui_shows_the_run_through_the_published_port(profile, finish
     """Chromium on the host logs in to the api-server container through its published port,
     sees the run and every task succeeded, and opens the run report from its extra link."""
     with chromium() as browser:
-        check_finished_run(browser, profile, finished_run["run_id"],
-                           ROOT / ".stack" / "compose" / "screenshots")  # fmt: skip
+        check_finished_run(
+            browser, profile, finished_run["run_id"], ROOT / ".stack" / "compose" / "screenshots"
+        )
 
 
 def test_make_down_and_up_keep_the_lake_and_the_warehouse(stack, profile):
     store = object_store(profile)
-    lake = {z: sorted(o.key for o in store.list(getattr(profile.zones, z)))
-            for z in ("bronze", "silver", "gold")}  # fmt: skip
+    lake = {
+        z: sorted(o.key for o in store.list(getattr(profile.zones, z)))
+        for z in ("bronze", "silver", "gold")
+    }
     warehouse = warehouse_tables(profile, profile.warehouse.analyst)
     assert all(lake.values()) and any(warehouse.values())
     make("down", timeout=600)
     make("up", timeout=1200)
     store = object_store(profile)
-    assert {z: sorted(o.key for o in store.list(getattr(profile.zones, z)))
-            for z in ("bronze", "silver", "gold")} == lake  # fmt: skip
+    assert {
+        z: sorted(o.key for o in store.list(getattr(profile.zones, z)))
+        for z in ("bronze", "silver", "gold")
+    } == lake
     assert warehouse_tables(profile, profile.warehouse.analyst) == warehouse

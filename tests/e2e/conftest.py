@@ -143,8 +143,14 @@ def run_times():
                 tasks[ti["task_id"]] = round(max(took, tasks.get(ti["task_id"], 0)), 1)
         end = run["end_date"]
         wall = (_when(end) - _when(run["start_date"])).total_seconds() if end else None
-        table.append({"run_id": run["run_id"], "state": run["state"],
-                      "wall_s": wall and round(wall, 1), "tasks_s": tasks})  # fmt: skip
+        table.append(
+            {
+                "run_id": run["run_id"],
+                "state": run["state"],
+                "wall_s": wall and round(wall, 1),
+                "tasks_s": tasks,
+            }
+        )
     path = stack_dir() / profile.name / "e2e-run-times.json"
     path.write_text(json.dumps(table, indent=2))
     RUN_TIMES.extend(table)
@@ -154,8 +160,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if RUN_TIMES:
         terminalreporter.section("master runs of this group (.stack/local/e2e-run-times.json)")
         for row in RUN_TIMES:
-            terminalreporter.line(f"{row['run_id']} {row['state']} {row['wall_s']}s "
-                                  f"{row['tasks_s']}")  # fmt: skip
+            terminalreporter.line(
+                f"{row['run_id']} {row['state']} {row['wall_s']}s {row['tasks_s']}"
+            )
 
 
 def _when(value: str):

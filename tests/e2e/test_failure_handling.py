@@ -83,7 +83,11 @@ def test_the_run_summary_records_the_failure(profile, failed_run):
         store.get(profile.zones.metrics, f"runs/{run_key(failed_run)}/summary.json")
     )
     assert summary["failed_tasks"] == [
-        "bronze_to_silver", "load_warehouse", "silver_to_gold", "validate_warehouse"]  # fmt: skip
+        "bronze_to_silver",
+        "load_warehouse",
+        "silver_to_gold",
+        "validate_warehouse",
+    ]
     (check,) = summary["failed_checks"]["bronze_to_silver"]
     assert check["check"] == "error_rate" and check["dataset"] == "events"
     assert check["observed"] == pytest.approx(0.9)
@@ -124,8 +128,10 @@ def test_a_run_past_its_deadline_sends_a_late_alert(profile, smtp, failed_run):
 
     minutes = load_pipelines().master.deadline_minutes
     if minutes > 1:
-        pytest.fail(f"deadline is {minutes:g} min: start the stack with "
-                    f"LAKEHOUSE_DEADLINE_MINUTES=0.5 to see it fire within a test run")  # fmt: skip
+        pytest.fail(
+            f"deadline is {minutes:g} min: start the stack with "
+            f"LAKEHOUSE_DEADLINE_MINUTES=0.5 to see it fire within a test run"
+        )
     deadline = time.monotonic() + 120
     late = []
     while time.monotonic() < deadline and not late:

@@ -49,8 +49,13 @@ def runs(profile):
         pipeline.wait_for_run(profile, first, timeout=RUN_TIMEOUT_S)
         gold = gold_export_tables(profile)
         loaded = warehouse_tables(profile, profile.warehouse.analyst)
-        yield {"manifest": manifest, "first": first, "second": second, "gold": gold,
-               "warehouse": loaded}  # fmt: skip
+        yield {
+            "manifest": manifest,
+            "first": first,
+            "second": second,
+            "gold": gold,
+            "warehouse": loaded,
+        }
     finally:  # later modules must not meet a running master (its failure is the test's)
         with contextlib.suppress(pipeline.PipelineError):
             pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
@@ -96,8 +101,12 @@ def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, ru
     pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
     (task,) = busy
     tries = assert_retried_after_kill(profile, second, task)
-    print({"killed_in": task, "tries": [(t["try_number"], t["state"], t["start_date"],
-                                         t["end_date"]) for t in tries]})  # fmt: skip
+    print(
+        {
+            "killed_in": task,
+            "tries": [(t["try_number"], t["state"], t["start_date"], t["end_date"]) for t in tries],
+        }
+    )
 
 
 def test_raw_is_empty_and_every_file_landed_where_expected(profile, finished_run):
@@ -106,8 +115,9 @@ def test_raw_is_empty_and_every_file_landed_where_expected(profile, finished_run
     assert list(store.list(profile.zones.raw)) == []
     expected = {
         f"{f['dataset']}/{Path(f['path']).name}": (f["expect"], f.get("reason"))
-        for b in manifest["batches"] for f in b["files"]
-    }  # fmt: skip
+        for b in manifest["batches"]
+        for f in b["files"]
+    }
     log = [r for ds in DATASETS for r in ingest.read_log(store, profile.zones.bronze, ds)]
     assert {r["source_key"]: (r["outcome"], r["reason"]) for r in log} == expected
     for record in log:
@@ -120,8 +130,9 @@ def test_operational_tables_reached_bronze(profile, finished_run):
     manifest, run_id = finished_run
     metrics = stage_metrics(profile, run_id, "db_to_bronze")
     # All batches were loaded before the run: the first read sees each table's final rows.
-    assert {t["table"]: t["rows_inserted"] for t in metrics["tables"]} == manifest[
-        "operational"]["final_rows"]  # fmt: skip
+    assert {t["table"]: t["rows_inserted"] for t in metrics["tables"]} == manifest["operational"][
+        "final_rows"
+    ]
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -146,11 +157,16 @@ def test_bronze_branches_ran_in_parallel_and_the_summary_was_written(profile, fi
     db = next(r for r in rows if r["task_id"] == "db_to_bronze")
     files = [r for r in rows if r["task_id"] == "raw_to_bronze"]
     assert len(files) == len(DATASETS)
-    overlapping = [f for f in files if _when(f["start_date"]) < _when(db["end_date"])
-                   and _when(db["start_date"]) < _when(f["end_date"])]  # fmt: skip
+    overlapping = [
+        f
+        for f in files
+        if _when(f["start_date"]) < _when(db["end_date"])
+        and _when(db["start_date"]) < _when(f["end_date"])
+    ]
     assert overlapping, "no file ingestion overlapped the operational DB branch"
-    summary = json.loads(object_store(profile).get(
-        profile.zones.metrics, f"runs/{run_key(run_id)}/summary.json"))  # fmt: skip
+    summary = json.loads(
+        object_store(profile).get(profile.zones.metrics, f"runs/{run_key(run_id)}/summary.json")
+    )
     assert summary["failed_tasks"] == [] and summary["failed_checks"] == {}
     assert set(summary["rows"]["gold"]) >= {"fact_events", "daily_revenue"}
     assert summary["rows"]["silver"]["events"]["rows_read"] > 0
@@ -163,10 +179,18 @@ def test_orchestration_overhead_is_measured(profile, finished_run):
     rows = pipeline.task_instances(profile, MASTER_DAG_ID, run_id)
     run = pipeline.get_run(profile, MASTER_DAG_ID, run_id)
     wall = (_when(run["end_date"]) - _when(run["start_date"])).total_seconds()
-    tasks = sum((_when(r["end_date"]) - _when(r["start_date"])).total_seconds() for r in rows
-                if r["start_date"] and r["end_date"])  # fmt: skip
-    out = {"run_id": run_id, "wall_s": round(wall, 1), "sum_of_task_s": round(tasks, 1),
-           "overhead_s": round(wall - tasks, 1), "task_instances": len(rows)}  # fmt: skip
+    tasks = sum(
+        (_when(r["end_date"]) - _when(r["start_date"])).total_seconds()
+        for r in rows
+        if r["start_date"] and r["end_date"]
+    )
+    out = {
+        "run_id": run_id,
+        "wall_s": round(wall, 1),
+        "sum_of_task_s": round(tasks, 1),
+        "overhead_s": round(wall - tasks, 1),
+        "task_instances": len(rows),
+    }
     path = stack_dir() / profile.name / "orchestration_overhead.json"
     path.write_text(json.dumps(out, indent=2))
     print(out)
@@ -218,10 +242,14 @@ def test_a_second_trigger_waits_for_the_first_and_the_rerun_changes_nothing(prof
     assert _when(second["start_date"]) >= _when(first["end_date"]), (first, second)
     gold = gold_export_tables(profile)
     assert {t: content_hash(r) for t, r in gold.items()} == {
-        t: content_hash(r) for t, r in runs["gold"].items()}  # fmt: skip
+        t: content_hash(r) for t, r in runs["gold"].items()
+    }
     assert all(gold.values()), "a gold table is empty"
     assert warehouse_tables(profile, profile.warehouse.analyst) == runs["warehouse"]
-    summary = json.loads(object_store(profile).get(
-        profile.zones.metrics, f"runs/{run_key(runs['second'])}/summary.json"))  # fmt: skip
+    summary = json.loads(
+        object_store(profile).get(
+            profile.zones.metrics, f"runs/{run_key(runs['second'])}/summary.json"
+        )
+    )
     # Nothing new reached SILVER: every dataset read no rows.
     assert all(not d.get("rows_read") for d in summary["rows"]["silver"].values()), summary

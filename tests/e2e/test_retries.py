@@ -31,8 +31,10 @@ def _times(log: Path) -> tuple[datetime, datetime]:
 def test_an_outage_is_retried_with_backoff_and_nothing_is_lost(profile):
     delay = load_pipelines().defaults.retry_delay_seconds
     if delay > 30:
-        pytest.fail(f"retry delay is {delay:g}s: start the stack with "
-                    f"LAKEHOUSE_RETRY_DELAY_SECONDS=5 (as make test does)")  # fmt: skip
+        pytest.fail(
+            f"retry delay is {delay:g}s: start the stack with "
+            f"LAKEHOUSE_RETRY_DELAY_SECONDS=5 (as make test does)"
+        )
     manifest = pipeline.prepare_sample_run(profile, batches=(1,))
     pipeline.wait_for_dag(profile)
     stack = Stack(profile)
@@ -44,8 +46,10 @@ def test_an_outage_is_retried_with_backoff_and_nothing_is_lost(profile):
         # Any mapped instance's first failure (task_states keeps one instance per task id).
         def ingestion_failed() -> bool:
             rows = pipeline.task_instances(profile, MASTER_DAG_ID, run_id)
-            return any(r["task_id"] == "raw_to_bronze" and r["state"] in ("up_for_retry", "failed")
-                       for r in rows)  # fmt: skip
+            return any(
+                r["task_id"] == "raw_to_bronze" and r["state"] in ("up_for_retry", "failed")
+                for r in rows
+            )
 
         while not ingestion_failed():
             assert time.monotonic() < deadline, "ingestion did not fail while S3 was down"
@@ -66,7 +70,10 @@ def test_an_outage_is_retried_with_backoff_and_nothing_is_lost(profile):
         assert gap >= delay * 0.9, f"{folder.name}: retry {gap:.1f}s after the failure"  # backoff
 
     store = object_store(profile)
-    expected = {f"events/{Path(f['path']).name}": f["expect"]
-                for f in manifest["batches"][0]["files"] if f["dataset"] == "events"}  # fmt: skip
+    expected = {
+        f"events/{Path(f['path']).name}": f["expect"]
+        for f in manifest["batches"][0]["files"]
+        if f["dataset"] == "events"
+    }
     log = ingest.read_log(store, profile.zones.bronze, "events")
     assert {r["source_key"]: r["outcome"] for r in log} == expected

@@ -95,19 +95,25 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
     before = len(moto.requests())
 
     env = {
-        **os.environ, **moto.aws_env(), **airflow_connections(profile),
-        "LAKEHOUSE_PROFILE": "aws", "LAKEHOUSE_RETRIES": "0",
+        **os.environ,
+        **moto.aws_env(),
+        **airflow_connections(profile),
+        "LAKEHOUSE_PROFILE": "aws",
+        "LAKEHOUSE_RETRIES": "0",
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(TESTS.parent / "airflow" / "dags"),
-    }  # fmt: skip
+    }
     out = tmp_path / "run.json"
     proc = subprocess.run(
         [sys.executable, str(TESTS / "dag_inprocess.py"), MASTER_DAG_ID, str(out)],
-        env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0 and out.is_file(), proc.stderr[-4000:] + proc.stdout[-4000:]
     result = json.loads(out.read_text())
     assert result["state"] == "success", (result, proc.stdout[-8000:])
@@ -122,16 +128,19 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
     # S3: RAW listed and read, BRONZE written, RAW emptied.
     listed_raw = first(lambda e: e[0] == "S3" and e[1] == "GET" and e[2].startswith(f"{raw}?"))
     wrote_bronze = first(lambda e: e[0] == "S3" and e[1] == "PUT" and e[2].startswith(bronze))
-    deleted_raw = [e[2] for e in events if e[0] == "S3" and e[1] == "DELETE"
-                   and e[2].startswith(f"{raw}/")]  # fmt: skip
+    deleted_raw = [
+        e[2] for e in events if e[0] == "S3" and e[1] == "DELETE" and e[2].startswith(f"{raw}/")
+    ]
     assert sorted(deleted_raw) == sorted(f"{raw}/{key}" for key in dropped)
     ingested = {Path(f["path"]).name for f in manifest["batches"][0]["files"]}
     assert {Path(k).name for k in dropped} == ingested
 
     # Glue: the two Spark jobs, in order, with the local run's arguments.
     starts = [(i, e[2]) for i, e in enumerate(events) if e[:2] == ("AWSGlue", "StartJobRun")]
-    assert [s["JobName"] for _, s in starts] == ["lakehouse-bronze-to-silver",
-                                                 "lakehouse-silver-to-gold"]  # fmt: skip
+    assert [s["JobName"] for _, s in starts] == [
+        "lakehouse-bronze-to-silver",
+        "lakehouse-silver-to-gold",
+    ]
     run_key = result["run_id"].replace(":", "-").replace("+", "_")
     local = _local_job_args()
     for task_id, (_, start) in zip(SPARK_TASKS, starts, strict=True):
@@ -139,15 +148,23 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
         assert start["Arguments"]["--silver_root"] == f"s3://{profile.zones.silver}"
 
     # Redshift Data API: stage + COPY per table, staged figures, one-batch swap, live figures.
-    data_api = [(i, e[1], e[2]) for i, e in enumerate(events) if e[0] == "RedshiftData"
-                and e[1] in ("ExecuteStatement", "BatchExecuteStatement")]  # fmt: skip
+    data_api = [
+        (i, e[1], e[2])
+        for i, e in enumerate(events)
+        if e[0] == "RedshiftData" and e[1] in ("ExecuteStatement", "BatchExecuteStatement")
+    ]
     tables = sorted(warehouse_sql.table_defs())
-    assert [a for _, a, _ in data_api] == (["BatchExecuteStatement"] * len(tables) + [
-        "ExecuteStatement", "BatchExecuteStatement", "ExecuteStatement"])  # fmt: skip
+    assert [a for _, a, _ in data_api] == (
+        ["BatchExecuteStatement"] * len(tables)
+        + ["ExecuteStatement", "BatchExecuteStatement", "ExecuteStatement"]
+    )
     wh = profile.warehouse
     for _, _, params in data_api:
         assert (params["WorkgroupName"], params["Database"], params["SecretArn"]) == (
-            wh.workgroup, wh.database, wh.secret_arn)  # fmt: skip
+            wh.workgroup,
+            wh.database,
+            wh.secret_arn,
+        )
     for name, (_, _, params) in zip(tables, data_api, strict=False):
         copy = params["Sqls"][-1]
         assert copy.startswith(f'COPY "{wh.schema_name}"."{name}__staging"'), copy

@@ -27,25 +27,47 @@ def test_full_then_incremental(s3_spark, s3_profile, source, run_id):
     props = {"user": db.user, "password": db.password, "driver": "org.postgresql.Driver"}
     bronze_root = s3_profile.spark_uri("bronze", f"_it/{run_id}").rstrip("/")
     specs = [
-        {"table": "products", "schema": schema, "mode": "incremental",
-         "watermark": "updated_at", "key": ["product_id"], "read_partitions": 1},
-        {"table": "shipments", "schema": schema, "mode": "incremental",
-         "watermark": "updated_at", "key": ["shipment_id"], "read_partitions": 3},
-        {"table": "inventory", "schema": schema, "mode": "full",
-         "watermark": None, "key": ["product_id", "warehouse_id"], "read_partitions": 1},
-    ]  # fmt: skip
+        {
+            "table": "products",
+            "schema": schema,
+            "mode": "incremental",
+            "watermark": "updated_at",
+            "key": ["product_id"],
+            "read_partitions": 1,
+        },
+        {
+            "table": "shipments",
+            "schema": schema,
+            "mode": "incremental",
+            "watermark": "updated_at",
+            "key": ["shipment_id"],
+            "read_partitions": 3,
+        },
+        {
+            "table": "inventory",
+            "schema": schema,
+            "mode": "full",
+            "watermark": None,
+            "key": ["product_id", "warehouse_id"],
+            "read_partitions": 1,
+        },
+    ]
     ops = manifest["operational"]["batches"]
 
     load_batch(db.dsn(), data / "batch-01", schema)
-    first = {s["table"]: db_to_bronze.ingest_table(s3_spark, url, props, s, bronze_root, "b1")
-             for s in specs}  # fmt: skip
+    first = {
+        s["table"]: db_to_bronze.ingest_table(s3_spark, url, props, s, bronze_root, "b1")
+        for s in specs
+    }
     for table in ("products", "shipments"):
         assert first[table]["rows_inserted"] == ops[0]["upserted"][table]
         assert first[table]["since"] is None and first[table]["watermark"]
 
     load_batch(db.dsn(), data / "batch-02", schema)
-    second = {s["table"]: db_to_bronze.ingest_table(s3_spark, url, props, s, bronze_root, "b2")
-              for s in specs}  # fmt: skip
+    second = {
+        s["table"]: db_to_bronze.ingest_table(s3_spark, url, props, s, bronze_root, "b2")
+        for s in specs
+    }
     for table in ("products", "shipments"):
         # >= the mark re-reads the rows at the mark itself; the MERGE keeps them out.
         assert second[table]["rows_inserted"] == ops[1]["upserted"][table], table

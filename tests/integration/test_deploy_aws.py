@@ -34,12 +34,19 @@ def test_dry_run_only_reads(aws):
     profile, server, _ = aws
     calls = deploy.deploy(profile, dry_run=True)
     kinds = sorted({(c.service, c.operation) for c in calls})
-    assert kinds == [("glue", "create_job"), ("redshift-data", "batch_execute_statement"),
-                     ("s3", "create_bucket"), ("s3", "put_object")]  # fmt: skip
+    assert kinds == [
+        ("glue", "create_job"),
+        ("redshift-data", "batch_execute_statement"),
+        ("s3", "create_bucket"),
+        ("s3", "put_object"),
+    ]
     buckets = [c.params["Bucket"] for c in calls if c.operation == "create_bucket"]
     assert buckets == [profile.spark.artifacts_bucket, *profile.bucket_names]
-    assert all(c.params["CreateBucketConfiguration"] == {"LocationConstraint": "eu-west-1"}
-               for c in calls if c.operation == "create_bucket")  # fmt: skip
+    assert all(
+        c.params["CreateBucketConfiguration"] == {"LocationConstraint": "eu-west-1"}
+        for c in calls
+        if c.operation == "create_bucket"
+    )
     assert server.mutations() == []
     assert all(c.describe() for c in calls)
 
@@ -48,8 +55,11 @@ def test_deploy_then_a_second_deploy_changes_nothing(aws):
     profile, server, s3 = aws
     bucket = profile.spark.artifacts_bucket
     first = deploy.deploy(profile)
-    created = [json.loads(r["body"]) for r in server.requests()
-               if r["headers"].get("X-Amz-Target") == "AWSGlue.CreateJob"]  # fmt: skip
+    created = [
+        json.loads(r["body"])
+        for r in server.requests()
+        if r["headers"].get("X-Amz-Target") == "AWSGlue.CreateJob"
+    ]
     # No operational source on the aws profile: no db_to_bronze job (the DAG has none either).
     assert [c["Name"] for c in created] == [
         "lakehouse-bronze-to-silver",
@@ -97,15 +107,34 @@ def test_the_library_zip_is_reproducible_and_importable(tmp_path):
     path = tmp_path / "spark_jobs.zip"
     path.write_bytes(deploy.library_zip())
     names = zipfile.ZipFile(path).namelist()
-    assert {"spark_jobs/__init__.py", "spark_jobs/runtime.py", "spark_jobs/gold/marts.py",
-            "spark_jobs/silver/transforms.py"} <= set(names)  # fmt: skip
+    assert {
+        "spark_jobs/__init__.py",
+        "spark_jobs/runtime.py",
+        "spark_jobs/gold/marts.py",
+        "spark_jobs/silver/transforms.py",
+    } <= set(names)
 
 
 def test_the_jobs_parse_the_argument_vector_glue_passes():
-    argv = ["/tmp/glue/bronze_to_silver.py", "--JOB_ID", "j_0123", "--JOB_RUN_ID", "jr_0456",
-            "--job-bookmark-option", "job-bookmark-disable", "--TempDir", "s3://t/tmp",
-            "--JOB_NAME", "lakehouse-bronze-to-silver", "--specs", '[{"dataset": "events"}]',
-            "--batch_id", "manual__2026-11-26T07-00-00_00-00"]  # fmt: skip
+    argv = [
+        "/tmp/glue/bronze_to_silver.py",
+        "--JOB_ID",
+        "j_0123",
+        "--JOB_RUN_ID",
+        "jr_0456",
+        "--job-bookmark-option",
+        "job-bookmark-disable",
+        "--TempDir",
+        "s3://t/tmp",
+        "--JOB_NAME",
+        "lakehouse-bronze-to-silver",
+        "--specs",
+        '[{"dataset": "events"}]',
+        "--batch_id",
+        "manual__2026-11-26T07-00-00_00-00",
+    ]
     args = parse_args("bronze_to_silver", ["specs", "batch_id"], argv)
-    assert args == {"specs": '[{"dataset": "events"}]',
-                    "batch_id": "manual__2026-11-26T07-00-00_00-00"}  # fmt: skip
+    assert args == {
+        "specs": '[{"dataset": "events"}]',
+        "batch_id": "manual__2026-11-26T07-00-00_00-00",
+    }

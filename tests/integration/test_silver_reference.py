@@ -77,11 +77,15 @@ def test_gold_figures_from_silver_match(silver_run):
     dau = {str(r.event_date): r.dau for r in daily.collect()}
     assert dau == MANIFEST["gold"]["daily_active_users"]
     txns = spark.read.format("delta").load(f"{silver}/transactions").where("status = 'completed'")
-    revenue = {r.currency: str(r.total) for r in
-               txns.groupBy("currency").agg(F.sum("amount").alias("total")).collect()}  # fmt: skip
+    revenue = {
+        r.currency: str(r.total)
+        for r in txns.groupBy("currency").agg(F.sum("amount").alias("total")).collect()
+    }
     assert revenue == MANIFEST["gold"]["net_revenue_by_currency"]
-    orders = {str(r.d): r["count"] for r in
-              txns.groupBy(F.to_date("transaction_ts").alias("d")).count().collect()}  # fmt: skip
+    orders = {
+        str(r.d): r["count"]
+        for r in txns.groupBy(F.to_date("transaction_ts").alias("d")).count().collect()
+    }
     assert orders == MANIFEST["gold"]["orders_per_day"]
 
 
@@ -115,9 +119,13 @@ def test_rerun_with_nothing_new_changes_nothing(silver_run):
 def test_gold_marts_match_the_manifest(gold):
     _, tables = gold
     figures = MANIFEST["gold"]
-    revenue = {r.currency: str(r.net) for r in
-               tables["daily_revenue"].groupBy("currency").agg(F.sum("net").alias("net"))
-               .collect()}  # fmt: skip
+    revenue = {
+        r.currency: str(r.net)
+        for r in tables["daily_revenue"]
+        .groupBy("currency")
+        .agg(F.sum("net").alias("net"))
+        .collect()
+    }
     assert revenue == figures["net_revenue_by_currency"]
     dau = {str(r.activity_date): r.active_users for r in tables["daily_active_users"].collect()}
     assert dau == figures["daily_active_users"]

@@ -47,12 +47,16 @@ def wh(pg_profile: Profile, run_id: str, tmp_path):
 
 def daily(n: int, start: date = date(2026, 1, 1), bump: int = 0) -> pa.Table:
     """n distinct (event_date, event_type) rows."""
-    return pa.table({
-        "event_date": pa.array([start + timedelta(days=i // 1000) for i in range(n)], pa.date32()),
-        "event_type": [f"type_{i % 1000}" for i in range(n)],
-        "event_count": pa.array([i % 97 + 1 + bump for i in range(n)], pa.int64()),
-        "unique_users": pa.array([i % 13 + 1 for i in range(n)], pa.int64()),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "event_date": pa.array(
+                [start + timedelta(days=i // 1000) for i in range(n)], pa.date32()
+            ),
+            "event_type": [f"type_{i % 1000}" for i in range(n)],
+            "event_count": pa.array([i % 97 + 1 + bump for i in range(n)], pa.int64()),
+            "unique_users": pa.array([i % 13 + 1 for i in range(n)], pa.int64()),
+        }
+    )
 
 
 def write_export(profile: Profile, data: pa.Table, table: str = TABLE) -> None:
@@ -116,8 +120,9 @@ def test_a_staged_table_that_differs_from_gold_is_not_swapped(wh):
         def stage(self, export):
             super().stage(export)
             staging = f'"{self.schema}"."{TABLE}__staging"'
-            self.execute([f"DELETE FROM {staging} WHERE ctid IN "
-                          f"(SELECT ctid FROM {staging} LIMIT 1)"])  # fmt: skip
+            self.execute(
+                [f"DELETE FROM {staging} WHERE ctid IN (SELECT ctid FROM {staging} LIMIT 1)"]
+            )
 
     write_export(wh, daily(4, start=date(2026, 3, 1)))
     with pytest.raises(warehouse.ValidationFailed, match=r"daily_event_counts\.rows: staging 3"):

@@ -51,9 +51,12 @@ def _aws_profile(moto, gold_export: Profile, monkeypatch) -> tuple[Profile, obje
         monkeypatch.setenv(key, value)
     profile = load_profile("aws")
     store = S3Store(
-        kind="s3", endpoint_url=moto.endpoint, region="eu-west-1",
-        access_key_id="testing", secret_access_key="testing",
-    )  # fmt: skip
+        kind="s3",
+        endpoint_url=moto.endpoint,
+        region="eu-west-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
     profile = profile.model_copy(update={"object_store": store})
     assert isinstance(profile.warehouse, RedshiftWarehouse)
     s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name="eu-west-1")
@@ -83,7 +86,9 @@ def test_load_issues_the_exact_data_api_calls(aws, moto):
         assert call.params["Database"] == DATABASE
         assert call.params["SecretArn"] == SECRET
     assert [c.action for c in calls] == ["BatchExecuteStatement"] * len(tables) + [
-        "ExecuteStatement", "BatchExecuteStatement"]  # fmt: skip
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+    ]
 
     schema = profile.warehouse.schema_name
     for name, call in zip(tables, calls, strict=False):  # stage: drop, create, COPY
@@ -96,14 +101,18 @@ def test_load_issues_the_exact_data_api_calls(aws, moto):
             f"FROM 's3://{GOLD_BUCKET}/_manifests/{name}.manifest'\n"
             f"IAM_ROLE '{COPY_ROLE}'\nFORMAT AS PARQUET\nMANIFEST"
         )
-        manifest = json.loads(s3.get_object(Bucket=GOLD_BUCKET, Key=f"_manifests/{name}.manifest")
-                              ["Body"].read())  # fmt: skip
+        manifest = json.loads(
+            s3.get_object(Bucket=GOLD_BUCKET, Key=f"_manifests/{name}.manifest")["Body"].read()
+        )
         listed = s3.list_objects_v2(Bucket=GOLD_BUCKET, Prefix=f"_export/{name}/")["Contents"]
         assert manifest["entries"] == [
-            {"url": f"s3://{GOLD_BUCKET}/{o['Key']}", "mandatory": True,
-             "meta": {"content_length": o["Size"]}}
+            {
+                "url": f"s3://{GOLD_BUCKET}/{o['Key']}",
+                "mandatory": True,
+                "meta": {"content_length": o["Size"]},
+            }
             for o in sorted(listed, key=lambda o: o["Key"])
-        ]  # fmt: skip
+        ]
 
     figures_sql = calls[len(tables)].params["Sql"]
     assert figures_sql == warehouse_sql.figures_query(

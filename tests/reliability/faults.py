@@ -17,8 +17,10 @@ def _spark_task(profile: Profile, task_id: str, batch_id: str):
     from lakehouse.orchestration.dags import build_master
 
     task = build_master(profile, load_registry(), load_pipelines()).get_task(task_id)
-    args = [a if "{{" not in a else a.split("{{")[0] + batch_id + a.split("}}")[-1]
-            for a in task.application_args]  # fmt: skip
+    args = [
+        a if "{{" not in a else a.split("{{")[0] + batch_id + a.split("}}")[-1]
+        for a in task.application_args
+    ]
     return task, args
 
 
@@ -33,12 +35,26 @@ def spark_submit(profile: Profile, task_id: str, batch_id: str, log) -> subproce
 
     task, args = _spark_task(profile, task_id, batch_id)
     confs = [x for k, v in task.conf.items() for x in ("--conf", f"{k}={v}")]
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", profile.spark.master,
-           *confs, "--jars", task.jars, "--name", f"reliability.{task_id}",
-           task.application, *args]  # fmt: skip
+    cmd = [
+        str(Path(sys.executable).parent / "spark-submit"),
+        "--master",
+        profile.spark.master,
+        *confs,
+        "--jars",
+        task.jars,
+        "--name",
+        f"reliability.{task_id}",
+        task.application,
+        *args,
+    ]
     out = open(log, "w")  # noqa: SIM115 - the child owns it until it exits
-    return subprocess.Popen(cmd, env=airflow_environment(profile), start_new_session=True,
-                            stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    return subprocess.Popen(
+        cmd,
+        env=airflow_environment(profile),
+        start_new_session=True,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def run_in_process(spark, profile: Profile, task_id: str, batch_id: str) -> dict:
@@ -71,8 +87,10 @@ def _wait(what: str, ready, proc: subprocess.Popen, log, timeout: float = 60) ->
     while not ready():
         if proc.poll() is not None or time.monotonic() > deadline:
             state = f"exited {proc.returncode}" if proc.poll() is not None else "not ready"
-            raise RuntimeError(f"{what} {state} after start; its log {log}:\n"
-                               f"{Path(log).read_text(errors='replace')[-3000:]}")  # fmt: skip
+            raise RuntimeError(
+                f"{what} {state} after start; its log {log}:\n"
+                f"{Path(log).read_text(errors='replace')[-3000:]}"
+            )
         time.sleep(0.2)
 
 
@@ -98,18 +116,24 @@ class ThrowawayPostgres:
         self.bindir = pg_bindir(base)
         self.proc: subprocess.Popen | None = None
         update = {"port": self.port, "host": "127.0.0.1"}
-        self.profile = base.model_copy(update={
-            "warehouse": base.warehouse.model_copy(update=update),
-            "source_db": base.source_db.model_copy(update=update) if base.source_db else None,
-        })  # fmt: skip
+        self.profile = base.model_copy(
+            update={
+                "warehouse": base.warehouse.model_copy(update=update),
+                "source_db": base.source_db.model_copy(update=update) if base.source_db else None,
+            }
+        )
 
     def start(self) -> None:
         from lakehouse.platform.services import pg_initdb, pg_ready, pg_server_command
 
         pg_initdb(self.bindir, self.data)
-        self.proc = subprocess.Popen(pg_server_command(self.bindir, self.data, self.port),
-                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
-                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            pg_server_command(self.bindir, self.data, self.port),
+            stdout=open(self.log, "ab"),  # noqa: SIM115 - the server outlives this call
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _wait("throwaway PostgreSQL", lambda: pg_ready(self.data, self.port), self.proc, self.log)
 
     def bootstrap(self) -> None:
@@ -162,8 +186,13 @@ class ThrowawayS3:
 
         self.root.mkdir(parents=True, exist_ok=True)
         cmd = versitygw_command(self.profile.object_store, self.port, self.root)
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
-                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=open(self.log, "ab"),  # noqa: SIM115 - the server outlives this call
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _wait("throwaway versitygw", lambda: s3_healthy(self.port), self.proc, self.log, 30)
 
     def stop(self) -> None:
@@ -233,6 +262,9 @@ def gold_export_tables(profile) -> dict[str, list[tuple]]:
     from lakehouse import warehouse
     from lakehouse.warehouse import sql as warehouse_sql
 
-    return {name: rows_sorted(tuple(r.values())
-                              for r in warehouse.read_export(profile, name).to_pylist())
-            for name in sorted(warehouse_sql.table_defs())}  # fmt: skip
+    return {
+        name: rows_sorted(
+            tuple(r.values()) for r in warehouse.read_export(profile, name).to_pylist()
+        )
+        for name in sorted(warehouse_sql.table_defs())
+    }

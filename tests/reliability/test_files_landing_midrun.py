@@ -30,11 +30,17 @@ def land_slowly(profile, files: dict[str, bytes], started: threading.Event, log:
         parts = []
         for number, at in enumerate(range(0, len(body), PART), start=1):
             time.sleep(0.4)
-            etag = s3.upload_part(Bucket=profile.zones.raw, Key=key, UploadId=upload,
-                                  PartNumber=number, Body=body[at:at + PART])["ETag"]  # fmt: skip
+            etag = s3.upload_part(
+                Bucket=profile.zones.raw,
+                Key=key,
+                UploadId=upload,
+                PartNumber=number,
+                Body=body[at : at + PART],
+            )["ETag"]
             parts.append({"PartNumber": number, "ETag": etag})
-        s3.complete_multipart_upload(Bucket=profile.zones.raw, Key=key, UploadId=upload,
-                                     MultipartUpload={"Parts": parts})  # fmt: skip
+        s3.complete_multipart_upload(
+            Bucket=profile.zones.raw, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+        )
         log.append((key, time.monotonic()))
 
 
@@ -69,6 +75,11 @@ def test_files_landing_mid_run_are_taken_whole_by_this_run_or_the_next(lake):
         assert whole == sources[record["source_key"]], record["target_key"]
     assert not list(store.list(profile.zones.raw, f"{DATASET}/"))
     late_in_first = [r["source_key"] for r in first["files"] if r["source_key"] in late]
-    print({"run_s": round(run_ended - run_started, 2), "first_run_files": len(first["files"]),
-           "late_files_in_first_run": len(late_in_first), "second_run_files":
-           len(second["files"])})  # fmt: skip
+    print(
+        {
+            "run_s": round(run_ended - run_started, 2),
+            "first_run_files": len(first["files"]),
+            "late_files_in_first_run": len(late_in_first),
+            "second_run_files": len(second["files"]),
+        }
+    )

@@ -70,7 +70,7 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
                 + "\n"
             ).encode(),
             "too_large",
-        ),  # fmt: skip
+        ),
         "latin1.csv": ("event_id,country\ne1,España\n".encode("latin-1"), "unreadable_encoding"),
         "nul.csv": (b"event_id,country\ne1,\x00\x00\n", "unreadable_encoding"),
         "footer.parquet": (_corrupt_footer_parquet(), "corrupt_parquet"),
@@ -100,13 +100,20 @@ def test_every_hostile_file_is_quarantined_with_its_reason_and_good_files_pass(l
     assert landed == set(files), landed ^ set(files)
 
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD], input=profile.model_dump_json(by_alias=True), cwd=tmp_path,
-        capture_output=True, text=True, timeout=900, env={**os.environ},
-    )  # fmt: skip
+        [sys.executable, "-c", CHILD],
+        input=profile.model_dump_json(by_alias=True),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ},
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"\nhostile corpus: {len(files)} files, {summary['bytes'] / 2**20:.0f} MiB, "
-          f"wall {summary['wall_s']} s, peak RSS {summary['peak_rss_mib']} MiB")  # fmt: skip
+    print(
+        f"\nhostile corpus: {len(files)} files, {summary['bytes'] / 2**20:.0f} MiB, "
+        f"wall {summary['wall_s']} s, peak RSS {summary['peak_rss_mib']} MiB"
+    )
 
     outcomes = {f["source_key"].removeprefix("events/"): f for f in summary["files"]}
     assert set(outcomes) == set(files)

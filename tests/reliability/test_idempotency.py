@@ -25,8 +25,10 @@ SPECS = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json()
 
 
 def lake_hashes(spark, lake) -> dict[str, dict]:
-    return {zone: delta_hashes(spark, lake.root / getattr(lake.profile.zones, zone))
-            for zone in ("silver", "gold")}  # fmt: skip
+    return {
+        zone: delta_hashes(spark, lake.root / getattr(lake.profile.zones, zone))
+        for zone in ("silver", "gold")
+    }
 
 
 def test_a_backfill_redrop_and_the_silver_gold_rerun_change_nothing(spark, reference_gold):
@@ -41,8 +43,11 @@ def test_a_backfill_redrop_and_the_silver_gold_rerun_change_nothing(spark, refer
     before = lake_hashes(spark, lake)
     export_before = gold_export_tables(lake.profile)
     bronze_before = {o.key for o in store.list(zones.bronze) if ingest.LOG_PREFIX not in o.key}
-    first = {r["source_key"]: r["outcome"]
-             for ds in SPECS for r in ingest.read_log(store, zones.bronze, ds)}  # fmt: skip
+    first = {
+        r["source_key"]: r["outcome"]
+        for ds in SPECS
+        for r in ingest.read_log(store, zones.bronze, ds)
+    }
 
     started = time.monotonic()
     resent = {}
@@ -50,33 +55,50 @@ def test_a_backfill_redrop_and_the_silver_gold_rerun_change_nothing(spark, refer
         for key in (f"{dataset}/{path.name}", f"{dataset}/backfill-{path.name}"):
             store.put(zones.raw, key, path.read_bytes())
             resent[key] = f"{dataset}/{path.name}"
-    outcomes = {f["source_key"]: f["outcome"] for ds in SPECS
-                for f in ingest.ingest_dataset(lake.profile, ds, store)["files"]}  # fmt: skip
-    files = {ds: bronze_to_silver.process_dataset(spark, spec, lake.uri("bronze"),
-                                                  lake.uri("silver"), lake.quarantine_rows,
-                                                  "backfill")["files"]
-             for ds, spec in SPECS.items()}  # fmt: skip
+    outcomes = {
+        f["source_key"]: f["outcome"]
+        for ds in SPECS
+        for f in ingest.ingest_dataset(lake.profile, ds, store)["files"]
+    }
+    files = {
+        ds: bronze_to_silver.process_dataset(
+            spark, spec, lake.uri("bronze"), lake.uri("silver"), lake.quarantine_rows, "backfill"
+        )["files"]
+        for ds, spec in SPECS.items()
+    }
     publish_gold(spark, lake)
     seconds = time.monotonic() - started
 
     # Each re-sent file: the same key is already_ingested, a new key a counted duplicate; a
     # file quarantined the first time is quarantined again (its reason has not changed).
-    expected = {key: "quarantine" if first[original] == "quarantine"
-                else "already_ingested" if key == original else "duplicate"
-                for key, original in resent.items()}  # fmt: skip
+    expected = {
+        key: "quarantine"
+        if first[original] == "quarantine"
+        else "already_ingested"
+        if key == original
+        else "duplicate"
+        for key, original in resent.items()
+    }
     assert outcomes == expected
     assert list(store.list(zones.raw)) == []
-    assert {o.key for o in store.list(zones.bronze)
-            if ingest.LOG_PREFIX not in o.key} == bronze_before  # fmt: skip
+    assert {
+        o.key for o in store.list(zones.bronze) if ingest.LOG_PREFIX not in o.key
+    } == bronze_before
     assert files == dict.fromkeys(SPECS, 0)
     after = lake_hashes(spark, lake)
     assert sorted(after["gold"]) == sorted(warehouse_sql.table_defs())
     assert after == before
     assert gold_export_tables(lake.profile) == export_before
-    print({"resent_files": len(resent), "outcomes": dict(Counter(outcomes.values())),
-           "silver_tables": len(before["silver"]), "gold_tables": len(before["gold"]),
-           "gold_rows": sum(n for n, _ in before["gold"].values()),
-           "seconds": round(seconds, 1)})  # fmt: skip
+    print(
+        {
+            "resent_files": len(resent),
+            "outcomes": dict(Counter(outcomes.values())),
+            "silver_tables": len(before["silver"]),
+            "gold_tables": len(before["gold"]),
+            "gold_rows": sum(n for n, _ in before["gold"].values()),
+            "seconds": round(seconds, 1),
+        }
+    )
 
 
 @pytest.fixture
@@ -101,5 +123,6 @@ def test_a_repeated_warehouse_load_gives_identical_tables(reload_profile):
     assert {n: t["figures"] for n, t in second_report.tables.items()} == {
         n: t["figures"] for n, t in first_report.tables.items()
     }
-    print({"tables": len(first), "rows": sum(map(len, first.values())),
-           "reload_s": round(seconds, 2)})  # fmt: skip
+    print(
+        {"tables": len(first), "rows": sum(map(len, first.values())), "reload_s": round(seconds, 2)}
+    )

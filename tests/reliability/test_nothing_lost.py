@@ -27,8 +27,17 @@ from spark_jobs.gold import dims
 from spark_jobs.silver import release as R
 
 SPECS = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json())}
-EVENT_COLUMNS = ["event_id", "user_id", "event_type", "event_ts", "session_id", "device",
-                 "country", "product_id", "properties"]  # fmt: skip
+EVENT_COLUMNS = [
+    "event_id",
+    "user_id",
+    "event_type",
+    "event_ts",
+    "session_id",
+    "device",
+    "country",
+    "product_id",
+    "properties",
+]
 
 
 def csv_bytes(columns: list[str], rows: list[tuple]) -> bytes:
@@ -41,9 +50,20 @@ def csv_bytes(columns: list[str], rows: list[tuple]) -> bytes:
 
 def events(prefix: str, count: int, bad: int = 0) -> bytes:
     """`count` events with ids prefix-0000..; the first `bad` have an unreadable timestamp."""
-    rows = [(f"{prefix}-{i:04d}", 1 + i % 7, "page_view",
-             "not a time" if i < bad else f"2026-11-0{1 + i % 3}T10:{i % 60:02d}:00Z",
-             f"s-{i}", "web", "DE", "", "{}") for i in range(count)]  # fmt: skip
+    rows = [
+        (
+            f"{prefix}-{i:04d}",
+            1 + i % 7,
+            "page_view",
+            "not a time" if i < bad else f"2026-11-0{1 + i % 3}T10:{i % 60:02d}:00Z",
+            f"s-{i}",
+            "web",
+            "DE",
+            "",
+            "{}",
+        )
+        for i in range(count)
+    ]
     return csv_bytes(EVENT_COLUMNS, rows)
 
 
@@ -92,18 +112,26 @@ def test_same_named_files_on_one_day_all_reach_silver(s3_spark, lake):
     assert len({r["target_key"] for r in records}) == 3, "a file overwrote another in BRONZE"
     for record, body in zip(records, (first, second, third), strict=True):
         assert store.get(profile.zones.bronze, record["target_key"]) == body
-    assert (resent["outcome"], resent["target_key"]) == ("already_ingested",
-                                                         before[0]["target_key"])  # fmt: skip
+    assert (resent["outcome"], resent["target_key"]) == (
+        "already_ingested",
+        before[0]["target_key"],
+    )
     # The ingestion log, BRONZE and SILVER agree file by file.
-    logged = {r["target_key"] for r in ingest.read_log(store, profile.zones.bronze, "events")
-              if r["outcome"] == "bronze"}  # fmt: skip
+    logged = {
+        r["target_key"]
+        for r in ingest.read_log(store, profile.zones.bronze, "events")
+        if r["outcome"] == "bronze"
+    }
     assert logged == {r["target_key"] for r in records}
     processed = s3_spark.read.format("delta").load(
         profile.spark_uri("silver", bronze_to_silver.PROCESSED)
     )
     assert sorted(r.bronze_key for r in processed.collect()) == sorted(logged)
-    expected = sorted([f"a-{i:04d}" for i in range(40)] + [f"b-{i:04d}" for i in range(30)]
-                      + [f"c-{i:04d}" for i in range(20)])  # fmt: skip
+    expected = sorted(
+        [f"a-{i:04d}" for i in range(40)]
+        + [f"b-{i:04d}" for i in range(30)]
+        + [f"c-{i:04d}" for i in range(20)]
+    )
     assert silver_ids(s3_spark, profile, "events", "event_id") == expected
 
 
@@ -129,8 +157,21 @@ def test_a_poison_batch_fails_names_its_file_and_goes_through_once_released(s3_s
 
     with pytest.raises(ReleaseError, match="not in the ingestion log of events"):
         release(profile, "events", ["events/ingest_date=2026-01-01/typo.csv"])
-    assert cli(["--profile", "local", "silver", "release", "--dataset", "events",
-                "--file", "events/typo.csv"]) != 0  # fmt: skip
+    assert (
+        cli(
+            [
+                "--profile",
+                "local",
+                "silver",
+                "release",
+                "--dataset",
+                "events",
+                "--file",
+                "events/typo.csv",
+            ]
+        )
+        != 0
+    )
     (record,) = release(profile, "events", [poison], note="export cut mid-write", by="ops-test")
 
     done = silver_run(s3_spark, profile, "events", "b3")
@@ -138,8 +179,9 @@ def test_a_poison_batch_fails_names_its_file_and_goes_through_once_released(s3_s
     assert done["rows_read"] == 90
     assert done["rows_quarantined"] == {R.RELEASED: 20, "invalid_timestamp": 1}
     assert done["rows_inserted"] == 69
-    assert done["quarantined_whole"] == [{"bronze_key": poison, "rows": 20, "reason": R.RELEASED,
-                                          "detail": R.detail(record)}]  # fmt: skip
+    assert done["quarantined_whole"] == [
+        {"bronze_key": poison, "rows": 20, "reason": R.RELEASED, "detail": R.detail(record)}
+    ]
     assert silver_ids(s3_spark, profile, "events", "event_id") == sorted(
         [f"g-{i:04d}" for i in range(40)] + [f"u-{i:04d}" for i in range(1, 30)]
     )
@@ -158,8 +200,12 @@ def test_a_poison_batch_fails_names_its_file_and_goes_through_once_released(s3_s
     land(profile, store, "events", "next.csv", events("n", 10))
     later = silver_run(s3_spark, profile, "events", "b4")
     assert (later["files"], later["rows_inserted"], later["quarantined_whole"]) == (1, 10, [])
-    assert good in {r.bronze_key for r in s3_spark.read.format("delta").load(
-        profile.spark_uri("silver", bronze_to_silver.PROCESSED)).collect()}  # fmt: skip
+    assert good in {
+        r.bronze_key
+        for r in s3_spark.read.format("delta")
+        .load(profile.spark_uri("silver", bronze_to_silver.PROCESSED))
+        .collect()
+    }
 
 
 def test_max_file_error_rate_quarantines_the_bad_file_whole_and_lets_the_rest_through(
@@ -179,19 +225,39 @@ def test_max_file_error_rate_quarantines_the_bad_file_whole_and_lets_the_rest_th
         "15 of 20 rows bad (75.0%) > max_file_error_rate 50.0%"
         in (done["quarantined_whole"][0]["detail"])
     )
-    assert silver_ids(s3_spark, profile, "events", "event_id") == [f"g-{i:04d}" for i in
-                                                                    range(1, 40)]  # fmt: skip
+    assert silver_ids(s3_spark, profile, "events", "event_id") == [
+        f"g-{i:04d}" for i in range(1, 40)
+    ]
 
 
 USER_COLUMNS = ["user_id", "email", "full_name", "country", "signup_ts", "status", "updated_at"]
-TXN_COLUMNS = ["transaction_id", "user_id", "amount", "currency", "status", "payment_method",
-               "transaction_ts"]  # fmt: skip
+TXN_COLUMNS = [
+    "transaction_id",
+    "user_id",
+    "amount",
+    "currency",
+    "status",
+    "payment_method",
+    "transaction_ts",
+]
 
 
 def users(ids: list[int], updated_at: str) -> bytes:
-    return csv_bytes(USER_COLUMNS, [(i, f"u{i}@example.com", f"User {i}", "DE",
-                                     "2026-10-01T00:00:00Z", "active", updated_at)
-                                    for i in ids])  # fmt: skip
+    return csv_bytes(
+        USER_COLUMNS,
+        [
+            (
+                i,
+                f"u{i}@example.com",
+                f"User {i}",
+                "DE",
+                "2026-10-01T00:00:00Z",
+                "active",
+                updated_at,
+            )
+            for i in ids
+        ],
+    )
 
 
 def gold_and_warehouse(spark, profile) -> tuple[dict, dict]:
@@ -230,16 +296,19 @@ def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_until_they_arrive
 
     profile, store = warehouse_lake
     land(profile, store, "users", "users_1.csv", users([1, 2, 3], "2026-10-01T00:00:00Z"))
-    txns = [(f"t-{i}", 1 + i % 4, "10.00", "USD", "completed", "card",
-             f"2026-11-01T1{i % 10}:00:00Z") for i in range(12)]  # user 4: 3 of them  # fmt: skip
+    txns = [
+        (f"t-{i}", 1 + i % 4, "10.00", "USD", "completed", "card", f"2026-11-01T1{i % 10}:00:00Z")
+        for i in range(12)
+    ]  # user 4: 3 of them
     land(profile, store, "transactions", "txns.csv", csv_bytes(TXN_COLUMNS, txns))
     land(profile, store, "events", "events.csv", events("e", 30))  # users 1..7
     for dataset in ("users", "transactions", "events"):
         silver_run(s3_spark, profile, dataset, "b1")
 
     checks, loaded = gold_and_warehouse(s3_spark, profile)
-    assert all(c["passed"] for c in checks.values()), [c for c in checks.values()
-                                                        if not c["passed"]]  # fmt: skip
+    assert all(c["passed"] for c in checks.values()), [
+        c for c in checks.values() if not c["passed"]
+    ]
     late = checks["late_arriving:fact_transactions.user_sk"]
     assert (late["observed"], late["blocking"]) == (3, False)
     assert checks["late_arriving:fact_events.user_id"]["observed"] == sum(
@@ -250,8 +319,10 @@ def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_until_they_arrive
     def warehouse_counts() -> tuple[int, int]:
         wh = profile.warehouse
         with psycopg2.connect(wh.dsn()) as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT count(*) FILTER (WHERE user_sk = {dims.UNKNOWN_USER_SK}), "
-                        f"count(*) FROM {wh.schema_name}.fact_transactions")  # fmt: skip
+            cur.execute(
+                f"SELECT count(*) FILTER (WHERE user_sk = {dims.UNKNOWN_USER_SK}), "
+                f"count(*) FROM {wh.schema_name}.fact_transactions"
+            )
             out = cur.fetchone()
         conn.close()
         return out

@@ -36,12 +36,24 @@ def mount_tmpfs(path, mib: int) -> None:
     """A tmpfs over an existing bucket directory, keeping the directory's extended attributes
     (versitygw keeps a bucket's owner and ACL there)."""
     attrs = {name: os.getxattr(path, name) for name in os.listxattr(path)}
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mib}m,mode=0755",
-                           f"rel-full-{uuid.uuid4().hex[:6]}", str(path)],
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size={mib}m,mode=0755",
+            f"rel-full-{uuid.uuid4().hex[:6]}",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs on {path} ({done.stderr.strip()}): this test needs "
-                    "root (CAP_SYS_ADMIN) to simulate a full disk")  # fmt: skip
+        pytest.fail(
+            f"cannot mount a tmpfs on {path} ({done.stderr.strip()}): this test needs "
+            "root (CAP_SYS_ADMIN) to simulate a full disk"
+        )
     for name, value in attrs.items():
         os.setxattr(path, name, value)
 
@@ -68,8 +80,10 @@ def full_store(local_profile, tmp_path):
 
 
 def bronze_objects(profile, store) -> dict[str, bytes]:
-    return {o.key: store.get(profile.zones.bronze, o.key)
-            for o in store.list(profile.zones.bronze, f"{DATASET}/")}  # fmt: skip
+    return {
+        o.key: store.get(profile.zones.bronze, o.key)
+        for o in store.list(profile.zones.bronze, f"{DATASET}/")
+    }
 
 
 def test_bronze_disk_full_leaves_no_partial_object_and_the_rerun_ingests_the_rest(full_store):
@@ -116,11 +130,18 @@ def test_bronze_disk_full_leaves_no_partial_object_and_the_rerun_ingests_the_res
     assert sorted(r["source_key"] for r in log) == sorted(files)
     assert {r["outcome"] for r in log} == {"bronze"}
     assert summary["files_bronze"] + summary["files_already_ingested"] == len(raw)
-    print(json.dumps({
-        "landed_files": len(files), "landed_mib": round(landed_mib, 1), "bronze_mib": BRONZE_MIB,
-        "in_bronze_after_failure": fitted,
-        "left_in_raw": len(raw), "failed_run_s": round(failed_s, 2),
-        "rerun_bronze": summary["files_bronze"],
-        "rerun_already_ingested": summary["files_already_ingested"],
-        "rerun_s": round(rerun_s, 2),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "landed_files": len(files),
+                "landed_mib": round(landed_mib, 1),
+                "bronze_mib": BRONZE_MIB,
+                "in_bronze_after_failure": fitted,
+                "left_in_raw": len(raw),
+                "failed_run_s": round(failed_s, 2),
+                "rerun_bronze": summary["files_bronze"],
+                "rerun_already_ingested": summary["files_already_ingested"],
+                "rerun_s": round(rerun_s, 2),
+            }
+        )
+    )

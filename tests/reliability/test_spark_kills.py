@@ -40,8 +40,11 @@ def versions(store, bucket: str) -> dict[str, int]:
 
 
 def data_files(store, bucket: str) -> set[str]:
-    return {o.key for o in store.list(bucket)
-            if o.key.endswith(".parquet") and "_delta_log" not in o.key}  # fmt: skip
+    return {
+        o.key
+        for o in store.list(bucket)
+        if o.key.endswith(".parquet") and "_delta_log" not in o.key
+    }
 
 
 def kill_mid_write(profile, store, task_id: str, bucket: str, tmp_path) -> set[str]:
@@ -65,8 +68,11 @@ def kill_mid_write(profile, store, task_id: str, bucket: str, tmp_path) -> set[s
 
 def silver_counts(s3_spark, profile) -> dict[str, tuple[int, int]]:
     """Rows and distinct business keys per silver table."""
-    keys = {"events": ["event_id"], "transactions": ["transaction_id"],
-            "shipment_tracking": ["device_id", "reading_ts"]}  # fmt: skip
+    keys = {
+        "events": ["event_id"],
+        "transactions": ["transaction_id"],
+        "shipment_tracking": ["device_id", "reading_ts"],
+    }
     out = {}
     for table, key in keys.items():
         df = s3_spark.read.format("delta").load(profile.spark_uri("silver", table))

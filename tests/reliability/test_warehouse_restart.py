@@ -33,8 +33,9 @@ class _Batches:
         self.dataset, self.batch_size, self.between = dataset, batch_size, between
 
     def to_batches(self, columns, batch_size):  # noqa: ARG002 - smaller batches on purpose
-        for i, batch in enumerate(self.dataset.to_batches(columns=columns,
-                                                          batch_size=self.batch_size)):  # fmt: skip
+        for i, batch in enumerate(
+            self.dataset.to_batches(columns=columns, batch_size=self.batch_size)
+        ):
             if i == 1:
                 self.between()
             yield batch
@@ -60,11 +61,14 @@ class RestartMidCopy(warehouse.PostgresLoader):
             self.restart_error = exc
 
     def _restart(self) -> None:
-        conn = psycopg2.connect(host=str(self.server.data), port=self.server.port,
-                                user="postgres", dbname="postgres")  # fmt: skip
+        conn = psycopg2.connect(
+            host=str(self.server.data), port=self.server.port, user="postgres", dbname="postgres"
+        )
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT query FROM pg_stat_activity WHERE query LIKE 'COPY %%' "
-                        "AND state = 'active' AND pid <> pg_backend_pid()")  # fmt: skip
+            cur.execute(
+                "SELECT query FROM pg_stat_activity WHERE query LIKE 'COPY %%' "
+                "AND state = 'active' AND pid <> pg_backend_pid()"
+            )
             self.seen_copy = [q for (q,) in cur.fetchall()]
         conn.close()
         started = time.monotonic()
@@ -112,8 +116,10 @@ def test_restart_mid_copy_keeps_the_previous_tables_and_the_retry_loads_gold(
     largest = max(rows, key=rows.get)
     backend = RestartMidCopy(gold_profile, throwaway_pg, largest, rows[largest], sig)
     started = time.monotonic()
-    clear = (f"staging {largest}: lost the connection .* Nothing was swapped: the live tables "
-             "are still the previous load's; retry the load")  # fmt: skip
+    clear = (
+        f"staging {largest}: lost the connection .* Nothing was swapped: the live tables "
+        "are still the previous load's; retry the load"
+    )
     with pytest.raises(warehouse.ConnectionLost, match=clear) as failure:
         warehouse.load(gold_profile, backend=backend)
     failed_s = time.monotonic() - started
@@ -132,8 +138,16 @@ def test_restart_mid_copy_keeps_the_previous_tables_and_the_retry_loads_gold(
     assert sorted(report.tables) == TABLES
     warehouse.validate(gold_profile)
     assert warehouse_tables(gold_profile, wh.analyst) == gold_export_tables(gold_profile)
-    print({"signal": signal.Signals(sig).name, "table": largest, "rows": rows[largest],
-           "error": str(failure.value),
-           "failed_load_s": round(failed_s, 2), "restart_s": round(backend.restart_s, 2),
-           "retry_s": round(retry_s, 2), "tables": len(TABLES),
-           "rows_total": sum(rows.values())})  # fmt: skip
+    print(
+        {
+            "signal": signal.Signals(sig).name,
+            "table": largest,
+            "rows": rows[largest],
+            "error": str(failure.value),
+            "failed_load_s": round(failed_s, 2),
+            "restart_s": round(backend.restart_s, 2),
+            "retry_s": round(retry_s, 2),
+            "tables": len(TABLES),
+            "rows_total": sum(rows.values()),
+        }
+    )

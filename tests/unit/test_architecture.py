@@ -64,8 +64,10 @@ def test_imports_point_down_the_layers():
 
 
 def test_the_spark_jobs_stand_alone():
-    wrong = [f"{p.relative_to(ROOT)}:{line} {module}"
-             for p in sorted((ROOT / "spark_jobs").rglob("*.py"))
-             for line, module in _imports(p)
-             if module.split(".")[0] in ("lakehouse", "seed_data", "harness")]  # fmt: skip
+    wrong = [
+        f"{p.relative_to(ROOT)}:{line} {module}"
+        for p in sorted((ROOT / "spark_jobs").rglob("*.py"))
+        for line, module in _imports(p)
+        if module.split(".")[0] in ("lakehouse", "seed_data", "harness")
+    ]
     assert wrong == []

@@ -37,13 +37,21 @@ def test_every_kind_a_profile_can_name_has_a_backend():
 @pytest.mark.parametrize(
     ("name", "expected", "connections", "native"),
     [
-        ("local", (store.S3, spark.SparkSubmit, warehouse.Postgres),
-         {AWS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID}, {"s3", "spark", "postgres"}),
-        ("embedded", (store.Filesystem, spark.SparkSubmit, warehouse.Postgres),
-         {FS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID}, {"postgres"}),
+        (
+            "local",
+            (store.S3, spark.SparkSubmit, warehouse.Postgres),
+            {AWS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID},
+            {"s3", "spark", "postgres"},
+        ),
+        (
+            "embedded",
+            (store.Filesystem, spark.SparkSubmit, warehouse.Postgres),
+            {FS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID},
+            {"postgres"},
+        ),
         ("aws", (store.S3, spark.Glue, warehouse.Redshift), {AWS_CONN_ID}, set()),
     ],
-)  # fmt: skip
+)
 def test_each_profile_gets_its_backends(monkeypatch, name, expected, connections, native):
     for key, value in AWS_PROFILE_ENV.items():
         monkeypatch.setenv(key, value)
@@ -76,8 +84,14 @@ def test_only_glue_deploys_and_only_postgres_bootstraps_in_place(monkeypatch):
     }
 
 
-CONFIG_KINDS = {"S3Store", "FilesystemStore", "SparkCluster", "GlueSpark", "PostgresWarehouse",
-                "RedshiftWarehouse"}  # fmt: skip
+CONFIG_KINDS = {
+    "S3Store",
+    "FilesystemStore",
+    "SparkCluster",
+    "GlueSpark",
+    "PostgresWarehouse",
+    "RedshiftWarehouse",
+}
 
 
 def test_no_module_tests_which_kind_a_profile_names():

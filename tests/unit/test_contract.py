@@ -30,8 +30,9 @@ def test_a_page_missing_a_contract_table_is_an_error():
 
 def test_the_contract_imports_no_spark():
     probe = "import sys, spark_jobs.contract; print(sorted(m for m in sys.modules if 'spark' in m))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         cwd=ROOT, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
     assert out.strip() == "['spark_jobs', 'spark_jobs.contract']"
 
 

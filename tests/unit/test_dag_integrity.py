@@ -60,8 +60,13 @@ def test_master_runs_layers_in_strict_order_one_run_at_a_time(dagbag):
     assert upstream["raw_to_bronze"] == {"validate_config"}
     assert upstream["db_to_bronze"] == {"validate_config"}
     assert upstream["bronze_to_silver"] == {"raw_to_bronze", "db_to_bronze"}
-    order = ["bronze_to_silver", "silver_to_gold", "load_warehouse", "validate_warehouse",
-             "run_summary"]  # fmt: skip
+    order = [
+        "bronze_to_silver",
+        "silver_to_gold",
+        "load_warehouse",
+        "validate_warehouse",
+        "run_summary",
+    ]
     for up, down in zip(order, order[1:], strict=False):
         assert upstream[down] == {up}
     assert dag.get_task("run_summary").trigger_rule == "all_done"
@@ -108,9 +113,10 @@ def test_spark_tasks_submit_the_glue_compatible_scripts(dagbag):
 def test_a_new_dataset_in_the_registry_is_a_new_dag_without_code(monkeypatch, tmp_path):
     registry = yaml.safe_load(REGISTRY_FILE.read_text())
     registry["file_datasets"]["clicks"] = {
-        "owner": "growth-team", "sensor_schedule_minutes": 10,
+        "owner": "growth-team",
+        "sensor_schedule_minutes": 10,
         "silver": {**registry["file_datasets"]["events"]["silver"]},
-    }  # fmt: skip
+    }
     path = tmp_path / "datasets.yaml"
     path.write_text(yaml.safe_dump(registry))
     monkeypatch.setenv("LAKEHOUSE_DATASETS_FILE", str(path))
@@ -126,12 +132,18 @@ def test_a_new_dataset_in_the_registry_is_a_new_dag_without_code(monkeypatch, tm
     ("env", "text", "expected"),
     [
         ("LAKEHOUSE_PROFILE", "does-not-exist", "no such profile file"),
-        ("LAKEHOUSE_PIPELINES_FILE", "defaults: {owner: x, retries: -1}\n",
-         "key 'defaults.retries'"),
-        ("LAKEHOUSE_DATASETS_FILE", "file_datasets: {events: {sensor_schedule_minutes: 0}}\n",
-         "key 'file_datasets.events.owner'"),
+        (
+            "LAKEHOUSE_PIPELINES_FILE",
+            "defaults: {owner: x, retries: -1}\n",
+            "key 'defaults.retries'",
+        ),
+        (
+            "LAKEHOUSE_DATASETS_FILE",
+            "file_datasets: {events: {sensor_schedule_minutes: 0}}\n",
+            "key 'file_datasets.events.owner'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_config_is_a_clear_import_error_in_every_dag_file(
     monkeypatch, tmp_path, env, text, expected
 ):

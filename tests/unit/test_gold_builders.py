@@ -10,10 +10,12 @@ from chispa import assert_df_equality
 
 from spark_jobs.gold import dims, facts, marts
 
-Version = namedtuple("Version", "user_id email full_name country status signup_ts valid_from "
-                                "valid_to is_current")  # fmt: skip
-Txn = namedtuple("Txn", "transaction_id user_id amount currency status payment_method "
-                        "transaction_ts")  # fmt: skip
+Version = namedtuple(
+    "Version", "user_id email full_name country status signup_ts valid_from valid_to is_current"
+)
+Txn = namedtuple(
+    "Txn", "transaction_id user_id amount currency status payment_method transaction_ts"
+)
 T0 = datetime(2026, 1, 1)
 
 
@@ -31,17 +33,32 @@ def _users(spark):
 
 
 def _txns(spark, rows):
-    schema = ("transaction_id string, user_id long, amount decimal(18,2), currency string, "
-              "status string, payment_method string, transaction_ts timestamp")  # fmt: skip
+    schema = (
+        "transaction_id string, user_id long, amount decimal(18,2), currency string, "
+        "status string, payment_method string, transaction_ts timestamp"
+    )
     return spark.createDataFrame(rows, schema)
 
 
 def test_transactions_join_the_user_version_valid_at_transaction_time(spark):
     users = _users(spark)
-    txns = _txns(spark, [
-        Txn("t-before", 1, Decimal("10.00"), "EUR", "completed", "card", datetime(2026, 11, 2, 9)),
-        Txn("t-after", 1, Decimal("20.00"), "USD", "completed", "card", datetime(2026, 11, 3, 9)),
-    ])  # fmt: skip
+    txns = _txns(
+        spark,
+        [
+            Txn(
+                "t-before",
+                1,
+                Decimal("10.00"),
+                "EUR",
+                "completed",
+                "card",
+                datetime(2026, 11, 2, 9),
+            ),
+            Txn(
+                "t-after", 1, Decimal("20.00"), "USD", "completed", "card", datetime(2026, 11, 3, 9)
+            ),
+        ],
+    )
     fact = facts.build_fact_transactions(spark, txns, users)
     sk = {r.valid_from: r.user_sk for r in users.where("user_id = 1").collect()}
     got = {r.transaction_id: r.user_sk for r in fact.collect()}
@@ -54,17 +71,23 @@ def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_and_re_keyed_late
     """User 3 is in no snapshot yet: its transaction takes the unknown member (a row of
     dim_users, never current); once user 3 arrives the rebuild keys it to the real version. A
     transaction older than its user's first version takes that first version."""
-    txns = _txns(spark, [
-        Txn("t-late", 3, Decimal("5.00"), "USD", "completed", "card", datetime(2026, 11, 3, 9)),
-        Txn("t-early", 2, Decimal("7.00"), "USD", "completed", "card", datetime(2025, 6, 1)),
-    ])  # fmt: skip
+    txns = _txns(
+        spark,
+        [
+            Txn("t-late", 3, Decimal("5.00"), "USD", "completed", "card", datetime(2026, 11, 3, 9)),
+            Txn("t-early", 2, Decimal("7.00"), "USD", "completed", "card", datetime(2025, 6, 1)),
+        ],
+    )
     users = _users(spark)
     unknown = users.where(f"user_sk = {dims.UNKNOWN_USER_SK}").collect()
-    assert [(r.user_id, r.is_current, r.email) for r in unknown] == [(dims.UNKNOWN_USER_ID,
-                                                                      False, None)]  # fmt: skip
+    assert [(r.user_id, r.is_current, r.email) for r in unknown] == [
+        (dims.UNKNOWN_USER_ID, False, None)
+    ]
     sk = {r.user_id: r.user_sk for r in users.where("is_current").collect()}
-    got = {r.transaction_id: r.user_sk for r in facts.build_fact_transactions(spark, txns, users)
-           .collect()}  # fmt: skip
+    got = {
+        r.transaction_id: r.user_sk
+        for r in facts.build_fact_transactions(spark, txns, users).collect()
+    }
     assert got == {"t-late": dims.UNKNOWN_USER_SK, "t-early": sk[2]}
     no_ltv = spark.createDataFrame(
         [],
@@ -85,8 +108,10 @@ def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_and_re_keyed_late
         .unionByName(spark.createDataFrame([arrived], schema))
     )
     users = dims.build_dim_users(users)
-    again = {r.transaction_id: r.user_sk for r in facts.build_fact_transactions(spark, txns, users)
-             .collect()}  # fmt: skip
+    again = {
+        r.transaction_id: r.user_sk
+        for r in facts.build_fact_transactions(spark, txns, users).collect()
+    }
     (member,) = users.where("user_id = 3").collect()
     assert again == {"t-late": member.user_sk, "t-early": sk[2]}
 
@@ -94,19 +119,24 @@ def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_and_re_keyed_late
 def test_daily_revenue_gross_refunds_net(spark):
     users = _users(spark)
     day = datetime(2026, 11, 3, 9)
-    txns = _txns(spark, [
-        Txn("a", 1, Decimal("100.00"), "USD", "completed", None, day),
-        Txn("b", 1, Decimal("30.00"), "USD", "refunded", None, day),
-        Txn("c", 2, Decimal("50.00"), "USD", "pending", None, day),
-        Txn("d", 2, Decimal("70.00"), "USD", "failed", None, day),
-    ])  # fmt: skip
+    txns = _txns(
+        spark,
+        [
+            Txn("a", 1, Decimal("100.00"), "USD", "completed", None, day),
+            Txn("b", 1, Decimal("30.00"), "USD", "refunded", None, day),
+            Txn("c", 2, Decimal("50.00"), "USD", "pending", None, day),
+            Txn("d", 2, Decimal("70.00"), "USD", "failed", None, day),
+        ],
+    )
     fact = facts.build_fact_transactions(spark, txns, users)
     (row,) = marts.build_daily_revenue(fact).collect()
-    assert (row.gross, row.refunds, row.net) == (Decimal("130.00"), Decimal("30.00"),
-                                                 Decimal("100.00"))  # fmt: skip
+    assert (row.gross, row.refunds, row.net) == (
+        Decimal("130.00"),
+        Decimal("30.00"),
+        Decimal("100.00"),
+    )
     (sales,) = marts.build_sales_daily(fact).collect()
-    assert (sales.orders, sales.gmv_usd, sales.aov_usd) == (1, Decimal("180.00"),
-                                                            Decimal("100.00"))  # fmt: skip
+    assert (sales.orders, sales.gmv_usd, sales.aov_usd) == (1, Decimal("180.00"), Decimal("100.00"))
 
 
 def test_customer_360_segments_and_churn_rules(spark):
@@ -118,10 +148,12 @@ def test_customer_360_segments_and_churn_rules(spark):
     )
     out = marts.build_customer_360(users, ltv, date(2026, 11, 3))
     expected = spark.createDataFrame(
-        [(1, "FR", "active", "2026-01", 4, Decimal("1500.00"), 0, False, "vip"),
-         (2, "US", "closed", "2026-01", 0, Decimal("0.00"), None, True, "prospect")],
+        [
+            (1, "FR", "active", "2026-01", 4, Decimal("1500.00"), 0, False, "vip"),
+            (2, "US", "closed", "2026-01", 0, Decimal("0.00"), None, True, "prospect"),
+        ],
         marts.CUSTOMER_360,
-    )  # fmt: skip
+    )
     assert_df_equality(out, expected, ignore_nullable=True)
 
 

@@ -52,7 +52,7 @@ CASES = [
         b'{"a": 1}\n' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
         None,
         "malformed_json",
-    ),  # fmt: skip
+    ),
     ("integer of 10,000 digits", b'{"a": ' + b"9" * 10_000 + b"}", None, "malformed_json"),
     ("csv field past the csv limit", b"a,b\n" + b"x" * 200_000 + b",1\n", None, "malformed_csv"),
     (
@@ -60,7 +60,7 @@ CASES = [
         (",".join(f"c{i}" for i in range(2000)) + "\n" + ",".join("1" * 2000) + "\n").encode(),
         None,
         "too_large",
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -80,10 +80,23 @@ def test_delimiter_and_compression_are_reported():
 
 @pytest.mark.parametrize(
     ("name", "ok"),
-    [("a.csv", True), ("a.CSV", True), ("a.txt", True), ("a.ndjson", True), ("a.jsonl", True),
-     ("a.json", True), ("a.parquet", True), ("a.csv.gz", True), ("a.json.gz", True),
-     ("a.xlsx", False), ("a.gz", False), ("a.parquet.gz", False), ("a", False), ("a.xml", False)],
-)  # fmt: skip
+    [
+        ("a.csv", True),
+        ("a.CSV", True),
+        ("a.txt", True),
+        ("a.ndjson", True),
+        ("a.jsonl", True),
+        ("a.json", True),
+        ("a.parquet", True),
+        ("a.csv.gz", True),
+        ("a.json.gz", True),
+        ("a.xlsx", False),
+        ("a.gz", False),
+        ("a.parquet.gz", False),
+        ("a", False),
+        ("a.xml", False),
+    ],
+)
 def test_extension_allow_list(name, ok):
     assert extension_supported(name) is ok
 
@@ -95,10 +108,18 @@ def test_unsupported_extension_is_rejected_even_with_good_content():
 
 @pytest.mark.parametrize(
     ("key", "unsafe"),
-    [("events/a.csv", False), ("events/sub/a.csv", False), ("events/../../etc/passwd", True),
-     ("/etc/passwd", True), ("events/./a.csv", True), ("events/a\x00.csv", True),
-     ("events/a\nb.csv", True), ("events\\..\\a.csv", True), ("C:/x.csv", True)],
-)  # fmt: skip
+    [
+        ("events/a.csv", False),
+        ("events/sub/a.csv", False),
+        ("events/../../etc/passwd", True),
+        ("/etc/passwd", True),
+        ("events/./a.csv", True),
+        ("events/a\x00.csv", True),
+        ("events/a\nb.csv", True),
+        ("events\\..\\a.csv", True),
+        ("C:/x.csv", True),
+    ],
+)
 def test_unsafe_keys(key, unsafe):
     assert (unsafe_key_reason(key) is not None) is unsafe
 
@@ -118,7 +139,8 @@ def test_limits_stop_a_gzip_bomb_and_a_giant_line(monkeypatch):
     assert detect(b'{"a": "' + b"x" * 900 + b'"}').ok
 
 
-@pytest.mark.parametrize(("data", "longest"), [(b"", 0), (b"abc", 3), (b"a\nbcd\n", 3),
-                                               (b"ab\n\ncdef", 4)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("data", "longest"), [(b"", 0), (b"abc", 3), (b"a\nbcd\n", 3), (b"ab\n\ncdef", 4)]
+)
 def test_longest_line(data, longest):
     assert ingest.longest_line(data) == longest

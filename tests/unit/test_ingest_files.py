@@ -73,8 +73,9 @@ def test_crash_then_rerun_loses_and_duplicates_nothing(lake, reference, monkeypa
     profile, store = lake
     out, manifest = reference
     drop_reference_batch(profile, out, 1, store)
-    raw_before = {o.key: sha256(store.get(profile.zones.raw, o.key))
-                  for o in store.list(profile.zones.raw)}  # fmt: skip
+    raw_before = {
+        o.key: sha256(store.get(profile.zones.raw, o.key)) for o in store.list(profile.zones.raw)
+    }
     real_put, real_delete = store.put, store.delete
     seen = {"n": 0}
 
@@ -149,9 +150,14 @@ def test_a_reused_name_gets_a_key_per_content_and_a_rerun_the_same_key(lake):
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("orders.csv", "orders.D.csv"), ("Orders.CSV.GZ", "Orders.D.CSV.GZ"),
-     ("a.b.parquet", "a.b.D.parquet"), ("notes.zip", "notes.zip.D"), ("noext", "noext.D")],
-)  # fmt: skip
+    [
+        ("orders.csv", "orders.D.csv"),
+        ("Orders.CSV.GZ", "Orders.D.CSV.GZ"),
+        ("a.b.parquet", "a.b.D.parquet"),
+        ("notes.zip", "notes.zip.D"),
+        ("noext", "noext.D"),
+    ],
+)
 def test_content_names_keep_the_extension_last(name, expected):
     digest = "0123456789abcdef" + "0" * 48
     assert ingest.content_name(name, digest) == expected.replace("D", digest[:16])

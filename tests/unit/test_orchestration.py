@@ -91,8 +91,12 @@ def test_preflight_passes_with_the_profiles_connections(monkeypatch):
 
 
 def test_failed_checks_are_read_from_both_metric_shapes():
-    silver = {"datasets": {"events": {"dq": [{"check": "error_rate", "passed": False}]},
-                           "users": {"dq": [{"check": "unique_key", "passed": True}]}}}  # fmt: skip
+    silver = {
+        "datasets": {
+            "events": {"dq": [{"check": "error_rate", "passed": False}]},
+            "users": {"dq": [{"check": "unique_key", "passed": True}]},
+        }
+    }
     assert failed_checks(silver) == [{"check": "error_rate", "passed": False, "dataset": "events"}]
     gold = {"dq": [{"check": "rows>0:x", "passed": False}, {"check": "fk", "passed": True}]}
     assert failed_checks(gold) == [{"check": "rows>0:x", "passed": False}]

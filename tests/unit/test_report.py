@@ -17,52 +17,97 @@ from lakehouse.config import FilesystemStore, load_profile
 SUMMARY = {
     "run_id": "manual__2026-11-26T10:00:00+00:00",
     "profile": "local",
-    "task_states": {"validate_config": "success", "bronze_to_silver": "success",
-                    "silver_to_gold": "success", "run_summary": "running"},
+    "task_states": {
+        "validate_config": "success",
+        "bronze_to_silver": "success",
+        "silver_to_gold": "success",
+        "run_summary": "running",
+    },
     "failed_tasks": [],
     "stage_seconds": {"bronze_to_silver": 68.6, "silver_to_gold": 59.1},
     "rows": {
         "bronze_tables": {"products": 30},
-        "silver": {"events": {"files": 5, "rows_read": 3433, "rows_inserted": 3334,
-                              "rows_quarantined": {"invalid_timestamp": 20, "unknown_enum": 7},
-                              "quarantine_samples": {"unknown_enum": [
-                                  {"event_type": "Teleport", "user_id": "u-9",
-                                   "source_file": "s3a://b/events/e.csv", "_batch_id": "x"}]}}},
+        "silver": {
+            "events": {
+                "files": 5,
+                "rows_read": 3433,
+                "rows_inserted": 3334,
+                "rows_quarantined": {"invalid_timestamp": 20, "unknown_enum": 7},
+                "quarantine_samples": {
+                    "unknown_enum": [
+                        {
+                            "event_type": "Teleport",
+                            "user_id": "u-9",
+                            "source_file": "s3a://b/events/e.csv",
+                            "_batch_id": "x",
+                        }
+                    ]
+                },
+            }
+        },
         "gold": {"fact_events": 3334, "daily_revenue": 12},
     },
-    "checks": {"bronze_to_silver": [
-        {"check": "error_rate", "observed": 0.02, "passed": True, "dataset": "events"}],
-        "silver_to_gold": [{"check": "rows>0:fact_events", "observed": 3334, "passed": True},
-                           {"check": "pk_unique:dim_users", "observed": 2, "passed": False}]},
-    "ingestion": [{"dataset": "events", "files_in": 6, "files_bronze": 5,
-                   "files_quarantine": 1, "duration_s": 1.2}],
+    "checks": {
+        "bronze_to_silver": [
+            {"check": "error_rate", "observed": 0.02, "passed": True, "dataset": "events"}
+        ],
+        "silver_to_gold": [
+            {"check": "rows>0:fact_events", "observed": 3334, "passed": True},
+            {"check": "pk_unique:dim_users", "observed": 2, "passed": False},
+        ],
+    },
+    "ingestion": [
+        {
+            "dataset": "events",
+            "files_in": 6,
+            "files_bronze": 5,
+            "files_quarantine": 1,
+            "duration_s": 1.2,
+        }
+    ],
     "warehouse": {"tables": {"fact_events": {"rows": 3334, "seconds": 0.8}}},
     "run_started_at": 1000.0,
-    "timeline": [{"stage": "raw_to_bronze[events]", "started_at": 1010.0, "duration_s": 1.2},
-                 {"stage": "bronze_to_silver", "started_at": 1030.0, "duration_s": 68.6},
-                 {"stage": "silver_to_gold", "started_at": 1120.5, "duration_s": 59.1}],
-}  # fmt: skip
+    "timeline": [
+        {"stage": "raw_to_bronze[events]", "started_at": 1010.0, "duration_s": 1.2},
+        {"stage": "bronze_to_silver", "started_at": 1030.0, "duration_s": 68.6},
+        {"stage": "silver_to_gold", "started_at": 1120.5, "duration_s": 59.1},
+    ],
+}
 MARTS = {
-    "daily_revenue": pa.table({
-        "revenue_date": [date(2026, 11, 1), date(2026, 11, 1), date(2026, 11, 2)],
-        "net_usd": [Decimal("10.50"), Decimal("4.50"), Decimal("7.25")],
-    }),
-    "daily_active_users": pa.table({"activity_date": [date(2026, 11, 1), date(2026, 11, 2)],
-                                    "active_users": [120, 131]}),
-}  # fmt: skip
+    "daily_revenue": pa.table(
+        {
+            "revenue_date": [date(2026, 11, 1), date(2026, 11, 1), date(2026, 11, 2)],
+            "net_usd": [Decimal("10.50"), Decimal("4.50"), Decimal("7.25")],
+        }
+    ),
+    "daily_active_users": pa.table(
+        {"activity_date": [date(2026, 11, 1), date(2026, 11, 2)], "active_users": [120, 131]}
+    ),
+}
 
 
 def test_every_section_is_rendered_self_contained():
     page = report.render(SUMMARY, MARTS)
     assert page.startswith("<!doctype html>") and page.endswith("</html>")
     assert page.count("<svg") == 4  # quarantine reasons, stages, revenue, DAU
-    for text in ("Row flow", "GOLD &rarr; WAREHOUSE", "invalid_timestamp", "unknown_enum",
-                 "Daily net revenue (USD)", "Daily active users", "pk_unique:dim_users",
-                 "3 checks, <b>1 failed</b>", "raw_to_bronze[events]", "products"):  # fmt: skip
+    for text in (
+        "Row flow",
+        "GOLD &rarr; WAREHOUSE",
+        "invalid_timestamp",
+        "unknown_enum",
+        "Daily net revenue (USD)",
+        "Daily active users",
+        "pk_unique:dim_users",
+        "3 checks, <b>1 failed</b>",
+        "raw_to_bronze[events]",
+        "products",
+    ):
         assert text in page, text
     # The Gantt: offsets from the run's start, the end of each bar.
-    for cells in ("<td>raw_to_bronze[events]</td><td>10.0</td><td>11.2</td><td>1.2</td>",
-                  "<td>silver_to_gold</td><td>120.5</td><td>179.6</td><td>59.1</td>"):  # fmt: skip
+    for cells in (
+        "<td>raw_to_bronze[events]</td><td>10.0</td><td>11.2</td><td>1.2</td>",
+        "<td>silver_to_gold</td><td>120.5</td><td>179.6</td><td>59.1</td>",
+    ):
         assert cells in page, cells
     assert "event_type=Teleport; user_id=u-9" in page and "s3a://b/events/e.csv" in page
     assert "_batch_id" not in page
@@ -79,11 +124,29 @@ def test_a_failed_run_and_missing_marts_are_said_plainly():
 
 
 def test_a_batch_over_its_error_rate_shows_what_to_do_and_released_files_show_who():
-    stuck = {**SUMMARY, "failed_tasks": ["bronze_to_silver"], "checks": {"bronze_to_silver": [
-        {"check": "error_rate", "observed": 0.25, "passed": False, "dataset": "events",
-         "remedy": "lakehouse silver release --dataset events --file 'events/x.csv'"}],
-        "silver_to_gold": [{"check": "late_arriving:fact_transactions.user_sk", "observed": 3,
-                            "passed": True, "blocking": False}]}}  # fmt: skip
+    stuck = {
+        **SUMMARY,
+        "failed_tasks": ["bronze_to_silver"],
+        "checks": {
+            "bronze_to_silver": [
+                {
+                    "check": "error_rate",
+                    "observed": 0.25,
+                    "passed": False,
+                    "dataset": "events",
+                    "remedy": "lakehouse silver release --dataset events --file 'events/x.csv'",
+                }
+            ],
+            "silver_to_gold": [
+                {
+                    "check": "late_arriving:fact_transactions.user_sk",
+                    "observed": 3,
+                    "passed": True,
+                    "blocking": False,
+                }
+            ],
+        },
+    }
     stuck["rows"] = {
         "silver": {
             "events": {
@@ -103,8 +166,10 @@ def test_a_batch_over_its_error_rate_shows_what_to_do_and_released_files_show_wh
     assert "events error_rate: what to do" in page
     assert "lakehouse silver release --dataset events --file &#x27;events/x.csv&#x27;" in page
     assert "<td><code>events/x.csv</code></td><td>20</td><td>15</td><td>75.0%</td>" in page
-    assert ("<td>late_arriving:fact_transactions.user_sk</td><td>3</td>"
-            '<td><span class="warn">reported</span></td>') in page  # fmt: skip
+    assert (
+        "<td>late_arriving:fact_transactions.user_sk</td><td>3</td>"
+        '<td><span class="warn">reported</span></td>'
+    ) in page
 
     released = {
         **SUMMARY,
@@ -127,9 +192,10 @@ def test_a_batch_over_its_error_rate_shows_what_to_do_and_released_files_show_wh
     }
     page = report.render(released, MARTS)
     assert "Files quarantined whole at SILVER" in page
-    assert ("<td>events</td><td><code>events/x.csv</code></td><td>20</td>"
-            "<td>released_by_operator</td><td>released by ops at 2026-12-02T17:00:00+00:00</td>"
-            ) in page  # fmt: skip
+    assert (
+        "<td>events</td><td><code>events/x.csv</code></td><td>20</td>"
+        "<td>released_by_operator</td><td>released by ops at 2026-12-02T17:00:00+00:00</td>"
+    ) in page
 
 
 def test_a_summary_without_a_timeline_still_lists_stage_durations():
@@ -140,17 +206,24 @@ def test_a_summary_without_a_timeline_still_lists_stage_durations():
 
 def test_the_flow_counts_come_from_the_summary():
     (events,) = report.row_flow(SUMMARY)
-    assert events == {"dataset": "events", "raw_files": 6, "bronze_files": 5,
-                      "quarantined_files": 1, "silver_read": 3433, "silver_files": 5,
-                      "silver_rows": 3334,
-                      "quarantined_rows": 27,
-                      "reasons": {"invalid_timestamp": 20, "unknown_enum": 7}}  # fmt: skip
+    assert events == {
+        "dataset": "events",
+        "raw_files": 6,
+        "bronze_files": 5,
+        "quarantined_files": 1,
+        "silver_read": 3433,
+        "silver_files": 5,
+        "silver_rows": 3334,
+        "quarantined_rows": 27,
+        "reasons": {"invalid_timestamp": 20, "unknown_enum": 7},
+    }
 
 
 def test_write_then_fetch_the_latest(tmp_path, monkeypatch):
     profile = load_profile("embedded")
     profile = profile.model_copy(
-        update={"object_store": FilesystemStore(kind="filesystem", root=tmp_path)})  # fmt: skip
+        update={"object_store": FilesystemStore(kind="filesystem", root=tmp_path)}
+    )
     with pytest.raises(MissingObject):
         report.fetch(profile)
     monkeypatch.setattr(report, "read_marts", lambda _profile: MARTS)
@@ -165,11 +238,19 @@ def test_write_then_fetch_the_latest(tmp_path, monkeypatch):
 def test_a_failed_check_is_described_with_its_limit_and_remedy():
     from spark_jobs.checks import describe_failed
 
-    text = describe_failed([
-        {"check": "error_rate", "observed": 0.25, "limit": 0.1, "dataset": "events",
-         "passed": False, "remedy": "lakehouse silver release --dataset events --file 'k'"},
-        {"check": "fk:fact_transactions.user_sk", "observed": 3, "passed": False},
-    ])  # fmt: skip
+    text = describe_failed(
+        [
+            {
+                "check": "error_rate",
+                "observed": 0.25,
+                "limit": 0.1,
+                "dataset": "events",
+                "passed": False,
+                "remedy": "lakehouse silver release --dataset events --file 'k'",
+            },
+            {"check": "fk:fact_transactions.user_sk", "observed": 3, "passed": False},
+        ]
+    )
     assert text.splitlines() == [
         "events: error_rate observed 0.25 (limit 0.1); lakehouse silver release --dataset "
         "events --file 'k'",

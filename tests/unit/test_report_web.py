@@ -14,8 +14,9 @@ RUN_ID = "manual__2026-11-26T10:00:00.123456+00:00"
 
 def test_local_runs_link_to_the_api_servers_report_route():
     url = report_web.report_url(load_profile("local"), RUN_ID, "http://127.0.0.1:8080/")
-    assert url == ("http://127.0.0.1:8080/lakehouse/runs/"
-                   "manual__2026-11-26T10-00-00.123456_00-00/report.html")  # fmt: skip
+    assert url == (
+        "http://127.0.0.1:8080/lakehouse/runs/manual__2026-11-26T10-00-00.123456_00-00/report.html"
+    )
     key = url.split("/runs/")[1].split("/")[0]
     assert report_web.RUN_KEY.fullmatch(key)
 
@@ -27,8 +28,10 @@ def test_aws_runs_link_to_the_s3_console(monkeypatch):
         monkeypatch.setenv(name, value)
     profile = load_profile("aws")
     url = report_web.report_url(profile, RUN_ID, "http://ignored")
-    assert url.startswith("https://eu-west-1.console.aws.amazon.com/s3/object/acme-lakehouse-metrics"
-                          "?region=eu-west-1&prefix=runs%2F")  # fmt: skip
+    assert url.startswith(
+        "https://eu-west-1.console.aws.amazon.com/s3/object/acme-lakehouse-metrics"
+        "?region=eu-west-1&prefix=runs%2F"
+    )
     assert url.endswith("%2Freport.html")
 
 
@@ -45,9 +48,11 @@ def test_the_run_summary_task_carries_the_link():
 
 
 def test_the_timeline_orders_every_timed_stage_and_drops_untimed_ones():
-    metrics = {"db_to_bronze": {"started_at": 30.0, "duration_s": 5.0},
-               "bronze_to_silver": {"duration_s": 9.0},  # written before starts were recorded
-               "silver_to_gold": None}  # fmt: skip
+    metrics = {
+        "db_to_bronze": {"started_at": 30.0, "duration_s": 5.0},
+        "bronze_to_silver": {"duration_s": 9.0},  # written before starts were recorded
+        "silver_to_gold": None,
+    }
     ingestion = [{"dataset": "events", "started_at": 20.0, "duration_s": 1.5}]
     spans = timeline(metrics, ingestion, {"started_at": 90.0, "duration_s": 2.0})
     assert spans == [

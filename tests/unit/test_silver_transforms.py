@@ -27,8 +27,12 @@ def _clean_one(spark, spec: dict, **values):
     return T.clean(_raw(spark, spec, [values]), spec).collect()[0]
 
 
-GOOD_EVENT = {"event_id": "e1", "user_id": "7", "event_type": "login",
-              "event_ts": "2026-11-01T10:00:00Z"}  # fmt: skip
+GOOD_EVENT = {
+    "event_id": "e1",
+    "user_id": "7",
+    "event_type": "login",
+    "event_ts": "2026-11-01T10:00:00Z",
+}
 
 
 @pytest.mark.parametrize(
@@ -72,8 +76,16 @@ def test_null_spellings(spark, spelling):
     ],
 )
 def test_money(spark, amount, value, reason):
-    row = _clean_one(spark, TXNS, transaction_id="t1", user_id="1", amount=amount,
-                     currency="usd", status=" Completed ", transaction_ts="1793527200")  # fmt: skip
+    row = _clean_one(
+        spark,
+        TXNS,
+        transaction_id="t1",
+        user_id="1",
+        amount=amount,
+        currency="usd",
+        status=" Completed ",
+        transaction_ts="1793527200",
+    )
     assert (row.amount, row.quarantine_reason) == (value, reason)
     if reason is None:
         assert (row.currency, row.status) == ("USD", "completed")
@@ -103,19 +115,31 @@ def test_enums_numbers_and_codes(spark, field, value, reason):
         ("eur", None),
         ("ABC", "invalid_currency"),
         ("EURO", "invalid_currency"),
-    ],  # fmt: skip
+    ],
 )
 def test_currency(spark, currency, reason):
-    row = _clean_one(spark, TXNS, transaction_id="t1", user_id="1", amount="1.00",
-                     currency=currency, status="pending", transaction_ts="1793527200")  # fmt: skip
+    row = _clean_one(
+        spark,
+        TXNS,
+        transaction_id="t1",
+        user_id="1",
+        amount="1.00",
+        currency=currency,
+        status="pending",
+        transaction_ts="1793527200",
+    )
     assert row.quarantine_reason == reason
 
 
 @pytest.mark.parametrize(
     ("email", "reason"),
-    [("a@example.com", None), ("user1@", "malformed_email"),
-     ("no-at-sign.example.com", "malformed_email"), ("two words@example.com", "malformed_email")],
-)  # fmt: skip
+    [
+        ("a@example.com", None),
+        ("user1@", "malformed_email"),
+        ("no-at-sign.example.com", "malformed_email"),
+        ("two words@example.com", "malformed_email"),
+    ],
+)
 def test_email(spark, email, reason):
     row = _clean_one(spark, USERS, user_id="1", email=email, updated_at="1793527200")
     assert row.quarantine_reason == reason
@@ -130,7 +154,11 @@ def test_conform_maps_name_variants_keeps_extras_and_fills_missing(spark):
     assert out.columns == [*EVENTS["columns"], "_extra", "source_file"]
     row = out.collect()[0]
     assert (row.event_id, row.user_id, row.event_type, row.event_ts) == (
-        "e1", "7", "login", "1793527200")  # fmt: skip
+        "e1",
+        "7",
+        "login",
+        "1793527200",
+    )
     assert row.properties is None and row._extra == {"INGEST_HOST": "edge-7"}
 
 
@@ -145,8 +173,10 @@ def test_quarantined_rows_keep_the_original_strings(spark):
 def test_quarantine_samples_keep_a_few_rows_per_reason_as_they_arrived(spark):
     from spark_jobs.bronze_to_silver import quarantine_samples
 
-    rows = [{**GOOD_EVENT, "event_id": f"e{i}", "event_type": "Teleport", "source_file": f"f{i}"}
-            for i in range(5)]  # fmt: skip
+    rows = [
+        {**GOOD_EVENT, "event_id": f"e{i}", "event_type": "Teleport", "source_file": f"f{i}"}
+        for i in range(5)
+    ]
     rows += [{**GOOD_EVENT, "event_id": "e9", "event_ts": "yesterday"}, GOOD_EVENT]
     samples = quarantine_samples(T.clean(_raw(spark, EVENTS, rows), EVENTS), per_reason=3)
     assert sorted(samples) == ["invalid_timestamp", "unknown_enum"]
@@ -158,10 +188,15 @@ def test_quarantine_samples_keep_a_few_rows_per_reason_as_they_arrived(spark):
 def test_silver_quality_checks_count_every_rule_in_one_pass(spark):
     from spark_jobs.bronze_to_silver import quality_checks
 
-    spec = {"key": ["id"], "max_error_rate": 0.1,
-            "columns": {"id": {"type": "string"},
-                        "kind": {"type": "enum", "values": ["a", "b"]},
-                        "amount": {"type": "decimal", "range": [0, 10]}}}  # fmt: skip
+    spec = {
+        "key": ["id"],
+        "max_error_rate": 0.1,
+        "columns": {
+            "id": {"type": "string"},
+            "kind": {"type": "enum", "values": ["a", "b"]},
+            "amount": {"type": "decimal", "range": [0, 10]},
+        },
+    }
     table = spark.createDataFrame(
         [("1", "a", 5), ("2", "c", 20), ("2", None, None), (None, "b", -1)],
         "id string, kind string, amount int",
@@ -170,9 +205,13 @@ def test_silver_quality_checks_count_every_rule_in_one_pass(spark):
     assert rows == 4
     checks = {c["check"]: c for c in found}
     observed = {name: (c["observed"], c["passed"]) for name, c in checks.items()}
-    assert observed == {"error_rate": (0.2, False), "unique_key": (2, False),
-                        "not_null_key": (1, False), "accepted_values:kind": (1, False),
-                        "range:amount": (2, False)}  # fmt: skip
+    assert observed == {
+        "error_rate": (0.2, False),
+        "unique_key": (2, False),
+        "not_null_key": (1, False),
+        "accepted_values:kind": (1, False),
+        "range:amount": (2, False),
+    }
     clean = table.where("id = '1'")
     found, rows = quality_checks(clean, spec, rows_read=1, quarantined=0)
     assert rows == 1 and all(c["passed"] for c in found)
@@ -183,14 +222,19 @@ def test_winners_latest_wins_and_duplicates_are_counted(spark):
         {**GOOD_EVENT, "event_id": "e1"},
         {**GOOD_EVENT, "event_id": "e1"},  # exact duplicate
         {**GOOD_EVENT, "event_id": "e2", "event_type": "login"},
-        {**GOOD_EVENT, "event_id": "e2", "event_type": "logout",
-         "event_ts": "2026-11-01T11:00:00Z"},  # later version
-    ]  # fmt: skip
+        {
+            **GOOD_EVENT,
+            "event_id": "e2",
+            "event_type": "logout",
+            "event_ts": "2026-11-01T11:00:00Z",
+        },  # later version
+    ]
     good = T.valid(T.clean(_raw(spark, EVENTS, rows), EVENTS), EVENTS)
     assert T.duplicate_counts(good, EVENTS) == (1, 1)
     out = T.winners(good, EVENTS).select("event_id", "event_type").orderBy("event_id")
-    expected = spark.createDataFrame([("e1", "login"), ("e2", "logout")],
-                                     "event_id string, event_type string")  # fmt: skip
+    expected = spark.createDataFrame(
+        [("e1", "login"), ("e2", "logout")], "event_id string, event_type string"
+    )
     assert_df_equality(out, expected, ignore_nullable=True)
 
 
@@ -205,8 +249,9 @@ def test_scd2_versions_open_only_on_change(spark):
     good = T.valid(T.clean(_raw(spark, spec, rows), spec), spec)
     current = good.limit(0).withColumn("_scd_hash", T.row_hash(spec, spec["scd2_tracked"]))
     new = T.scd2_versions(good, current, spec).orderBy("valid_from").collect()
-    assert [(r.country, r.valid_from.day, r.valid_to and r.valid_to.day, r.is_current)
-            for r in new] == [("DE", 1, 3, False), ("FR", 3, None, True)]  # fmt: skip
+    assert [
+        (r.country, r.valid_from.day, r.valid_to and r.valid_to.day, r.is_current) for r in new
+    ] == [("DE", 1, 3, False), ("FR", 3, None, True)]
 
 
 def test_silver_schema_types_money_as_decimal():

@@ -19,10 +19,16 @@ SCHEMA = "analytics"
 def spark_type(logical: str) -> type:
     base = logical.split("(")[0]
     return {
-        "bigint": T.LongType, "integer": T.IntegerType, "smallint": T.ShortType,
-        "boolean": T.BooleanType, "date": T.DateType, "timestamp": T.TimestampType,
-        "double": T.DoubleType, "varchar": T.StringType, "decimal": T.DecimalType,
-    }[base]  # fmt: skip
+        "bigint": T.LongType,
+        "integer": T.IntegerType,
+        "smallint": T.ShortType,
+        "boolean": T.BooleanType,
+        "date": T.DateType,
+        "timestamp": T.TimestampType,
+        "double": T.DoubleType,
+        "varchar": T.StringType,
+        "decimal": T.DecimalType,
+    }[base]
 
 
 def test_every_gold_table_has_exactly_one_definition():
@@ -87,9 +93,11 @@ def test_load_statements_parse_in_both_dialects(dialect):
 
 def test_redshift_copy_names_the_role_and_parquet():
     copy = wsql.redshift_copy(
-        DEFS["fact_transactions"], SCHEMA, "s3://gold-bucket/_manifests/fact_transactions.manifest",
+        DEFS["fact_transactions"],
+        SCHEMA,
+        "s3://gold-bucket/_manifests/fact_transactions.manifest",
         "arn:aws:iam::123456789012:role/lakehouse-redshift-copy",
-    )  # fmt: skip
+    )
     assert copy.startswith('COPY "analytics"."fact_transactions__staging"\n')
     assert "IAM_ROLE 'arn:aws:iam::123456789012:role/lakehouse-redshift-copy'" in copy
     assert copy.endswith("FORMAT AS PARQUET\nMANIFEST")
@@ -115,22 +123,37 @@ def test_unsafe_literals_are_rejected():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [b]\n",
-         "primary_key: unknown columns ['b']"),
+        (
+            "description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [b]\n",
+            "primary_key: unknown columns ['b']",
+        ),
         ("description: d\ncolumns:\n  - a: number\nprimary_key: [a]\n", "unknown type 'number'"),
-        ("description: d\ncolumns:\n  - a: double not null\nprimary_key: [a]\n"
-         "checks: {sums: [a]}\n", "only integer and decimal columns can be summed"),
-        ("description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [a]\n"
-         "redshift: {diststyle: key}\n", "distkey is required"),
+        (
+            "description: d\ncolumns:\n  - a: double not null\nprimary_key: [a]\n"
+            "checks: {sums: [a]}\n",
+            "only integer and decimal columns can be summed",
+        ),
+        (
+            "description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [a]\n"
+            "redshift: {diststyle: key}\n",
+            "distkey is required",
+        ),
         ("description: d\ncolumns:\n  - a: bigint\nprimary_key: [a]\n", "must be `not null`"),
-        ("description: d\ncolumns:\n  - Bad-Name: bigint not null\nprimary_key: [Bad-Name]\n",
-         "is not allowed"),
-        ("description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [a]\nextra: 1\n",
-         "key 'extra'"),
-        ("description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [a]\n"
-         "checks: {unknown_members: {b: -1}}\n", "checks.unknown_members: unknown columns ['b']"),
+        (
+            "description: d\ncolumns:\n  - Bad-Name: bigint not null\nprimary_key: [Bad-Name]\n",
+            "is not allowed",
+        ),
+        (
+            "description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [a]\nextra: 1\n",
+            "key 'extra'",
+        ),
+        (
+            "description: d\ncolumns:\n  - a: bigint not null\nprimary_key: [a]\n"
+            "checks: {unknown_members: {b: -1}}\n",
+            "checks.unknown_members: unknown columns ['b']",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_definition_names_the_file_and_the_key(tmp_path, text, message):
     path = tmp_path / "some_table.yaml"
     path.write_text(text)
