@@ -59,7 +59,7 @@ jars: venv ## fetch the Spark jars (Delta, S3A, JDBC) with Maven into .stack/jar
 	$(LAKEHOUSE) jars >/dev/null
 
 s3-server: venv ## build the S3 server (versitygw) from the Go module proxy into .stack/bin
-	$(PY) -c "from lakehouse.platform.services import versitygw_binary; print(versitygw_binary())"
+	$(PY) -c "from lakehouse.platform.s3_server import versitygw_binary; print(versitygw_binary())"
 
 services-up: install ## start the native services of PROFILE (default local) and wait for health
 	$(LAKEHOUSE) --profile $(PROFILE) services start

@@ -193,7 +193,7 @@ def ingestion_run(profile: Profile, data: Path, batches: list[int]) -> dict:
 def silver_floor(spark, lake, files_by_dataset: dict, specs: dict, out: str) -> None:
     """Spark reading the same bronze files as the job and writing them unchanged as Delta (the
     per-file read and name conforming the job needs to union drifted files; no typing)."""
-    from spark_jobs.bronze_to_silver import extract
+    from spark_jobs.silver.extract import extract
 
     bronze = lake.uri("bronze")
     for name, files in files_by_dataset.items():
@@ -213,7 +213,7 @@ def gold_floor(spark, lake, out: str) -> None:
 def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict:
     """SILVER and GOLD with their floor and peer, on a fresh filesystem lake."""
     from harness.inprocess import lake_at, publish_gold, to_silver
-    from spark_jobs.bronze_to_silver import pending_files
+    from spark_jobs.silver.bookmark import pending_files
 
     root = work / "lake"
     shutil.rmtree(root, ignore_errors=True)

@@ -47,7 +47,8 @@ def to_silver(spark, lake: Lake, data: Path, batches: list[int], source_db=None)
     from lakehouse.config.registry import load_registry
     from lakehouse.platform.pipeline import drop_reference_batch
     from seed_data.operational import load_batch
-    from spark_jobs import bronze_to_silver, db_to_bronze
+    from spark_jobs import db_to_bronze
+    from spark_jobs.silver import batch as silver_batch
 
     registry = load_registry()
     specs = {s["dataset"]: s for s in json.loads(registry.silver_specs_json())}
@@ -82,7 +83,7 @@ def to_silver(spark, lake: Lake, data: Path, batches: list[int], source_db=None)
         started = time.monotonic()
         lake.per_batch.append(
             {
-                ds: bronze_to_silver.process_dataset(
+                ds: silver_batch.process_dataset(
                     spark, spec, bronze, silver, lake.quarantine_rows, f"b{batch}"
                 )
                 for ds, spec in specs.items()

@@ -79,12 +79,18 @@ def services(
     names: Annotated[list[str] | None, typer.Argument(help="services (default: all)")] = None,
 ) -> None:
     """Start, stop, restart or check the profile's native services (loopback only)."""
-    from lakehouse.platform import services as svc
+    from lakehouse.platform.services import Stack
 
-    argv = [action.value, *(names or [])]
-    if STATE.profile_name:
-        argv += ["--profile", STATE.profile_name]
-    raise typer.Exit(svc.main(argv))
+    stack = Stack(_profile())
+    if action.value in ("stop", "restart"):
+        stack.stop(names or [])
+    if action.value in ("start", "restart"):
+        stack.start(names or [])
+    if action.value == "status":
+        health = stack.status()
+        for name, state in health.items():
+            _echo(f"{name:24} {state}")
+        raise typer.Exit(0 if all(s.startswith("healthy") for s in health.values()) else 1)
 
 
 @app.command()

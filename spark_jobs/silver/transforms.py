@@ -1,8 +1,8 @@
 """SILVER transforms driven by a dataset's registry spec (config/datasets.yaml, `silver:`).
 
 Pure DataFrame -> DataFrame functions: conform drifted column names, standardise nulls, type
-and clean every column, flag quarantine reasons, and pick one winner per business key. The job
-script (spark_jobs/bronze_to_silver.py) does the reading, merging and writing.
+and clean every column, flag quarantine reasons, and pick one winner per business key. A dataset's
+batch (spark_jobs/silver/batch.py) does the reading, merging and writing.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config.registry import load_registry
 from lakehouse.platform.pipeline import SAMPLE
-from spark_jobs import bronze_to_silver as job
+from spark_jobs.silver import batch as silver_batch
 
 MANIFEST = json.loads((SAMPLE / "manifest.json").read_text())
 SPECS = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json())}
@@ -110,7 +110,7 @@ def test_rerun_with_nothing_new_changes_nothing(silver_run):
 
     before = fingerprint()
     for spec in SPECS.values():
-        result = job.process_dataset(spark, spec, bronze, silver, quarantine, "rerun")
+        result = silver_batch.process_dataset(spark, spec, bronze, silver, quarantine, "rerun")
         assert result["files"] == 0
     assert fingerprint() == before
 

@@ -105,10 +105,10 @@ class ThrowawayPostgres:
         import tempfile
         from pathlib import Path
 
-        from lakehouse.platform.services import pg_bindir
+        from lakehouse.platform.postgres import pg_bindir
 
         # Not under pytest's temporary directory: another pytest session resets that to mode
-        # 0700, and the server runs as the postgres account (lakehouse.platform.services.pg_user).
+        # 0700, and the server runs as the postgres account (lakehouse.platform.postgres.pg_user).
         self.root = Path(tempfile.mkdtemp(prefix="lakehouse-reliability-pg-"))
         self.port = free_port()
         self.data = self.root / "pgdata"
@@ -124,7 +124,7 @@ class ThrowawayPostgres:
         )
 
     def start(self) -> None:
-        from lakehouse.platform.services import pg_initdb, pg_ready, pg_server_command
+        from lakehouse.platform.postgres import pg_initdb, pg_ready, pg_server_command
 
         pg_initdb(self.bindir, self.data)
         self.proc = subprocess.Popen(
@@ -137,7 +137,7 @@ class ThrowawayPostgres:
         _wait("throwaway PostgreSQL", lambda: pg_ready(self.data, self.port), self.proc, self.log)
 
     def bootstrap(self) -> None:
-        from lakehouse.platform.services import pg_bootstrap
+        from lakehouse.platform.postgres import pg_bootstrap
 
         pg_bootstrap(self.profile, self.profile.warehouse, self.data)
 
@@ -182,7 +182,7 @@ class ThrowawayS3:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        from lakehouse.platform.services import s3_healthy, versitygw_command
+        from lakehouse.platform.s3_server import s3_healthy, versitygw_command
 
         self.root.mkdir(parents=True, exist_ok=True)
         cmd = versitygw_command(self.profile.object_store, self.port, self.root)

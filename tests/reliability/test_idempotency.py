@@ -35,7 +35,7 @@ def test_a_backfill_redrop_and_the_silver_gold_rerun_change_nothing(spark, refer
     """The batch re-sent, ingested, then SILVER and GOLD rerun as the master DAG would: the
     rerun finds nothing new, so it is also the plain "rerun on the same input" case."""
     from harness.inprocess import publish_gold
-    from spark_jobs import bronze_to_silver
+    from spark_jobs.silver import batch as silver_batch
 
     lake = reference_gold
     zones = lake.profile.zones
@@ -61,7 +61,7 @@ def test_a_backfill_redrop_and_the_silver_gold_rerun_change_nothing(spark, refer
         for f in ingest.ingest_dataset(lake.profile, ds, store)["files"]
     }
     files = {
-        ds: bronze_to_silver.process_dataset(
+        ds: silver_batch.process_dataset(
             spark, spec, lake.uri("bronze"), lake.uri("silver"), lake.quarantine_rows, "backfill"
         )["files"]
         for ds, spec in SPECS.items()

@@ -22,8 +22,9 @@ from lakehouse import ingest
 from lakehouse.cli import main as cli
 from lakehouse.config.registry import load_registry
 from lakehouse.ingest.release import ReleaseError, release
-from spark_jobs import bronze_to_silver
 from spark_jobs.gold import dims
+from spark_jobs.silver import batch as silver_batch
+from spark_jobs.silver import bookmark
 from spark_jobs.silver import release as R
 
 SPECS = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json())}
@@ -74,7 +75,7 @@ def roots(profile) -> dict[str, str]:
 def silver_run(spark, profile, dataset: str, batch: str, spec: dict | None = None) -> dict:
     r = roots(profile)
     quarantine = f"{r['quarantine']}/rows"
-    return bronze_to_silver.process_dataset(
+    return silver_batch.process_dataset(
         spark, spec or SPECS[dataset], r["bronze"], r["silver"], quarantine, batch
     )
 
@@ -123,9 +124,7 @@ def test_same_named_files_on_one_day_all_reach_silver(s3_spark, lake):
         if r["outcome"] == "bronze"
     }
     assert logged == {r["target_key"] for r in records}
-    processed = s3_spark.read.format("delta").load(
-        profile.spark_uri("silver", bronze_to_silver.PROCESSED)
-    )
+    processed = s3_spark.read.format("delta").load(profile.spark_uri("silver", bookmark.PROCESSED))
     assert sorted(r.bronze_key for r in processed.collect()) == sorted(logged)
     expected = sorted(
         [f"a-{i:04d}" for i in range(40)]
@@ -203,7 +202,7 @@ def test_a_poison_batch_fails_names_its_file_and_goes_through_once_released(s3_s
     assert good in {
         r.bronze_key
         for r in s3_spark.read.format("delta")
-        .load(profile.spark_uri("silver", bronze_to_silver.PROCESSED))
+        .load(profile.spark_uri("silver", bookmark.PROCESSED))
         .collect()
     }
 

@@ -34,7 +34,7 @@ from dotenv import dotenv_values
 from lakehouse.config import PostgresWarehouse, S3Store, SparkCluster, load_profile
 from lakehouse.config.versions import runtime
 from lakehouse.platform.airflow_env import AWS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID
-from lakehouse.platform.services import VERSITYGW_VERSION
+from lakehouse.platform.s3_server import VERSITYGW_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"

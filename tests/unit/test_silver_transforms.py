@@ -171,7 +171,7 @@ def test_quarantined_rows_keep_the_original_strings(spark):
 
 
 def test_quarantine_samples_keep_a_few_rows_per_reason_as_they_arrived(spark):
-    from spark_jobs.bronze_to_silver import quarantine_samples
+    from spark_jobs.silver.quarantine import quarantine_samples
 
     rows = [
         {**GOOD_EVENT, "event_id": f"e{i}", "event_type": "Teleport", "source_file": f"f{i}"}
@@ -186,7 +186,7 @@ def test_quarantine_samples_keep_a_few_rows_per_reason_as_they_arrived(spark):
 
 
 def test_silver_quality_checks_count_every_rule_in_one_pass(spark):
-    from spark_jobs.bronze_to_silver import quality_checks
+    from spark_jobs.silver.quality import quality_checks
 
     spec = {
         "key": ["id"],
