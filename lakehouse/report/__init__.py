@@ -66,8 +66,10 @@ def _table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
 
 
 def row_flow(summary: dict) -> list[dict]:
-    """Per dataset: RAW files in, BRONZE files and quarantined files, SILVER rows read,
-    inserted and quarantined."""
+    """Per dataset: RAW files this run's raw_to_bronze took, the files new in BRONZE since the
+    previous run whoever ingested them (the pending files SILVER read: a sensor-led
+    `ingest_<dataset>` DAG may have landed them before the run), files quarantined, SILVER rows
+    read, inserted and quarantined."""
     ingestion = {i["dataset"]: i for i in summary.get("ingestion", [])}
     silver = summary.get("rows", {}).get("silver", {})
     out = []
@@ -79,6 +81,7 @@ def row_flow(summary: dict) -> list[dict]:
                 "dataset": name,
                 "raw_files": files.get("files_in"),
                 "bronze_files": files.get("files_bronze"),
+                "bronze_new": rows.get("files", files.get("files_bronze")),
                 "quarantined_files": files.get("files_quarantine"),
                 "silver_read": rows.get("rows_read"),
                 "silver_files": rows.get("files"),
@@ -103,8 +106,8 @@ def _flow_section(summary: dict) -> str:
             f"<b>{_esc(f['dataset'])}</b>",
             f"{_esc(f['raw_files'])} files",
             arrow,
-            f"{_esc(f['bronze_files'])} files<br><small>{_esc(f['quarantined_files'])} "
-            "quarantined</small>",
+            f"{_esc(f['bronze_new'])} new files<br><small>{_esc(f['bronze_files'])} from this "
+            f"run's RAW, {_esc(f['quarantined_files'])} quarantined</small>",
             arrow,
             f"{_esc(f['silver_read'])} rows read{_from_files(f['silver_files'])}<br><small>"
             f"{_esc(f['quarantined_rows'])} rows quarantined</small>",
@@ -128,9 +131,9 @@ def _flow_section(summary: dict) -> str:
     return (
         "<h2>Row flow</h2>"
         + _table(["dataset", "RAW", "", "BRONZE", "", "SILVER (read)", "", "SILVER"], rows, "flow")
-        + "<p><small>RAW and BRONZE count the files this run's raw_to_bronze took; files the "
-        "sensor-led <code>ingest_&lt;dataset&gt;</code> DAGs ingested before the run are counted "
-        "where SILVER read them.</small></p>"
+        + "<p><small>RAW counts the files this run's raw_to_bronze took; BRONZE's new files are "
+        "every file that reached BRONZE since the previous run, including those the sensor-led "
+        "<code>ingest_&lt;dataset&gt;</code> DAGs ingested before it.</small></p>"
         + "<h3>GOLD &rarr; WAREHOUSE</h3>"
         + _table(["gold table", "GOLD rows", "WAREHOUSE rows"], gold_rows)
     )

@@ -3,6 +3,7 @@ CSS and SVG, no script, nothing fetched), and round-trips through the metrics zo
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from decimal import Decimal
@@ -210,6 +211,7 @@ def test_the_flow_counts_come_from_the_summary():
         "dataset": "events",
         "raw_files": 6,
         "bronze_files": 5,
+        "bronze_new": 5,
         "quarantined_files": 1,
         "silver_read": 3433,
         "silver_files": 5,
@@ -256,3 +258,14 @@ def test_a_failed_check_is_described_with_its_limit_and_remedy():
         "events --file 'k'",
         "fk:fact_transactions.user_sk observed 3",
     ]
+
+
+def test_files_a_sensor_dag_ingested_before_the_run_count_as_new_in_bronze():
+    """The first run after the sensors took every file: RAW 0, but BRONZE's new files are the
+    ones SILVER read, whoever ingested them."""
+    summary = json.loads(json.dumps(SUMMARY))
+    summary["ingestion"][0].update(files_in=0, files_bronze=0, files_quarantine=0)
+    (events,) = report.row_flow(summary)
+    assert (events["raw_files"], events["bronze_files"], events["bronze_new"]) == (0, 0, 5)
+    page = report.render(summary, MARTS)
+    assert "5 new files<br><small>0 from this run's RAW, 0 quarantined" in page
