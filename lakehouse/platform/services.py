@@ -355,26 +355,19 @@ class Stack:
                 prepare=migrate,
                 timeout=180,
             ),
-            Service(
-                "airflow-scheduler",
-                lambda: [_airflow_bin(), "scheduler", "--skip-serve-logs"],
-                component_healthy("scheduler"),
-                env=env,
-                timeout=120,
-            ),
-            Service(
-                "airflow-dag-processor",
-                lambda: [_airflow_bin(), "dag-processor"],
-                component_healthy("dag_processor"),
-                env=env,
-                timeout=120,
-            ),
-            Service(
-                "airflow-triggerer",
-                lambda: [_airflow_bin(), "triggerer", "--skip-serve-logs"],
-                component_healthy("triggerer"),
-                env=env,
-                timeout=120,
+            *(
+                Service(
+                    f"airflow-{command}",
+                    lambda args=args: [_airflow_bin(), *args],
+                    component_healthy(command.replace("-", "_")),
+                    env=env,
+                    timeout=120,
+                )
+                for command, args in (
+                    ("scheduler", ["scheduler", "--skip-serve-logs"]),
+                    ("dag-processor", ["dag-processor"]),
+                    ("triggerer", ["triggerer", "--skip-serve-logs"]),
+                )
             ),
         ]
 

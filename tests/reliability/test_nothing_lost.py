@@ -22,23 +22,14 @@ from lakehouse import ingest
 from lakehouse.cli import main as cli
 from lakehouse.config.registry import load_registry
 from lakehouse.ingest.release import ReleaseError, release
+from seed_data.contract import CANONICAL_COLUMNS
 from spark_jobs.gold import dims
 from spark_jobs.silver import batch as silver_batch
 from spark_jobs.silver import bookmark
 from spark_jobs.silver import release as R
 
 SPECS = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json())}
-EVENT_COLUMNS = [
-    "event_id",
-    "user_id",
-    "event_type",
-    "event_ts",
-    "session_id",
-    "device",
-    "country",
-    "product_id",
-    "properties",
-]
+EVENT_COLUMNS = list(CANONICAL_COLUMNS["events"])
 
 
 def csv_bytes(columns: list[str], rows: list[tuple]) -> bytes:
