@@ -16,8 +16,51 @@ from pathlib import Path
 
 import duckdb
 
-from spark_jobs.gold.reference import COUNTRIES, STATUSES, USD_RATES
-from spark_jobs.silver.transforms import EMAIL_PATTERN, NULL_SPELLINGS, REASONS
+# The peer's own rules, written out here from the documented contract (docs/datasets.md) and
+# GOLD's reference data (docs/pipeline.md), never imported from spark_jobs: a wrong constant in
+# the jobs then shows as the peer disagreeing with Spark and the manifest, rather than being
+# wrong in both.
+NULL_SPELLINGS = ("", "null", "NULL", "None", "N/A", "-")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+REASONS = (  # in the order a row's reasons are reported
+    "missing_required_key",
+    "invalid_timestamp",
+    "invalid_number",
+    "unknown_enum",
+    "negative_amount",
+    "invalid_currency",
+    "malformed_email",
+)
+USD_RATES = {  # USD per unit of the currency
+    "USD": "1.0",
+    "EUR": "1.08",
+    "GBP": "1.27",
+    "PLN": "0.25",
+    "BRL": "0.20",
+    "INR": "0.012",
+    "JPY": "0.0067",
+}
+COUNTRIES = {
+    "US": ("United States", "Americas"),
+    "CA": ("Canada", "Americas"),
+    "BR": ("Brazil", "Americas"),
+    "GB": ("United Kingdom", "Europe"),
+    "DE": ("Germany", "Europe"),
+    "FR": ("France", "Europe"),
+    "ES": ("Spain", "Europe"),
+    "IT": ("Italy", "Europe"),
+    "NL": ("Netherlands", "Europe"),
+    "PL": ("Poland", "Europe"),
+    "IN": ("India", "Asia"),
+    "JP": ("Japan", "Asia"),
+}
+STATUSES = {  # status -> (counts as revenue, is a refund, counts toward GMV)
+    "completed": (True, False, True),
+    "pending": (False, False, True),
+    "refunded": (False, True, True),
+    "failed": (False, False, False),
+    "cancelled": (False, False, False),
+}
 
 GOLD_TABLES = (
     "dim_users",

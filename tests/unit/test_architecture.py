@@ -71,3 +71,11 @@ def test_the_spark_jobs_stand_alone():
         if module.split(".")[0] in ("lakehouse", "seed_data", "harness")
     ]
     assert wrong == []
+
+
+def test_the_duckdb_peer_keeps_its_own_rules():
+    """The benchmark's peer is a second implementation checked against the generator's
+    manifest; importing the jobs' constants would make a wrong one wrong in both."""
+    path = ROOT / "benchmarks" / "peer_duckdb.py"
+    shared = [m for _, m in _imports(path) if m.split(".")[0] in ("spark_jobs", "lakehouse")]
+    assert shared == []
