@@ -17,6 +17,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 # The aws profile's variables, pointing at fake but well-formed resources.
 AWS_PROFILE_ENV = {
@@ -35,6 +36,8 @@ AWS_PROFILE_ENV = {
 # (pattern, rows): a statement matching `pattern` (re.search) returns `rows`, or calls
 # rows(statement_sql) when it is a callable.
 RESULTS: list[tuple[re.Pattern[str], list[list] | Callable[[str], list[list]]]] = []
+# Called with every Data API request's statements (a batch's, or the one statement), in order.
+EXECUTED: list[Callable[[list[str]], None]] = []
 
 
 def _free_port() -> int:
@@ -69,6 +72,8 @@ def patch_redshift_data() -> None:
             for i, q in enumerate(sqls or [], start=1)
         ]
         self.redshiftdata_backend.statements[statement.id] = statement
+        for hook in EXECUTED:
+            hook(sqls if sqls is not None else [sql or ""])
         return statement
 
     def _reply(statement) -> tuple[int, dict, str]:
@@ -181,8 +186,12 @@ class MotoServer:
         self._server.stop()
 
     def reset(self) -> None:
-        self._recorder.reset_recording()
+        self.forget_requests()
         RESULTS.clear()
+        EXECUTED.clear()
+
+    def forget_requests(self) -> None:
+        self._recorder.reset_recording()
 
     def requests(self) -> list[dict]:
         """Every recorded request: method, url, headers and decoded body, in arrival order."""
@@ -234,25 +243,87 @@ def upload_gold_export(gold_export, s3, bucket: str) -> None:
         s3.upload_file(str(path), bucket, f"_export/{path.relative_to(local)}")
 
 
-def answer_figures(profile, wrong: str | None = None) -> dict:
-    """Register the validation query's answer: GOLD's own figures (as Redshift would return
-    them after a correct COPY), or one table's row count off by one."""
-    from lakehouse import warehouse
-    from lakehouse.warehouse import sql as warehouse_sql
+class CopiedWarehouse:
+    """Redshift as far as the loader uses it, on DuckDB, fed by what the loader sends: a
+    `COPY ... FROM '<manifest>' ... FORMAT AS PARQUET MANIFEST` loads the files the manifest
+    lists (read back from the S3 server); DROP TABLE and ALTER TABLE ... RENAME run as sent;
+    CREATE TABLE (Redshift DDL) is left to the COPY; the validation query runs on what was
+    loaded. So the figures the loader checks come from the copied files through another engine,
+    not from the loader's own reading of the export. `lose_rows` makes the COPY of a table drop
+    that many rows, as a COPY cut short would."""
 
-    expected = {}
-    for name, definition in warehouse_sql.table_defs().items():
-        expected[name] = warehouse.gold_figures(warehouse.find_export(profile, definition))
+    COPY = re.compile(r"^COPY (\S+)\s+FROM '(s3://[^']+)'", re.S)
 
-    def rows(query: str) -> list[list]:
-        out = []
-        for name in re.findall(r"SELECT '([a-z0-9_]+)' AS table_name", query):
-            figures = dict(expected[name])
-            if name == wrong:
-                figures["rows"] += 1
-            text = "|".join("" if v is None else str(v) for v in figures.values())
-            out.append([name, text])
-        return out
+    def __init__(self, s3, lose_rows: dict[str, int] | None = None) -> None:
+        import duckdb
 
-    RESULTS.append((re.compile(r"AS table_name"), rows))
-    return expected
+        self.s3 = s3
+        self.lose_rows = lose_rows or {}
+        self.db = duckdb.connect()
+        self.files: dict[str, list[str]] = {}  # staging table -> the files its COPY read
+
+    def install(self) -> CopiedWarehouse:
+        EXECUTED.append(self.execute)
+        RESULTS.append((re.compile(r"^\s*SELECT", re.I), self.query))
+        return self
+
+    def _schema(self, qualified: str) -> None:
+        schema = qualified.split(".")[0]
+        self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+    def _copy(self, table: str, manifest_uri: str) -> None:
+        import tempfile
+
+        bucket, _, key = manifest_uri.removeprefix("s3://").partition("/")
+        manifest = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        folder = Path(tempfile.mkdtemp(prefix="copied-"))
+        files = []
+        for i, entry in enumerate(manifest["entries"]):
+            f_bucket, _, f_key = entry["url"].removeprefix("s3://").partition("/")
+            path = folder / f"{i}.parquet"
+            self.s3.download_file(f_bucket, f_key, str(path))
+            files.append(str(path))
+        self._schema(table)
+        name = table.rsplit(".", 1)[1].strip('"').removesuffix("__staging")
+        lost = self.lose_rows.get(name, 0)
+        listed = ", ".join(f"'{f}'" for f in files)
+        self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        self.db.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet([{listed}])")
+        if lost:
+            self.db.execute(
+                f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} LIMIT {int(lost)})"
+            )
+        self.files[table] = files
+
+    def execute(self, statements: list[str]) -> None:
+        for statement in statements:
+            text = statement.strip()
+            copy = self.COPY.match(text)
+            if copy:
+                self._copy(copy.group(1), copy.group(2))
+            elif text.upper().startswith(("DROP TABLE", "ALTER TABLE")):
+                self._schema(
+                    text.split()[-1] if text.upper().startswith("DROP") else text.split()[2]
+                )
+                self.db.execute(text)
+
+    def query(self, statement: str) -> list[list]:
+        return [list(row) for row in self.db.execute(statement).fetchall()]
+
+    def rows(self, qualified: str) -> int:
+        return self.db.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
+
+    def rows_in_files(self, qualified: str) -> int:
+        """The rows of the Parquet files the COPY into `qualified` (or its staging table) read,
+        counted from the files' footers."""
+        import pyarrow.parquet as pq
+
+        schema, name = qualified.split(".")
+        staging = f'{schema}."{name.strip(chr(34)).removesuffix("__staging")}__staging"'
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files[staging])
+
+    def tables(self, schema: str) -> set[str]:
+        found = self.db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
+        ).fetchall()
+        return {name for (name,) in found}

@@ -14,6 +14,7 @@ from typing import Any
 from lakehouse.backends.storage import object_store
 from lakehouse.config import Profile
 from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.paths import REPO_ROOT
 from lakehouse.platform.airflow_api import AirflowApi
 from lakehouse.platform.airflow_env import airflow_home
 
@@ -210,7 +211,7 @@ def reset_source(profile: Profile, schema: str = "shop") -> None:
     conn.close()
 
 
-SAMPLE = Path(__file__).resolve().parent.parent / "seed_data" / "sample"
+SAMPLE = REPO_ROOT / "seed_data" / "sample"
 
 
 def prepare_sample_run(profile: Profile, batches: tuple[int, ...] = (1, 2, 3)) -> dict:

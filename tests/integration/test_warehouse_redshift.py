@@ -3,8 +3,10 @@ API calls (workgroup, database, secret), the SQL they carry (staging DDL with th
 layout, COPY ... IAM_ROLE ... FORMAT AS PARQUET from a manifest, the one-transaction swap, the
 validation query) and the manifests written next to the reference GOLD export.
 
-moto does not run SQL: the validation query's answer is registered by the test (the figures
-GOLD has, or a wrong one), and what is asserted is what the loader sent and decided."""
+moto does not run SQL: the statements go to a stand-in that loads what each COPY's manifest lists
+into DuckDB and answers the validation query there (moto_aws.CopiedWarehouse), so the figures the
+loader compares with GOLD's come from the copied files through another engine; what is asserted
+is what the loader sent and decided."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import json
 
 import boto3
 import pytest
-from moto_aws import AWS_PROFILE_ENV, MotoServer, answer_figures, upload_gold_export
+from moto_aws import AWS_PROFILE_ENV, CopiedWarehouse, MotoServer, upload_gold_export
 
 from lakehouse import warehouse
 from lakehouse.backends import backends
@@ -75,7 +77,7 @@ def backend(profile: Profile) -> warehouse.RedshiftDataLoader:
 
 def test_load_issues_the_exact_data_api_calls(aws, moto):
     profile, s3 = aws
-    expected = answer_figures(profile)
+    copied = CopiedWarehouse(s3).install()
     report = warehouse.load(profile, backend=backend(profile))
     tables = sorted(warehouse_sql.table_defs())
     assert sorted(report.tables) == tables and report.skipped == []
@@ -126,22 +128,28 @@ def test_load_issues_the_exact_data_api_calls(aws, moto):
         f'DROP TABLE IF EXISTS "{schema}"."{tables[0]}"',
         f'ALTER TABLE "{schema}"."{tables[0]}__staging" RENAME TO "{tables[0]}"',
     ]
-    assert report.tables["fact_transactions"]["rows"] == expected["fact_transactions"]["rows"]
+    for name in tables:  # live after the swap: every row the COPY read, nothing else
+        live = f'"{schema}"."{name}"'
+        assert copied.rows(live) == copied.rows_in_files(live) == report.tables[name]["rows"]
 
 
-def test_a_staged_mismatch_sends_no_swap(aws, moto):
-    profile, _ = aws
-    answer_figures(profile, wrong="fact_transactions")
+def test_a_copy_that_lost_rows_blocks_the_swap(aws, moto):
+    profile, s3 = aws
+    copied = CopiedWarehouse(s3, lose_rows={"fact_transactions": 1}).install()
     with pytest.raises(warehouse.ValidationFailed, match=r"fact_transactions\.rows: staging"):
         warehouse.load(profile, backend=backend(profile))
     sent = [c for c in moto.calls() if c.action.endswith("ExecuteStatement")]
     assert sent[-1].action == "ExecuteStatement"  # the validation query, then nothing
     assert not any("RENAME TO" in s for c in sent for s in c.params.get("Sqls", []))
+    schema = profile.warehouse.schema_name
+    assert copied.tables(schema) == {f"{n}__staging" for n in warehouse_sql.table_defs()}
 
 
 def test_validate_reads_the_live_tables(aws, moto):
-    profile, _ = aws
-    answer_figures(profile)
+    profile, s3 = aws
+    CopiedWarehouse(s3).install()
+    warehouse.load(profile, backend=backend(profile))
+    moto.forget_requests()
     result = warehouse.validate(profile, backend=backend(profile))
     assert len(result["tables"]) == len(warehouse_sql.table_defs())
     (call,) = [c for c in moto.calls() if c.action == "ExecuteStatement"]
