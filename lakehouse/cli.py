@@ -87,10 +87,15 @@ def services(
     if action.value in ("start", "restart"):
         stack.start(names or [])
     if action.value == "status":
-        health = stack.status()
-        for name, state in health.items():
-            _echo(f"{name:24} {state}")
-        raise typer.Exit(0 if all(s.startswith("healthy") for s in health.values()) else 1)
+        raise typer.Exit(0 if _show_health(stack) else 1)
+
+
+def _show_health(stack) -> bool:
+    """Print every service's health; True when all are healthy."""
+    health = stack.status()
+    for name, state in health.items():
+        _echo(f"{name:24} {state}")
+    return all(s.startswith("healthy") for s in health.values())
 
 
 @app.command()
@@ -100,10 +105,7 @@ def status() -> None:
     from lakehouse.platform.services import Stack
 
     profile = _profile()
-    health = Stack(profile).status()
-    for name, state in health.items():
-        _echo(f"{name:24} {state}")
-    if all(s.startswith("healthy") for s in health.values()):
+    if _show_health(Stack(profile)):
         for run in pipeline.latest_runs(profile, limit=5):
             _echo(f"run {run['run_id']:48} {run['state']}")
         raise typer.Exit(0)

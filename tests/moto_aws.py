@@ -252,46 +252,43 @@ class CopiedWarehouse:
     not from the loader's own reading of the export. `lose_rows` makes the COPY of a table drop
     that many rows, as a COPY cut short would."""
 
-    COPY = re.compile(r"^COPY (\S+)\s+FROM '(s3://[^']+)'", re.S)
+    COPY = re.compile(r"^COPY (\"(\w+)\"\.\"(\w+)__staging\")\s+FROM '(s3://[^']+)'")
+    SCHEMA = re.compile(r'^(?:DROP TABLE IF EXISTS|ALTER TABLE) "(\w+)"\.')
 
     def __init__(self, s3, lose_rows: dict[str, int] | None = None) -> None:
+        import tempfile
+
         import duckdb
 
         self.s3 = s3
         self.lose_rows = lose_rows or {}
         self.db = duckdb.connect()
-        self.files: dict[str, list[str]] = {}  # staging table -> the files its COPY read
+        self._folder = tempfile.TemporaryDirectory(prefix="copied-")
+        self.files: dict[str, list[Path]] = {}  # table -> the files its COPY read
 
     def install(self) -> CopiedWarehouse:
         EXECUTED.append(self.execute)
         RESULTS.append((re.compile(r"^\s*SELECT", re.I), self.query))
         return self
 
-    def _schema(self, qualified: str) -> None:
-        schema = qualified.split(".")[0]
-        self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-
-    def _copy(self, table: str, manifest_uri: str) -> None:
-        import tempfile
-
+    def _copy(self, staging: str, schema: str, table: str, manifest_uri: str) -> None:
         bucket, _, key = manifest_uri.removeprefix("s3://").partition("/")
         manifest = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        folder = Path(tempfile.mkdtemp(prefix="copied-"))
         files = []
         for i, entry in enumerate(manifest["entries"]):
             f_bucket, _, f_key = entry["url"].removeprefix("s3://").partition("/")
-            path = folder / f"{i}.parquet"
+            path = Path(self._folder.name) / f"{table}-{i}.parquet"
             self.s3.download_file(f_bucket, f_key, str(path))
-            files.append(str(path))
-        self._schema(table)
-        name = table.rsplit(".", 1)[1].strip('"').removesuffix("__staging")
-        lost = self.lose_rows.get(name, 0)
+            files.append(path)
         listed = ", ".join(f"'{f}'" for f in files)
-        self.db.execute(f"DROP TABLE IF EXISTS {table}")
-        self.db.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet([{listed}])")
+        self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        self.db.execute(
+            f"CREATE OR REPLACE TABLE {staging} AS SELECT * FROM read_parquet([{listed}])"
+        )
+        lost = self.lose_rows.get(table, 0)
         if lost:
             self.db.execute(
-                f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} LIMIT {int(lost)})"
+                f"DELETE FROM {staging} WHERE rowid IN (SELECT rowid FROM {staging} LIMIT {lost})"
             )
         self.files[table] = files
 
@@ -299,12 +296,11 @@ class CopiedWarehouse:
         for statement in statements:
             text = statement.strip()
             copy = self.COPY.match(text)
+            schema = self.SCHEMA.match(text)
             if copy:
-                self._copy(copy.group(1), copy.group(2))
-            elif text.upper().startswith(("DROP TABLE", "ALTER TABLE")):
-                self._schema(
-                    text.split()[-1] if text.upper().startswith("DROP") else text.split()[2]
-                )
+                self._copy(*copy.groups())
+            elif schema:
+                self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema.group(1)}"')
                 self.db.execute(text)
 
     def query(self, statement: str) -> list[list]:
@@ -313,14 +309,11 @@ class CopiedWarehouse:
     def rows(self, qualified: str) -> int:
         return self.db.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
 
-    def rows_in_files(self, qualified: str) -> int:
-        """The rows of the Parquet files the COPY into `qualified` (or its staging table) read,
-        counted from the files' footers."""
+    def rows_in_files(self, table: str) -> int:
+        """The rows of the Parquet files the COPY of `table` read, from the files' footers."""
         import pyarrow.parquet as pq
 
-        schema, name = qualified.split(".")
-        staging = f'{schema}."{name.strip(chr(34)).removesuffix("__staging")}__staging"'
-        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files[staging])
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files[table])
 
     def tables(self, schema: str) -> set[str]:
         found = self.db.execute(

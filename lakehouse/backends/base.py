@@ -39,8 +39,6 @@ class Role(ABC):
 class StoreBackend(Role):
     """The object store holding every zone: S3 (AWS, MinIO, versitygw) or plain files."""
 
-    #: the Airflow connection its sensors and hooks use
-    connection_id: str
     #: the AWS region the store is in (None: not on AWS's network)
     region: str | None = None
 
@@ -72,7 +70,8 @@ class SparkRunner(Role):
 
     @abstractmethod
     def conf(self) -> dict[str, str]:
-        """The Spark settings every job gets from its launcher."""
+        """The Spark settings every job gets from its launcher (spark-submit's confs, Glue's
+        `--conf` job argument)."""
 
     @abstractmethod
     def operator_class(self) -> type:

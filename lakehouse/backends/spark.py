@@ -84,8 +84,8 @@ class Glue(SparkRunner):
         return f"spark.kind=glue ({self.cfg.glue_version})"
 
     def conf(self) -> dict[str, str]:
-        # Glue takes the session settings as the job's `--conf` argument (platform/deploy.py);
-        # S3 is reached through Glue's own connector and role, with no settings.
+        # The deploy passes these as the job's `--conf` argument (platform/deploy.py); S3 is
+        # reached through Glue's own connector and role, with no settings.
         return dict(DELTA_CONF)
 
     def job_name(self, task_id: str) -> str:

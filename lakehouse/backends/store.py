@@ -13,8 +13,6 @@ SIMPLE_CREDENTIALS = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
 
 
 class S3(StoreBackend):
-    connection_id = AWS_CONN_ID
-
     def __init__(self, cfg: S3Store) -> None:
         self.cfg = cfg
         self.region = cfg.region
@@ -102,8 +100,6 @@ class S3(StoreBackend):
 
 
 class Filesystem(StoreBackend):
-    connection_id = FS_CONN_ID
-
     def __init__(self, cfg: FilesystemStore) -> None:
         self.cfg = cfg
 

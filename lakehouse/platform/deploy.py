@@ -30,7 +30,6 @@ from lakehouse.backends.spark import Glue
 from lakehouse.config import Profile
 from lakehouse.paths import REPO_ROOT
 from lakehouse.warehouse import sql as warehouse_sql
-from spark_jobs.conf import DELTA_CONF
 
 JOBS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
 
@@ -85,14 +84,15 @@ def artifacts(profile: Profile) -> dict[str, bytes]:
     return out
 
 
-def spark_confs() -> str:
-    """The `--conf` default argument: Delta's extension and catalog and the project's confs
+def spark_confs(runner: Glue) -> str:
+    """The `--conf` default argument: the session settings the Glue runner gives every job
     (Glue takes several as `k=v --conf k=v` in one value)."""
-    return " --conf ".join(f"{k}={v}" for k, v in DELTA_CONF.items())
+    return " --conf ".join(f"{k}={v}" for k, v in runner.conf().items())
 
 
 def job_definition(profile: Profile, job: str) -> dict[str, Any]:
-    glue = _glue(profile).cfg
+    runner = _glue(profile)
+    glue = runner.cfg
     bucket, prefix = glue.artifacts_bucket, glue.artifacts_prefix
     return {
         "Description": f"lakehouse {job} (spark_jobs/{job}.py), deployed by `lakehouse deploy`",
@@ -104,7 +104,7 @@ def job_definition(profile: Profile, job: str) -> dict[str, Any]:
         },
         "DefaultArguments": {
             "--datalake-formats": "delta",
-            "--conf": spark_confs(),
+            "--conf": spark_confs(runner),
             "--extra-py-files": f"s3://{bucket}/{prefix}/lib/spark_jobs.zip",
             "--job-language": "python",
             "--job-bookmark-option": "job-bookmark-disable",

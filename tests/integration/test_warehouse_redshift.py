@@ -130,7 +130,7 @@ def test_load_issues_the_exact_data_api_calls(aws, moto):
     ]
     for name in tables:  # live after the swap: every row the COPY read, nothing else
         live = f'"{schema}"."{name}"'
-        assert copied.rows(live) == copied.rows_in_files(live) == report.tables[name]["rows"]
+        assert copied.rows(live) == copied.rows_in_files(name) == report.tables[name]["rows"]
 
 
 def test_a_copy_that_lost_rows_blocks_the_swap(aws, moto):

@@ -220,16 +220,8 @@ def test_max_file_error_rate_quarantines_the_bad_file_whole_and_lets_the_rest_th
     ]
 
 
-USER_COLUMNS = ["user_id", "email", "full_name", "country", "signup_ts", "status", "updated_at"]
-TXN_COLUMNS = [
-    "transaction_id",
-    "user_id",
-    "amount",
-    "currency",
-    "status",
-    "payment_method",
-    "transaction_ts",
-]
+USER_COLUMNS = list(CANONICAL_COLUMNS["users"])
+TXN_COLUMNS = list(CANONICAL_COLUMNS["transactions"])
 
 
 def users(ids: list[int], updated_at: str) -> bytes:
