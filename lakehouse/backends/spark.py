@@ -14,6 +14,8 @@ from lakehouse.paths import REPO_ROOT
 from spark_jobs.conf import DELTA_CONF
 
 JOBS = REPO_ROOT / "spark_jobs"
+# The drivers' log level and format (warnings and errors, and where the application ran).
+DRIVER_LOG_CONFIG = REPO_ROOT / "config" / "spark" / "log4j2.properties"
 
 
 class SparkSubmit(SparkRunner):
@@ -30,6 +32,7 @@ class SparkSubmit(SparkRunner):
             **DELTA_CONF,
             "spark.ui.showConsoleProgress": "false",
             "spark.driver.memory": self.cfg.driver_memory,
+            "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile={DRIVER_LOG_CONFIG}",
             "spark.executor.memory": self.cfg.executor_memory,
             "spark.executor.cores": str(self.cfg.executor_cores),
             "spark.cores.max": str(CLUSTER_CORES),
