@@ -160,6 +160,10 @@ def markdown(results: list[dict]) -> str:
                 f"({o['overhead_share']:.0%} of end-to-end)",
                 f"- time with no task running (scheduling gaps): {_t(o['idle_s'])} s",
             ]
+            for x in o["master_runs"]:
+                tasks = ", ".join(f"{k} {v:g} s" for k, v in x.get("spark_tasks_s", {}).items())
+                if tasks:
+                    lines.append(f"  - {x['run_id']}: {x['e2e_s']:g} s; {tasks}")
         if "sensor_to_bronze_s" in o:
             s = o["sensor_to_bronze_s"]
             lines.append(

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from benchmarks.suite import SPARK_TASKS
+
 pytestmark = pytest.mark.timeout(600)
 
 
@@ -47,6 +49,10 @@ def test_orchestration_is_read_from_airflow(bench, airflow_profile):
     )
     if orchestration["master_runs"]:
         assert orchestration["e2e_s"]["median"] > 0 and orchestration["idle_s"]["median"] >= 0
+        for run in orchestration["master_runs"]:
+            # A successful local master run ran every Spark stage, each for some time.
+            assert sorted(run["spark_tasks_s"]) == sorted(SPARK_TASKS), run
+            assert all(s > 0 for s in run["spark_tasks_s"].values()), run
 
 
 def test_the_duckdb_peer_gives_the_manifests_gold_figures(bench):
