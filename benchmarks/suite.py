@@ -269,9 +269,6 @@ def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict
 
 
 # ------------------------------------------------------------------------------- orchestration
-SPARK_TASKS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
-
-
 def _ts(text: str | None) -> float | None:
     return datetime.fromisoformat(text).timestamp() if text else None
 
@@ -293,8 +290,10 @@ def orchestration(runs: int) -> dict:
     from lakehouse.backends.storage import object_store
     from lakehouse.config.pipelines import MASTER_DAG_ID
     from lakehouse.config.registry import load_registry
+    from lakehouse.platform.deploy import jobs
 
     profile = load_profile("local")
+    spark_jobs = jobs(profile)
     api = AirflowApi(profile)
     done = [r for r in api.runs(MASTER_DAG_ID, 50) if r["state"] == "success"][:runs]
     per_run = []
@@ -315,7 +314,7 @@ def orchestration(runs: int) -> dict:
                 "spark_tasks_s": {
                     t["task_id"]: round(_ts(t["end_date"]) - _ts(t["start_date"]), 1)
                     for t in tasks
-                    if t["task_id"] in SPARK_TASKS
+                    if t["task_id"] in spark_jobs
                 },
                 "e2e_s": round(e2e, 1),
                 "task_sum_s": round(task_sum, 1),

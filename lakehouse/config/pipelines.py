@@ -28,6 +28,8 @@ MASTER_TASKS = (
     "validate_warehouse",
     "run_summary",
 )
+# The master DAG's Spark tasks, one job script each (spark_jobs/<name>.py), in run order.
+SPARK_JOBS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
 
 
 class _Strict(BaseModel):

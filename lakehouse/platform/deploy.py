@@ -28,15 +28,14 @@ from typing import Any
 from lakehouse.backends import backends
 from lakehouse.backends.spark import Glue
 from lakehouse.config import Profile
+from lakehouse.config.pipelines import SPARK_JOBS
 from lakehouse.paths import REPO_ROOT
 from lakehouse.warehouse import sql as warehouse_sql
-
-JOBS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
 
 
 def jobs(profile: Profile) -> tuple[str, ...]:
     """The Spark jobs the profile's master DAG runs (db_to_bronze only with a source DB)."""
-    return tuple(j for j in JOBS if j != "db_to_bronze" or profile.source_db is not None)
+    return tuple(j for j in SPARK_JOBS if j != "db_to_bronze" or profile.source_db is not None)
 
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources give the same zip bytes

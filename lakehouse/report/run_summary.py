@@ -8,9 +8,10 @@ import logging
 
 from lakehouse.backends.storage import object_store
 from lakehouse.config import Profile
+from lakehouse.config.pipelines import SPARK_JOBS
 
 log = logging.getLogger(__name__)
-STAGES = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
+STAGES = SPARK_JOBS  # each Spark job writes its stage metrics
 SILVER_FIELDS = (
     "files",
     "rows_read",
