@@ -163,6 +163,9 @@ TEST_SERVICE_ENV := LAKEHOUSE_MASTER_SCHEDULE=none LAKEHOUSE_DEADLINE_MINUTES=0.
 # added when a Docker engine answers and COMPOSE_GROUP is not 0.
 TEST_GROUPS ?= lint test-unit test-integration test-reliability test-e2e
 COMPOSE_GROUP ?= 1
+# A command the compose group waits for first (CI builds the Compose plugin and the stand-in
+# images in the background while the other groups run: .ci/docker-prep).
+COMPOSE_PREPARE ?=
 test: install ## every group: lint, unit, integration, reliability, e2e, compose (when a Docker engine answers); starts and stops what it needs
 	@groups="$(TEST_GROUPS)"; \
 	if [ "$(COMPOSE_GROUP)" = 0 ]; then :; \
@@ -174,6 +177,10 @@ test: install ## every group: lint, unit, integration, reliability, e2e, compose
 	  t0=$$(date +%s); $(TEST_SERVICE_ENV) $(MAKE) --no-print-directory services-up PROFILE=local || exit 1; \
 	  started=1; echo "::: native services started in $$(( $$(date +%s) - t0 ))s"; fi; \
 	for group in $$groups; do \
+	  if [ $$group = test-compose ] && [ -n '$(COMPOSE_PREPARE)' ] && ! $(COMPOSE_PREPARE); then \
+	    echo "::: $(COMPOSE_PREPARE) failed: the compose group cannot run"; \
+	    [ -n "$$started" ] && $(MAKE) --no-print-directory services-down PROFILE=local >/dev/null 2>&1; \
+	    exit 1; fi; \
 	  if [ $$group = test-compose ]; then \
 	    echo "::: stopping the native services: the Compose stack publishes the same ports"; \
 	    $(MAKE) --no-print-directory services-down PROFILE=local >/dev/null 2>&1; fi; \

@@ -1,12 +1,18 @@
 """The master DAG through the real Airflow scheduler, dag-processor, triggerer and api-server
 on the local profile: RAW -> BRONZE (files and the operational DB, in parallel) -> SILVER (Spark
 on the standalone master) -> GOLD -> PostgreSQL, checked against the reference sample's
-ground-truth manifest (all three batches landed at once)."""
+ground-truth manifest (all three batches landed at once).
+
+The first run starts with the S3 server down: ingestion fails, the server comes back, and the
+retries (delays from config/pipelines.yaml, shortened by `make test` with
+LAKEHOUSE_RETRY_DELAY_SECONDS=5) finish the run; every test of the run's outcome below then
+checks that the outage lost nothing, against the whole manifest."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -14,9 +20,10 @@ import pytest
 
 from lakehouse import ingest
 from lakehouse.backends.storage import object_store
-from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.config.pipelines import MASTER_DAG_ID, load_pipelines
 from lakehouse.paths import stack_dir
 from lakehouse.platform import pipeline
+from lakehouse.platform.services import Stack
 from lakehouse.report.run_summary import run_key
 from tests.runs import (
     assert_retried_after_kill,
@@ -27,23 +34,47 @@ from tests.runs import (
 from tests.ui import check_finished_run
 
 RUN_TIMEOUT_S = 1500
+OUTAGE_WAIT_S = 180  # for ingestion's first failed try while the S3 server is down
 DATASETS = ("events", "transactions", "users", "shipment_tracking")
 # Not mapped, one at a time, each running for tens of seconds at least.
 SPARK_TASKS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
 
 
+def ingestion_failed(profile, run_id: str) -> bool:
+    """Whether any mapped raw_to_bronze instance has failed a try (task_instances keeps the
+    latest try of each)."""
+    rows = pipeline.task_instances(profile, MASTER_DAG_ID, run_id)
+    return any(
+        r["task_id"] == "raw_to_bronze" and r["state"] in ("up_for_retry", "failed") for r in rows
+    )
+
+
 @pytest.fixture(scope="module")
 def runs(profile):
-    """Two manual triggers back to back: the first takes the sample to the warehouse, the
-    second (same input, nothing new in RAW) must wait for it (max_active_runs=1) and then
-    change nothing. GOLD and the warehouse are read right after the first run, before the
-    second one's GOLD stage starts minutes later."""
+    """Two manual triggers back to back: the first takes the sample to the warehouse through
+    an S3 outage at its start, the second (same input, nothing new in RAW) must wait for it
+    (max_active_runs=1) and then change nothing. GOLD and the warehouse are read right after
+    the first run, before the second one's GOLD stage starts minutes later."""
     from tests.reliability.faults import gold_export_tables, warehouse_tables
 
+    delay = load_pipelines().defaults.retry_delay_seconds
+    if delay > 30:
+        pytest.fail(
+            f"retry delay is {delay:g}s: start the stack with "
+            f"LAKEHOUSE_RETRY_DELAY_SECONDS=5 (as make test does)"
+        )
     manifest = pipeline.prepare_sample_run(profile)
     pipeline.wait_for_dag(profile)
-    first = pipeline.trigger(profile)
-    second = pipeline.trigger(profile)
+    stack = Stack(profile)
+    stack.stop(["s3"])
+    try:
+        first = pipeline.trigger(profile)
+        second = pipeline.trigger(profile)
+        deadline = time.monotonic() + OUTAGE_WAIT_S
+        while not (failed := ingestion_failed(profile, first)) and time.monotonic() < deadline:
+            time.sleep(2)
+    finally:
+        stack.start(["s3"])
     try:
         # Raises with the failed tasks' logs on failure or timeout.
         pipeline.wait_for_run(profile, first, timeout=RUN_TIMEOUT_S)
@@ -55,6 +86,7 @@ def runs(profile):
             "second": second,
             "gold": gold,
             "warehouse": loaded,
+            "outage": {"ingestion_failed": failed, "retry_delay_s": delay},
         }
     finally:  # later modules must not meet a running master (its failure is the test's)
         with contextlib.suppress(pipeline.PipelineError):
@@ -74,9 +106,6 @@ def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, ru
     started and the run's results are checked by the tests after it."""
     import os
     import signal
-    import time
-
-    from lakehouse.platform.services import Stack
 
     stack, second = Stack(profile), runs["second"]
     deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -107,6 +136,37 @@ def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, ru
             "tries": [(t["try_number"], t["state"], t["start_date"], t["end_date"]) for t in tries],
         }
     )
+
+
+def _times(log: Path) -> tuple[datetime, datetime]:
+    """First and last timestamp of an attempt's log."""
+    stamps = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            stamps.append(datetime.fromisoformat(json.loads(line)["timestamp"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return stamps[0], stamps[-1]
+
+
+def test_an_outage_is_retried_with_backoff(profile, runs):
+    """Retries through the real scheduler (reliability: S3 outage): ingestion failed while the
+    S3 server was down, and a later try of the same mapped instance started no sooner than the
+    configured delay after the failed one ended. That the outage lost nothing is what the
+    tests of the first run's outcome below check against the manifest (every RAW file landed
+    once, SILVER and the warehouse reconcile)."""
+    outage, first = runs["outage"], runs["first"]
+    assert outage["ingestion_failed"], f"ingestion did not fail in {OUTAGE_WAIT_S}s of S3 down"
+    by_instance: dict[Path, list[Path]] = {}  # raw_to_bronze is mapped: one per dataset
+    for log in pipeline.attempt_logs(profile, MASTER_DAG_ID, first, "raw_to_bronze"):
+        by_instance.setdefault(log.parent, []).append(log)
+    retried = {folder: logs for folder, logs in by_instance.items() if len(logs) >= 2}
+    assert retried, f"no raw_to_bronze instance ran twice: {by_instance}"
+    for folder, logs in retried.items():
+        (_, first_end), (second_start, _) = _times(logs[0]), _times(logs[1])
+        gap = (second_start - first_end).total_seconds()
+        assert gap >= outage["retry_delay_s"] * 0.9, f"{folder.name}: retry {gap:.1f}s after"
+    assert pipeline.run_state(profile, MASTER_DAG_ID, first) == "success"
 
 
 def test_raw_is_empty_and_every_file_landed_where_expected(profile, finished_run):
