@@ -24,12 +24,13 @@ import pyarrow as pa
 from seed_data import contract as C
 from seed_data.writers import CsvSink, JsonArraySink, NdjsonSink, ParquetSink, Sink
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 START = datetime(2026, 11, 1, tzinfo=UTC)
 OFFSETS = (timedelta(hours=2), timedelta(hours=-5), timedelta(hours=5, minutes=30))
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 NULL = object()  # an optional value that is absent; each file spells it its own way
 RATE_BAD, RATE_EXACT_DUP, RATE_RESEND, RATE_LATE = 0.02, 0.01, 0.01, 0.03
+ACTIVE = (0.55, 0.85)  # the share of users with events on a day, drawn per day
 WAREHOUSES = ("WH-EAST", "WH-WEST", "WH-EU")
 CARRIERS = ("UPS", "DHL", "FedEx", "InPost")
 
@@ -196,15 +197,103 @@ class DatasetTally:
 
 @dataclass
 class Gold:
+    """GOLD figures from the valid records the generator wrote (the winner of each key), in
+    plain Python: the truth the GOLD tables are checked against. Days are UTC."""
+
     dau: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     orders: Counter = field(default_factory=Counter)
     revenue: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    # (day, event_type) -> events, and the distinct users among them
+    event_counts: Counter = field(default_factory=Counter)
+    event_users: dict[tuple[str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
+    # (day, currency, status) -> amount, for completed and refunded transactions
+    money: dict[tuple[str, str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    statuses: Counter = field(default_factory=Counter)
+    # user_id -> completed order days
+    order_days: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # (user_id, day) -> events, sessions, purchase events
+    activity: dict[tuple[int, str], list] = field(
+        default_factory=lambda: defaultdict(lambda: [0, set(), 0])
+    )
+    countries: set[str] = field(default_factory=set)
+
+    def event(self, day: str, event_type: str, user_id: int, session_id: str, country: str) -> None:
+        self.dau[day].add(user_id)
+        self.event_counts[day, event_type] += 1
+        self.event_users[day, event_type].add(user_id)
+        figures = self.activity[user_id, day]
+        figures[0] += 1
+        figures[1].add(session_id)
+        figures[2] += event_type == "purchase"
+        self.countries.add(country.upper())
+
+    def transaction(
+        self, day: str, status: str, currency: str, amount: Decimal, user_id: int
+    ) -> None:
+        self.statuses[status] += 1
+        if status in ("completed", "refunded"):
+            self.money[day, currency, status] += amount
+        if status == "completed":
+            self.orders[day] += 1
+            self.revenue[currency] += amount
+            self.order_days[user_id].append(day)
+
+    def daily_revenue(self) -> dict[str, dict[str, dict[str, str]]]:
+        """day -> currency -> gross (completed + refunded), refunds, net (= completed)."""
+        out: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
+        for day, currency in sorted({(d, c) for d, c, _ in self.money}):
+            done = self.money.get((day, currency, "completed"), Decimal("0.00"))
+            refunds = self.money.get((day, currency, "refunded"), Decimal("0.00"))
+            out[day][currency] = {
+                "gross": str(done + refunds),
+                "refunds": str(refunds),
+                "net": str(done),
+            }
+        return dict(out)
+
+    def user_ltv(self) -> dict[str, Any]:
+        """Buyers, their orders, and in full the rows of the three biggest buyers and of the
+        lowest and highest buyer ids (orders, first and last order day)."""
+        rows = {
+            uid: {"orders": len(days), "first_order_date": min(days), "last_order_date": max(days)}
+            for uid, days in self.order_days.items()
+        }
+        biggest = sorted(rows, key=lambda u: (-rows[u]["orders"], u))[:3]
+        named = sorted({*biggest, min(rows), max(rows)}) if rows else []
+        return {
+            "buyers": len(rows),
+            "orders": sum(r["orders"] for r in rows.values()),
+            "rows": {str(u): rows[u] for u in named},
+        }
+
+    def user_activity(self) -> dict[str, int]:
+        """fact_user_activity: a row per user and day with events or a completed order."""
+        spend = {(u, d) for u, days in self.order_days.items() for d in days}
+        return {
+            "rows": len(spend | set(self.activity)),
+            "events": sum(f[0] for f in self.activity.values()),
+            "sessions": sum(len(f[1]) for f in self.activity.values()),
+            "purchases": sum(f[2] for f in self.activity.values()),
+            "rows_with_orders_only": len(spend - set(self.activity)),
+        }
 
     def as_dict(self) -> dict[str, Any]:
+        counts: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+        for (day, event_type), n in sorted(self.event_counts.items()):
+            counts[day][event_type] = {
+                "event_count": n,
+                "unique_users": len(self.event_users[day, event_type]),
+            }
         return {
             "net_revenue_by_currency": {k: str(v) for k, v in sorted(self.revenue.items())},
             "daily_active_users": {d: len(u) for d, u in sorted(self.dau.items())},
             "orders_per_day": dict(sorted(self.orders.items())),
+            "daily_event_counts": dict(counts),
+            "daily_revenue": self.daily_revenue(),
+            "transactions_by_status": dict(sorted(self.statuses.items())),
+            "user_ltv": self.user_ltv(),
+            "fact_user_activity": self.user_activity(),
+            "dim_country": sorted(self.countries),
         }
 
 
@@ -384,12 +473,16 @@ class Generator:
         b = Batch(self, "events", batch, styles)
         counter = iter(range(10**9))
         n_users, n_products = self.plan.n_users, self.plan.n_products
+        # Each day only part of the users is active, a share that varies by day, so that daily
+        # active users stay below the user count and a lost or doubled day moves them.
+        pick = self.rng("events", batch, "active")
+        active = sorted(pick.sample(range(1, n_users + 1), round(n_users * pick.uniform(*ACTIVE))))
 
         def make(rng: random.Random, ts: datetime):
             etype = rng.choice(C.EVENT_TYPES)
             values: dict[str, Any] = {
                 "event_id": f"evt-{batch:02d}-{next(counter):08d}",
-                "user_id": rng.randint(1, n_users),
+                "user_id": rng.choice(active),
                 "event_type": noisy_enum(etype, rng),
                 "session_id": f"s-{rng.randint(1, n_users * 3):07d}",
                 "device": noisy_enum(rng.choice(C.DEVICES), rng),
@@ -406,7 +499,8 @@ class Generator:
             self._ts(values, "event_ts", ts, rng)
 
             def accept(v: dict[str, Any]) -> None:
-                self.gold.dau[v["_event_ts"].strftime("%Y-%m-%d")].add(v["user_id"])
+                day = v["_event_ts"].strftime("%Y-%m-%d")
+                self.gold.event(day, etype, v["user_id"], v["session_id"], v["country"])
 
             return values, accept
 
@@ -459,10 +553,10 @@ class Generator:
             self._ts(values, "transaction_ts", ts, rng)
 
             def accept(v: dict[str, Any]) -> None:
+                day = v["_transaction_ts"].strftime("%Y-%m-%d")
+                currency = v["currency"].upper()
+                self.gold.transaction(day, v["_status"], currency, v["_amount"], v["user_id"])
                 if v["_status"] == "completed":
-                    day = v["_transaction_ts"].strftime("%Y-%m-%d")
-                    self.gold.orders[day] += 1
-                    self.gold.revenue[v["currency"].upper()] += v["_amount"]
                     self.completed_by_batch[batch].append(
                         (v["transaction_id"], v["_transaction_ts"], v["_amount"])
                     )
@@ -541,6 +635,7 @@ class Generator:
                     state["email"] = f"user{user_id}.b{batch}@example.org"
                 ts = day + timedelta(seconds=rng.randrange(22 * 3600))
             self.user_state[user_id] = state
+            self.gold.countries.add(state["country"])
             values = dict(state, status=noisy_enum(state["status"], rng))
             self._ts(values, "updated_at", ts, rng)
             index = b.write(values)

@@ -228,6 +228,65 @@ def test_gold_figures_match(recount):
     assert dict(orders) == gold["orders_per_day"]
     assert {k: str(v) for k, v in revenue.items()} == gold["net_revenue_by_currency"]
 
+    counts: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    by_day_type: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for row in events.values():
+        by_day_type[row["event_ts"].strftime("%Y-%m-%d"), row["event_type"]].append(row["user_id"])
+    for (day, event_type), users in by_day_type.items():
+        counts[day][event_type] = {"event_count": len(users), "unique_users": len(set(users))}
+    assert counts == gold["daily_event_counts"]
+
+    assert Counter(r["status"] for r in txns.values()) == gold["transactions_by_status"]
+    money: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
+        lambda: {"completed": Decimal("0.00"), "refunded": Decimal("0.00")}
+    )
+    buyers: dict[int, list[str]] = defaultdict(list)
+    for row in txns.values():
+        day = row["transaction_ts"].strftime("%Y-%m-%d")
+        if row["status"] in ("completed", "refunded"):
+            money[day, row["currency"]][row["status"]] += row["amount"]
+        if row["status"] == "completed":
+            buyers[row["user_id"]].append(day)
+    daily_revenue: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
+    for (day, currency), m in money.items():
+        gross = m["completed"] + m["refunded"]
+        daily_revenue[day][currency] = {
+            "gross": str(gross),
+            "refunds": str(m["refunded"]),
+            "net": str(m["completed"]),
+        }
+    assert daily_revenue == gold["daily_revenue"]
+    ltv = gold["user_ltv"]
+    assert ltv["buyers"] == len(buyers)
+    assert 0 < len(buyers) < manifest["datasets"]["users"]["scd2"]["users"]  # some never buy
+    assert ltv["orders"] == sum(len(d) for d in buyers.values())
+    for uid, row in ltv["rows"].items():
+        days = buyers[int(uid)]
+        assert row == {
+            "orders": len(days),
+            "first_order_date": min(days),
+            "last_order_date": max(days),
+        }, uid
+    most = max(len(d) for d in buyers.values())
+    assert any(r["orders"] == most for r in ltv["rows"].values())
+
+    activity: dict[tuple[int, str], list] = defaultdict(lambda: [0, set(), 0])
+    for row in events.values():
+        figures = activity[row["user_id"], row["event_ts"].strftime("%Y-%m-%d")]
+        figures[0] += 1
+        figures[1].add(row["session_id"])
+        figures[2] += row["event_type"] == "purchase"
+    spend = {(u, d) for u, days in buyers.items() for d in days}
+    assert gold["fact_user_activity"] == {
+        "rows": len(spend | set(activity)),
+        "events": sum(f[0] for f in activity.values()),
+        "sessions": sum(len(f[1]) for f in activity.values()),
+        "purchases": sum(f[2] for f in activity.values()),
+        "rows_with_orders_only": len(spend - set(activity)),
+    }
+    countries = {str(r["country"]).strip().upper() for r in [*events.values(), *valid["users"]]}
+    assert gold["dim_country"] == sorted(countries)
+
 
 # ----------------------------------------------------------------------------- faults present
 def test_every_file_fault_occurs_and_is_unreadable(dataset):
