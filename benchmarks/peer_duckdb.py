@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from seed_data.gold_figures import gold_figures as read_gold_figures
+
 # The peer's own rules, written out here from the documented contract (docs/datasets.md) and
 # GOLD's reference data (docs/pipeline.md), never imported from spark_jobs: a wrong constant in
 # the jobs then shows as the peer disagreeing with Spark and the manifest, rather than being
@@ -265,19 +267,29 @@ def _values(rows: list[tuple], columns: str) -> str:
 
 
 GOLD_SQL = {
-    "dim_users": """SELECT hash(user_id, valid_from) AS user_sk, user_id, email, full_name,
-        country, status, signup_ts, valid_from, valid_to, is_current
-        FROM silver_users ORDER BY user_id, valid_from""",
+    # The unknown member as docs/datasets.md describes it: user_sk and user_id -1, no
+    # attributes, never current, an empty validity at 1970-01-01.
+    "dim_users": """SELECT * FROM (
+          SELECT CAST(hash(user_id, valid_from) >> 1 AS BIGINT) AS user_sk, user_id, email,
+            full_name, country, status, signup_ts, valid_from, valid_to, is_current
+          FROM silver_users
+          UNION ALL
+          SELECT -1, -1, NULL, NULL, NULL, NULL, NULL, TIMESTAMP '1970-01-01 00:00:00',
+            TIMESTAMP '1970-01-01 00:00:00', false)
+        ORDER BY user_id, valid_from""",
     "fact_events": """SELECT event_id, CAST(strftime(event_date, '%Y%m%d') AS INTEGER) AS date_key,
         event_date, event_ts, user_id, event_type, session_id, device, country, product_id
         FROM silver_events ORDER BY event_date, event_id""",
     "fact_transactions": """SELECT t.transaction_id,
         CAST(strftime(CAST(t.transaction_ts AS DATE), '%Y%m%d') AS INTEGER) AS date_key,
-        t.transaction_ts, t.user_id, v.user_sk, t.status, t.currency, t.amount,
+        t.transaction_ts, t.user_id, coalesce(v.user_sk, f.user_sk, -1) AS user_sk, t.status,
+        t.currency, t.amount,
         CAST(t.amount * r.usd_rate AS DECIMAL(18, 2)) AS amount_usd, t.payment_method
         FROM silver_transactions t
         LEFT JOIN dim_users v ON t.user_id = v.user_id AND v.valid_from <= t.transaction_ts
-            AND (v.valid_to IS NULL OR t.transaction_ts < v.valid_to)
+            AND (v.valid_to IS NULL OR t.transaction_ts < v.valid_to) AND v.user_sk <> -1
+        LEFT JOIN (SELECT user_id, arg_min(user_sk, valid_from) AS user_sk FROM dim_users
+                   WHERE user_sk <> -1 GROUP BY user_id) f ON t.user_id = f.user_id
         LEFT JOIN rates r ON t.currency = r.currency
         ORDER BY t.transaction_ts, t.transaction_id""",
     "dim_date": """SELECT CAST(strftime(d, '%Y%m%d') AS INTEGER) AS date_key, d AS date,
@@ -378,16 +390,7 @@ def build_gold(con, out_dir: Path) -> dict[str, int]:
 
 def gold_figures(con) -> dict:
     """The figures manifest.json's `gold` section records, from the peer's gold tables."""
-    dau = con.execute("SELECT activity_date, active_users FROM daily_active_users").fetchall()
-    net = con.execute(
-        "SELECT currency, CAST(sum(net) AS DECIMAL(18, 2)) FROM daily_revenue GROUP BY currency"
-    ).fetchall()
-    orders = con.execute("SELECT sales_date, orders FROM sales_daily WHERE orders > 0").fetchall()
-    return {
-        "daily_active_users": {str(d): n for d, n in sorted(dau)},
-        "net_revenue_by_currency": {c: f"{v:.2f}" for c, v in sorted(net)},
-        "orders_per_day": {str(d): n for d, n in sorted(orders)},
-    }
+    return read_gold_figures(lambda sql: con.execute(sql).fetchall())
 
 
 def connect(threads: int = 2, memory_limit: str = "4GB"):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks import peer_duckdb
+from benchmarks import peer_compare, peer_duckdb
 from benchmarks.warehouse_load import median, spread
 from lakehouse.config import Profile, Zones, load_profile
 from lakehouse.platform.airflow_api import AirflowApi
@@ -252,6 +252,8 @@ def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict
     peer_gold_s, _ = timed(lambda: peer_duckdb.build_gold(con, peer_dir))
     figures = peer_duckdb.gold_figures(con)
     con.close()
+    export = lake.root / lake.profile.zones.gold / "_export"
+    differences = peer_compare.compare_gold(export, peer_dir, list(peer_duckdb.GOLD_TABLES))
     return {
         "lake": lake,
         "silver_rows_read": silver_rows_read,
@@ -265,6 +267,7 @@ def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict
         "peer_silver_rows": {n: v["silver_rows"] for n, v in peer_silver.items()},
         "peer_gold_matches_manifest": figures == manifest["gold"],
         "peer_gold_figures": figures,
+        "peer_gold_differences": differences,
     }
 
 
@@ -475,6 +478,8 @@ def run_suite(
         result["peer"] = {
             "gold_matches_manifest": all(r["peer_gold_matches_manifest"] for r in lr),
             "gold_figures": lr[0]["peer_gold_figures"],
+            # Every GOLD table the peer builds, row for row against Spark's (peer_compare.py).
+            "gold_differences": [d for r in lr for d in r["peer_gold_differences"]],
             "silver_rows": lr[0]["peer_silver_rows"],
             "manifest_silver_rows": {n: d["silver_rows"] for n, d in manifest["datasets"].items()},
         }
