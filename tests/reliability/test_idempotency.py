@@ -126,3 +126,42 @@ def test_a_repeated_warehouse_load_gives_identical_tables(reload_profile):
     print(
         {"tables": len(first), "rows": sum(map(len, first.values())), "reload_s": round(seconds, 2)}
     )
+
+
+def test_the_same_bronze_files_through_silver_twice_change_nothing(spark, reference_gold):
+    """SILVER's processed-files bookmark lost, so SILVER reads every bronze file it has already
+    merged once more: the latest-wins MERGE, the SCD2 MERGE of `users` and the quarantine
+    append take nothing twice. Every SILVER table (users' history included) and every
+    quarantine table keeps its exact rows; nothing is counted as inserted or as a new version."""
+    import shutil
+
+    from spark_jobs.silver import batch as silver_batch
+    from spark_jobs.silver.bookmark import PROCESSED
+
+    lake = reference_gold
+    silver_dir = lake.root / lake.profile.zones.silver
+    quarantine_dir = lake.root / lake.profile.zones.quarantine / "rows"
+    silver_before = delta_hashes(spark, silver_dir)
+    quarantine_before = delta_hashes(spark, quarantine_dir)
+    bookmark = silver_dir / PROCESSED
+    saved = bookmark.with_name("processed_files.kept-by-test")
+    shutil.move(bookmark, saved)
+    try:
+        results = {
+            ds: silver_batch.process_dataset(
+                spark, spec, lake.uri("bronze"), lake.uri("silver"), lake.quarantine_rows, "again"
+            )
+            for ds, spec in SPECS.items()
+        }
+    finally:  # the session's later tests see the bookmark the reference run wrote
+        shutil.rmtree(bookmark, ignore_errors=True)
+        shutil.move(saved, bookmark)
+
+    for ds, result in results.items():
+        assert result["files"] > 0 and result["rows_read"] > 0, (ds, result)  # read again
+        if "scd2_new_versions" in result:
+            assert result["scd2_new_versions"] == 0, (ds, result)
+        else:
+            assert result["rows_inserted"] == 0, (ds, result)
+    assert delta_hashes(spark, silver_dir) == silver_before
+    assert delta_hashes(spark, quarantine_dir) == quarantine_before
