@@ -1,17 +1,21 @@
 """Reliability fixtures: a lake of its own (fresh buckets) on the running S3 server, so injected
 faults never touch the lake other suites use; a throwaway PostgreSQL cluster that may be
 restarted at will; part of the reference sample taken to GOLD in process, its operational
-source on that throwaway server."""
+source on that throwaway server, and an earlier GOLD (half of every table) to load before it."""
 
 from __future__ import annotations
 
 import time
 import uuid
 
+import pyarrow.parquet as pq
 import pytest
 from faults import ThrowawayPostgres
 
+from lakehouse import warehouse
 from lakehouse.backends.storage import object_store
+from lakehouse.config import FilesystemStore
+from lakehouse.warehouse import sql as warehouse_sql
 
 
 @pytest.fixture
@@ -63,3 +67,24 @@ def reference_gold(spark, throwaway_pg, tmp_path_factory):
     lake.seconds["total"] = time.monotonic() - started
     print({"reference_gold_s": {k: round(v, 1) for k, v in lake.seconds.items()}})
     return lake
+
+
+@pytest.fixture(scope="session")
+def gold_profile(reference_gold, throwaway_pg):
+    """The reference GOLD with the throwaway server as its warehouse."""
+    return reference_gold.profile.model_copy(update={"warehouse": throwaway_pg.profile.warehouse})
+
+
+@pytest.fixture(scope="session")
+def previous_gold(gold_profile, tmp_path_factory):
+    """An earlier GOLD: the first half of every table's rows, as its own export."""
+    root = tmp_path_factory.mktemp("previous-gold")
+    profile = gold_profile.model_copy(
+        update={"object_store": FilesystemStore(kind="filesystem", root=root)}
+    )
+    for name in sorted(warehouse_sql.table_defs()):
+        data = warehouse.read_export(gold_profile, name)
+        folder = root / profile.zones.gold / warehouse.EXPORT_PREFIX / name
+        folder.mkdir(parents=True)
+        pq.write_table(data.slice(0, max(1, data.num_rows // 2)), folder / "part-00000.parquet")
+    return profile

@@ -14,13 +14,11 @@ import time
 from dataclasses import replace
 
 import psycopg2
-import pyarrow.parquet as pq
 import pytest
 from faults import gold_export_tables, warehouse_tables
 
 from lakehouse import warehouse
 from lakehouse.backends import backends
-from lakehouse.config import FilesystemStore
 from lakehouse.warehouse import sql as warehouse_sql
 
 TABLES = sorted(warehouse_sql.table_defs())
@@ -80,27 +78,6 @@ class RestartMidCopy(warehouse.PostgresLoader):
             batches = _Batches(export.dataset, max(1, self.rows // 4), self.restart)
             export = replace(export, dataset=batches)
         super().stage(export)
-
-
-@pytest.fixture(scope="module")
-def gold_profile(reference_gold, throwaway_pg):
-    """The reference GOLD with the throwaway server as its warehouse."""
-    return reference_gold.profile.model_copy(update={"warehouse": throwaway_pg.profile.warehouse})
-
-
-@pytest.fixture(scope="module")
-def previous_gold(gold_profile, tmp_path_factory):
-    """An earlier GOLD: the first half of every table's rows, as its own export."""
-    root = tmp_path_factory.mktemp("previous-gold")
-    profile = gold_profile.model_copy(
-        update={"object_store": FilesystemStore(kind="filesystem", root=root)}
-    )
-    for name in TABLES:
-        data = warehouse.read_export(gold_profile, name)
-        folder = root / profile.zones.gold / warehouse.EXPORT_PREFIX / name
-        folder.mkdir(parents=True)
-        pq.write_table(data.slice(0, max(1, data.num_rows // 2)), folder / "part-00000.parquet")
-    return profile
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT], ids=["fast", "immediate"])
