@@ -9,9 +9,11 @@ import subprocess
 from lakehouse.config import Profile
 
 
-def _spark_task(profile: Profile, task_id: str, batch_id: str):
+def _spark_task(profile: Profile, task_id: str, batch_id: str, datasets=None):
     """The master DAG's Spark task for `profile`, and its application arguments with the
-    run key templated to `batch_id`."""
+    run key templated to `batch_id` (and SILVER's specs cut to `datasets` when given)."""
+    import json
+
     from lakehouse.config.pipelines import load_pipelines
     from lakehouse.config.registry import load_registry
     from lakehouse.orchestration.dags import build_master
@@ -21,19 +23,25 @@ def _spark_task(profile: Profile, task_id: str, batch_id: str):
         a if "{{" not in a else a.split("{{")[0] + batch_id + a.split("}}")[-1]
         for a in task.application_args
     ]
+    if datasets is not None:
+        at = args.index("--specs") + 1
+        args[at] = json.dumps([s for s in json.loads(args[at]) if s["dataset"] in datasets])
     return task, args
 
 
-def spark_submit(profile: Profile, task_id: str, batch_id: str, log) -> subprocess.Popen:
+def spark_submit(
+    profile: Profile, task_id: str, batch_id: str, log, datasets=None
+) -> subprocess.Popen:
     """Start one of the master DAG's Spark tasks exactly as its SparkSubmitOperator would
-    (same application, arguments, confs and jars) in a new process group, so the whole driver
-    (the JVM and its Python process) can be killed at once. Output goes to `log`."""
+    (same application, arguments, confs and jars; SILVER's datasets cut to `datasets` when
+    given) in a new process group, so the whole driver (the JVM and its Python process) can be
+    killed at once. Output goes to `log`."""
     import sys
     from pathlib import Path
 
     from lakehouse.platform.airflow_env import airflow_environment
 
-    task, args = _spark_task(profile, task_id, batch_id)
+    task, args = _spark_task(profile, task_id, batch_id, datasets)
     confs = [x for k, v in task.conf.items() for x in ("--conf", f"{k}={v}")]
     cmd = [
         str(Path(sys.executable).parent / "spark-submit"),
