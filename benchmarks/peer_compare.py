@@ -1,6 +1,7 @@
-"""Row-for-row comparison of the GOLD tables two engines built from the same BRONZE files: the
-Spark job's Parquet exports against the DuckDB peer's (benchmarks/peer_duckdb.py). Each
-difference names the table, the row's key and both values.
+"""Row-for-row comparison of the SILVER and GOLD tables two engines built from the same BRONZE
+files: the Spark jobs' tables (GOLD's Parquet exports; SILVER's Delta tables written out as
+Parquet) against the DuckDB peer's (benchmarks/peer_duckdb.py), and of the quarantined rows per
+source file and reason. Each difference names the table, the row's key and both values.
 
 Surrogate keys are each engine's own hash, so `user_sk` is compared by what it points at: the
 (user_id, valid_from) of the `dim_users` version it references (or the unknown member, -1).
@@ -12,6 +13,7 @@ Benchmark-only code: the pipeline never imports it.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,15 @@ KEYS = {
     "inventory_health": ("product_id", "warehouse_id"),
     "delivery_performance": ("carrier",),
 }
+# SILVER's business keys (docs/datasets.md); users by version. Compared on the peer's columns
+# (the contract's), less `source_file`: of exact duplicates in two files, which file's copy is
+# kept is not part of the contract. Spark's own bookkeeping columns are not compared.
+SILVER_KEYS = {
+    "events": ("event_id",),
+    "transactions": ("transaction_id",),
+    "shipment_tracking": ("device_id", "reading_ts"),
+    "users": ("user_id", "valid_from"),
+}
 UNKNOWN_SK = -1
 MAX_REPORTED = 10  # differences reported per table
 
@@ -63,8 +74,10 @@ def _resolve_user_sk(tables: dict[str, list[dict]]) -> None:
             row["user_sk"] = versions.get(row["user_sk"], f"dangling {row['user_sk']}")
 
 
-def compare_table(name: str, spark_rows: list[dict], peer_rows: list[dict]) -> list[str]:
-    key = KEYS[name]
+def compare_table(
+    name: str, spark_rows: list[dict], peer_rows: list[dict], key: tuple[str, ...] | None = None
+) -> list[str]:
+    key = key or KEYS[name]
     spark_rows = [{k: _value(v) for k, v in row.items()} for row in spark_rows]
     peer_rows = [{k: _value(v) for k, v in row.items()} for row in peer_rows]
     if not spark_rows and not peer_rows:
@@ -109,3 +122,40 @@ def compare_gold(spark_export: Path, peer_dir: Path, names: list[str]) -> list[s
         _resolve_user_sk(spark)
         _resolve_user_sk(peer)
     return [d for n in names for d in compare_table(n, spark[n], peer[n])]
+
+
+def compare_silver(spark_dir: Path, peer_dir: Path, names: list[str]) -> list[str]:
+    """Differences between Spark's SILVER tables (`spark_dir/<dataset>/`, Parquet) and the
+    peer's (`peer_dir/<dataset>.parquet`), then between their quarantined rows counted per
+    (source file name, reasons); empty when both agree."""
+    out: list[str] = []
+    for name in names:
+        peer = pq.read_table(peer_dir / f"{name}.parquet")
+        columns = [c for c in peer.column_names if c != "source_file"]
+        spark = pq.read_table(spark_dir / name)
+        missing = sorted(set(columns) - set(spark.column_names))
+        if missing:
+            out.append(f"silver {name}: columns only in the peer: {missing}")
+            continue
+        out += compare_table(
+            f"silver {name}",
+            spark.select(columns).to_pylist(),
+            peer.select(columns).to_pylist(),
+            SILVER_KEYS[name],
+        )
+        counted = []
+        for table in (
+            pq.read_table(spark_dir / f"{name}_quarantine"),
+            pq.read_table(peer_dir / f"{name}_quarantine.parquet"),
+        ):
+            files = [Path(f).name for f in table.column("source_file").to_pylist()]
+            reasons = table.column("quarantine_reason").to_pylist()
+            counted.append(Counter(zip(files, reasons, strict=True)))
+        spark_bad, peer_bad = counted
+        for file, reasons in sorted(spark_bad.keys() | peer_bad.keys()):
+            if spark_bad[file, reasons] != peer_bad[file, reasons]:
+                out.append(
+                    f"quarantine {name} {file} [{reasons}]: spark {spark_bad[file, reasons]} "
+                    f"rows, peer {peer_bad[file, reasons]}"
+                )
+    return out

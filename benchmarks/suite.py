@@ -254,6 +254,16 @@ def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict
     con.close()
     export = lake.root / lake.profile.zones.gold / "_export"
     differences = peer_compare.compare_gold(export, peer_dir, list(peer_duckdb.GOLD_TABLES))
+    # SILVER and its quarantine as Parquet, read the way the peer's files are.
+    spark_silver = work / "spark-silver"
+    for n in specs:
+        for source, target in (
+            (f"{lake.uri('silver')}/{n}", n),
+            (f"{lake.quarantine_rows}/{n}", f"{n}_quarantine"),
+        ):
+            frame = spark.read.format("delta").load(source)
+            frame.write.mode("overwrite").parquet(f"file://{spark_silver}/{target}")
+    differences += peer_compare.compare_silver(spark_silver, peer_dir, list(specs))
     return {
         "lake": lake,
         "silver_rows_read": silver_rows_read,
@@ -267,7 +277,7 @@ def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict
         "peer_silver_rows": {n: v["silver_rows"] for n, v in peer_silver.items()},
         "peer_gold_matches_manifest": figures == manifest["gold"],
         "peer_gold_figures": figures,
-        "peer_gold_differences": differences,
+        "peer_differences": differences,
     }
 
 
@@ -478,8 +488,9 @@ def run_suite(
         result["peer"] = {
             "gold_matches_manifest": all(r["peer_gold_matches_manifest"] for r in lr),
             "gold_figures": lr[0]["peer_gold_figures"],
-            # Every GOLD table the peer builds, row for row against Spark's (peer_compare.py).
-            "gold_differences": [d for r in lr for d in r["peer_gold_differences"]],
+            # Every SILVER table, its quarantine and every GOLD table the peer builds, row for
+            # row against Spark's (peer_compare.py).
+            "differences": [d for r in lr for d in r["peer_differences"]],
             "silver_rows": lr[0]["peer_silver_rows"],
             "manifest_silver_rows": {n: d["silver_rows"] for n, d in manifest["datasets"].items()},
         }

@@ -36,7 +36,8 @@ def tables() -> dict[str, list[str]]:
             "| accepted | detail |",
             "|---|---|",
             "| formats | CSV or TXT (delimiter detected among "
-            f"{delimiters}), JSON (an array of objects), NDJSON (one object per line), Parquet; "
+            f"{delimiters}; RFC 4180 quoting: a quote inside a quoted field is doubled), "
+            "JSON (an array of objects), NDJSON (one object per line), Parquet; "
             "any text format gzipped |",
             f"| extensions | {extensions} (`.gz` only after a text extension) |",
             "| encoding | UTF-8 (a BOM is fine) |",

@@ -13,7 +13,11 @@ def read_file(spark: SparkSession, path: str, fmt: str, delimiter: str | None) -
     # One read per file: files of one dataset spell their columns differently, and a shared
     # case-insensitive schema would collide (event_id vs EVENT_ID).
     if fmt == "csv":
-        return spark.read.csv(path, header=True, sep=delimiter or ",", inferSchema=False)
+        # RFC 4180 quoting, as ingestion validates it: a quote inside a quoted field is doubled
+        # (Spark's default escape is a backslash, which kept `"{""a"": 1}"` as written).
+        return spark.read.csv(
+            path, header=True, sep=delimiter or ",", inferSchema=False, quote='"', escape='"'
+        )
     if fmt in ("json", "ndjson"):
         return spark.read.json(path, multiLine=fmt == "json", primitivesAsString=True)
     return spark.read.parquet(path)

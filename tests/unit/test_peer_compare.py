@@ -1,5 +1,5 @@
-"""The row-for-row comparison of two engines' GOLD tables: agreement gives nothing, and each
-kind of difference is named with its table, key and both values."""
+"""The row-for-row comparison of two engines' SILVER and GOLD tables: agreement gives nothing,
+and each kind of difference is named with its table, key and both values."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks.peer_compare import compare_gold, compare_table
+from benchmarks.peer_compare import compare_gold, compare_silver, compare_table
 
 pytestmark = pytest.mark.unit
 
@@ -85,3 +85,44 @@ def test_surrogate_keys_compare_by_the_version_they_reference(tmp_path):
     assert compare_gold(spark, same, names) == []
     got = compare_gold(spark, other, names)
     assert len(got) == 1 and "fact_transactions" in got[0] and "user_sk" in got[0], got
+
+
+def _quarantine(bad: list[tuple[str, str]]) -> pa.Table:
+    return pa.table({"source_file": [f for f, _ in bad], "quarantine_reason": [r for _, r in bad]})
+
+
+def _silver(folder, name: str, rows: list[dict], bad: list[tuple[str, str]]) -> None:
+    """A SILVER table and its quarantine, as Spark's folders of Parquet files."""
+    for target, table in (
+        (name, pa.Table.from_pylist(rows)),
+        (f"{name}_quarantine", _quarantine(bad)),
+    ):
+        (folder / target).mkdir(parents=True)
+        pq.write_table(table, folder / target / "part-0.parquet")
+
+
+def _peer_silver(folder, name: str, rows: list[dict], bad: list[tuple[str, str]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), folder / f"{name}.parquet")
+    pq.write_table(_quarantine(bad), folder / f"{name}_quarantine.parquet")
+
+
+def test_silver_rows_and_quarantine_counts_are_compared_per_file_and_reason(tmp_path):
+    def event(i: int, kind: str = "view") -> dict:
+        return {"event_id": f"e{i}", "event_type": kind, "source_file": f"f{i}.csv"}
+
+    spark_rows = [{**event(i), "_batch_id": "b1"} for i in range(3)]  # bookkeeping: ignored
+    bad = [("s3a://bronze/events/a.csv", "invalid_timestamp"), ("s3a://bronze/events/a.csv", "")]
+    _silver(tmp_path / "spark", "events", spark_rows, bad)
+    peer_bad = [("/lake/bronze/events/a.csv", "invalid_timestamp"), ("/x/a.csv", "")]
+    _peer_silver(tmp_path / "peer", "events", [event(i) for i in range(3)], peer_bad)
+    assert compare_silver(tmp_path / "spark", tmp_path / "peer", ["events"]) == []
+
+    peer_rows = [event(0), event(1, "click"), {**event(2), "source_file": "other.csv"}]
+    peer_bad = [*peer_bad, ("/lake/bronze/events/a.csv", "invalid_timestamp")]
+    _peer_silver(tmp_path / "peer2", "events", peer_rows, peer_bad)
+    got = compare_silver(tmp_path / "spark", tmp_path / "peer2", ["events"])
+    assert got == [
+        "silver events {'event_id': 'e1'}.event_type: spark 'view', peer 'click'",
+        "quarantine events a.csv [invalid_timestamp]: spark 1 rows, peer 2",
+    ], got

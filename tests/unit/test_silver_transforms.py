@@ -257,3 +257,21 @@ def test_scd2_versions_open_only_on_change(spark):
 def test_silver_schema_types_money_as_decimal():
     schema = {f.name: f.dataType.simpleString() for f in T.silver_schema(TXNS)}
     assert schema["amount"] == "decimal(18,2)" and schema["transaction_ts"] == "timestamp"
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_csv_fields_are_read_with_rfc_4180_quoting(spark, tmp_path, delimiter):
+    """A quote inside a quoted field is doubled (as Python's csv module and spreadsheets write
+    it); a delimiter inside quotes belongs to the field."""
+    import csv
+
+    from spark_jobs.silver.extract import read_file
+
+    values = ['{"referrer": "ads", "tags": ["a", "b"]}', f"x{delimiter}y", 'a "b"', "plain"]
+    path = tmp_path / "events.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, delimiter=delimiter)
+        writer.writerow(["event_id", "properties"])
+        writer.writerows([f"e{i}", v] for i, v in enumerate(values))
+    rows = read_file(spark, str(path), "csv", delimiter).orderBy("event_id").collect()
+    assert [r.properties for r in rows] == values
