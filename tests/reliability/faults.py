@@ -276,3 +276,20 @@ def gold_export_tables(profile) -> dict[str, list[tuple]]:
         )
         for name in sorted(warehouse_sql.table_defs())
     }
+
+
+def load_gold_again(profile) -> float:
+    """The load after a failed or killed one, asserted whole: every table loaded and validated,
+    and what the analyst reads equals GOLD's exports row for row. Returns its seconds."""
+    import time
+
+    from lakehouse import warehouse
+    from lakehouse.warehouse import sql as warehouse_sql
+
+    started = time.monotonic()
+    report = warehouse.load(profile)
+    seconds = time.monotonic() - started
+    assert sorted(report.tables) == sorted(warehouse_sql.table_defs())
+    warehouse.validate(profile)
+    assert warehouse_tables(profile, profile.warehouse.analyst) == gold_export_tables(profile)
+    return seconds
