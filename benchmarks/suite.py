@@ -210,6 +210,47 @@ def gold_floor(spark, lake, out: str) -> None:
         ).save(f"{out}/{name}")
 
 
+def peer_run(spark, lake, data: Path, batches: list[int], specs: dict, work: Path) -> dict:
+    """The DuckDB peer's SILVER and GOLD from the lake's BRONZE files and the operational
+    source's upserts, timed, its GOLD figures, and every difference from Spark's tables row for
+    row (SILVER and its quarantine written out as Parquet; GOLD's Parquet exports)."""
+    peer_dir = work / "peer"
+    shutil.rmtree(peer_dir, ignore_errors=True)
+    peer_dir.mkdir(parents=True)
+    con = peer_duckdb.connect()
+    bronze_dir = lake.root / lake.profile.zones.bronze
+    silver_s, silver = timed(
+        lambda: {
+            n: peer_duckdb.build_silver(
+                con, spec, peer_duckdb.bronze_files(bronze_dir, n), peer_dir
+            )
+            for n, spec in specs.items()
+        }
+    )
+    peer_duckdb.load_operational(con, data, batches)
+    gold_s, _ = timed(lambda: peer_duckdb.build_gold(con, peer_dir))
+    figures = peer_duckdb.gold_figures(con)
+    con.close()
+    export = lake.root / lake.profile.zones.gold / "_export"
+    differences = peer_compare.compare_gold(export, peer_dir, list(peer_duckdb.GOLD_TABLES))
+    spark_silver = work / "spark-silver"
+    for n in specs:
+        for source, target in (
+            (f"{lake.uri('silver')}/{n}", n),
+            (f"{lake.quarantine_rows}/{n}", f"{n}_quarantine"),
+        ):
+            frame = spark.read.format("delta").load(source)
+            frame.write.mode("overwrite").parquet(f"file://{spark_silver}/{target}")
+    differences += peer_compare.compare_silver(spark_silver, peer_dir, list(specs))
+    return {
+        "silver_s": silver_s,
+        "gold_s": gold_s,
+        "silver_rows": {n: v["silver_rows"] for n, v in silver.items()},
+        "gold_figures": figures,
+        "differences": differences,
+    }
+
+
 def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict:
     """SILVER and GOLD with their floor and peer, on a fresh filesystem lake."""
     from harness.inprocess import lake_at, publish_gold, to_silver
@@ -217,7 +258,8 @@ def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict
 
     root = work / "lake"
     shutil.rmtree(root, ignore_errors=True)
-    lake = to_silver(spark, lake_at(root), data, batches_of(manifest))
+    source_db = load_profile("local").source_db
+    lake = to_silver(spark, lake_at(root), data, batches_of(manifest), source_db)
     silver_rows_read = sum(
         m.get("rows_read", 0) for batch in lake.per_batch for m in batch.values()
     )
@@ -236,34 +278,8 @@ def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict
     silver_floor_s, _ = timed(lambda: silver_floor(spark, lake, files, specs, f"{floor}/silver"))
     gold_floor_s, _ = timed(lambda: gold_floor(spark, lake, f"{floor}/gold"))
 
-    peer_dir = work / "peer"
-    shutil.rmtree(peer_dir, ignore_errors=True)
-    peer_dir.mkdir(parents=True)
-    con = peer_duckdb.connect()
-    bronze_dir = lake.root / lake.profile.zones.bronze
-    peer_silver_s, peer_silver = timed(
-        lambda: {
-            n: peer_duckdb.build_silver(
-                con, spec, peer_duckdb.bronze_files(bronze_dir, n), peer_dir
-            )
-            for n, spec in specs.items()
-        }
-    )
-    peer_gold_s, _ = timed(lambda: peer_duckdb.build_gold(con, peer_dir))
-    figures = peer_duckdb.gold_figures(con)
-    con.close()
-    export = lake.root / lake.profile.zones.gold / "_export"
-    differences = peer_compare.compare_gold(export, peer_dir, list(peer_duckdb.GOLD_TABLES))
-    # SILVER and its quarantine as Parquet, read the way the peer's files are.
-    spark_silver = work / "spark-silver"
-    for n in specs:
-        for source, target in (
-            (f"{lake.uri('silver')}/{n}", n),
-            (f"{lake.quarantine_rows}/{n}", f"{n}_quarantine"),
-        ):
-            frame = spark.read.format("delta").load(source)
-            frame.write.mode("overwrite").parquet(f"file://{spark_silver}/{target}")
-    differences += peer_compare.compare_silver(spark_silver, peer_dir, list(specs))
+    peer = peer_run(spark, lake, data, batches_of(manifest), specs, work)
+    figures = peer["gold_figures"]
     return {
         "lake": lake,
         "silver_rows_read": silver_rows_read,
@@ -272,12 +288,17 @@ def lake_run(spark, work: Path, data: Path, specs: dict, manifest: dict) -> dict
         "gold_s": gold_s,
         "silver_floor_s": silver_floor_s,
         "gold_floor_s": gold_floor_s,
-        "silver_peer_s": peer_silver_s,
-        "gold_peer_s": peer_gold_s,
-        "peer_silver_rows": {n: v["silver_rows"] for n, v in peer_silver.items()},
+        "silver_peer_s": peer["silver_s"],
+        "gold_peer_s": peer["gold_s"],
+        "peer_silver_rows": peer["silver_rows"],
         "peer_gold_matches_manifest": figures == manifest["gold"],
         "peer_gold_figures": figures,
-        "peer_differences": differences,
+        "peer_gold_mismatches": {
+            name: {"peer": figures.get(name), "manifest": expected}
+            for name, expected in manifest["gold"].items()
+            if figures.get(name) != expected
+        },
+        "peer_differences": peer["differences"],
     }
 
 
@@ -488,6 +509,7 @@ def run_suite(
         result["peer"] = {
             "gold_matches_manifest": all(r["peer_gold_matches_manifest"] for r in lr),
             "gold_figures": lr[0]["peer_gold_figures"],
+            "gold_mismatches": lr[0]["peer_gold_mismatches"],  # figure -> both values
             # Every SILVER table, its quarantine and every GOLD table the peer builds, row for
             # row against Spark's (peer_compare.py).
             "differences": [d for r in lr for d in r["peer_differences"]],

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from seed_data import contract as C
+from seed_data.truth import Gold, Shop, figures
 from seed_data.writers import CsvSink, JsonArraySink, NdjsonSink, ParquetSink, Sink
 
 GENERATOR_VERSION = 2
@@ -33,6 +34,7 @@ RATE_BAD, RATE_EXACT_DUP, RATE_RESEND, RATE_LATE = 0.02, 0.01, 0.01, 0.03
 ACTIVE = (0.55, 0.85)  # the share of users with events on a day, drawn per day
 WAREHOUSES = ("WH-EAST", "WH-WEST", "WH-EU")
 CARRIERS = ("UPS", "DHL", "FedEx", "InPost")
+RATE_SOLD_OUT, RATE_RETURNED = 0.08, 0.1
 
 
 @dataclass(frozen=True)
@@ -195,108 +197,6 @@ class DatasetTally:
         }
 
 
-@dataclass
-class Gold:
-    """GOLD figures from the valid records the generator wrote (the winner of each key), in
-    plain Python: the truth the GOLD tables are checked against. Days are UTC."""
-
-    dau: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    orders: Counter = field(default_factory=Counter)
-    revenue: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    # (day, event_type) -> events, and the distinct users among them
-    event_counts: Counter = field(default_factory=Counter)
-    event_users: dict[tuple[str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
-    # (day, currency, status) -> amount, for completed and refunded transactions
-    money: dict[tuple[str, str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    statuses: Counter = field(default_factory=Counter)
-    # user_id -> completed order days
-    order_days: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
-    # (user_id, day) -> events, sessions, purchase events
-    activity: dict[tuple[int, str], list] = field(
-        default_factory=lambda: defaultdict(lambda: [0, set(), 0])
-    )
-    countries: set[str] = field(default_factory=set)
-
-    def event(self, day: str, event_type: str, user_id: int, session_id: str, country: str) -> None:
-        self.dau[day].add(user_id)
-        self.event_counts[day, event_type] += 1
-        self.event_users[day, event_type].add(user_id)
-        figures = self.activity[user_id, day]
-        figures[0] += 1
-        figures[1].add(session_id)
-        figures[2] += event_type == "purchase"
-        self.countries.add(country.upper())
-
-    def transaction(
-        self, day: str, status: str, currency: str, amount: Decimal, user_id: int
-    ) -> None:
-        self.statuses[status] += 1
-        if status in ("completed", "refunded"):
-            self.money[day, currency, status] += amount
-        if status == "completed":
-            self.orders[day] += 1
-            self.revenue[currency] += amount
-            self.order_days[user_id].append(day)
-
-    def daily_revenue(self) -> dict[str, dict[str, dict[str, str]]]:
-        """day -> currency -> gross (completed + refunded), refunds, net (= completed)."""
-        out: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
-        for day, currency in sorted({(d, c) for d, c, _ in self.money}):
-            done = self.money.get((day, currency, "completed"), Decimal("0.00"))
-            refunds = self.money.get((day, currency, "refunded"), Decimal("0.00"))
-            out[day][currency] = {
-                "gross": str(done + refunds),
-                "refunds": str(refunds),
-                "net": str(done),
-            }
-        return dict(out)
-
-    def user_ltv(self) -> dict[str, Any]:
-        """Buyers, their orders, and in full the rows of the three biggest buyers and of the
-        lowest and highest buyer ids (orders, first and last order day)."""
-        rows = {
-            uid: {"orders": len(days), "first_order_date": min(days), "last_order_date": max(days)}
-            for uid, days in self.order_days.items()
-        }
-        biggest = sorted(rows, key=lambda u: (-rows[u]["orders"], u))[:3]
-        named = sorted({*biggest, min(rows), max(rows)}) if rows else []
-        return {
-            "buyers": len(rows),
-            "orders": sum(r["orders"] for r in rows.values()),
-            "rows": {str(u): rows[u] for u in named},
-        }
-
-    def user_activity(self) -> dict[str, int]:
-        """fact_user_activity: a row per user and day with events or a completed order."""
-        spend = {(u, d) for u, days in self.order_days.items() for d in days}
-        return {
-            "rows": len(spend | set(self.activity)),
-            "events": sum(f[0] for f in self.activity.values()),
-            "sessions": sum(len(f[1]) for f in self.activity.values()),
-            "purchases": sum(f[2] for f in self.activity.values()),
-            "rows_with_orders_only": len(spend - set(self.activity)),
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        counts: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
-        for (day, event_type), n in sorted(self.event_counts.items()):
-            counts[day][event_type] = {
-                "event_count": n,
-                "unique_users": len(self.event_users[day, event_type]),
-            }
-        return {
-            "net_revenue_by_currency": {k: str(v) for k, v in sorted(self.revenue.items())},
-            "daily_active_users": {d: len(u) for d, u in sorted(self.dau.items())},
-            "orders_per_day": dict(sorted(self.orders.items())),
-            "daily_event_counts": dict(counts),
-            "daily_revenue": self.daily_revenue(),
-            "transactions_by_status": dict(sorted(self.statuses.items())),
-            "user_ltv": self.user_ltv(),
-            "fact_user_activity": self.user_activity(),
-            "dim_country": sorted(self.countries),
-        }
-
-
 class Batch:
     """The open files of one dataset in one batch; rows are spread over them at random."""
 
@@ -354,6 +254,9 @@ class Generator:
         self.carry: dict[str, list[dict[str, Any]]] = defaultdict(list)  # resent into next batch
         self.completed_by_batch: dict[int, list[tuple[str, datetime, Decimal]]] = defaultdict(list)
         self.tracking_keys: set[tuple[str, datetime]] = set()  # (device_id, reading instant)
+        self.shop = Shop()
+        self.new_shipments: dict[int, list[tuple[str, datetime]]] = {}
+        self.delivered_before: list[str] = []  # shipment ids delivered on the day before
 
     # helpers -----------------------------------------------------------------
     def rng(self, *parts: object) -> random.Random:
@@ -500,7 +403,8 @@ class Generator:
 
             def accept(v: dict[str, Any]) -> None:
                 day = v["_event_ts"].strftime("%Y-%m-%d")
-                self.gold.event(day, etype, v["user_id"], v["session_id"], v["country"])
+                product = v["product_id"] if v["product_id"] is not NULL else None
+                self.gold.event(day, etype, v["user_id"], v["session_id"], v["country"], product)
 
             return values, accept
 
@@ -681,17 +585,17 @@ class Generator:
                     "status_code": rng.choice(("OK", "OK", "OK", "DELAYED", "DOOR_OPEN")),
                 }
                 self._ts(values, "reading_ts", shipped_at + timedelta(minutes=20 * (k + 1)), rng)
+                # Devices are shared, so two shipments could put a reading of one device at the
+                # same second (more often at larger scales); a device reads once a second, so
+                # the later shipment's reading moves to the next free second and every reading
+                # keeps its own key (device_id, reading_ts).
+                while (device, values["_reading_ts"]) in self.tracking_keys:
+                    values["_reading_ts"] += timedelta(seconds=1)
+                self.tracking_keys.add((device, values["_reading_ts"]))
                 values["reading_ts"] = values["_reading_ts"].strftime("%Y-%m-%dT%H:%M:%SZ")
                 index = b.write(values)
-                # Devices are shared, so two shipments can put a reading of one device at the
-                # same second (more often at larger scales): the key (device_id, reading_ts)
-                # is the same, SILVER keeps one and counts the other as superseded.
-                reading = (device, values["_reading_ts"])
-                if reading in self.tracking_keys:
-                    tally.resent_superseded += 1
-                else:
-                    self.tracking_keys.add(reading)
-                    tally.silver_rows += 1
+                tally.silver_rows += 1
+                self.shop.temperatures[shipment_id].append(values["temperature_c"])
                 if rng.random() < RATE_EXACT_DUP * 3:  # devices re-send on reconnect
                     b.later(values, index)
                     tally.exact_duplicates += 1
@@ -708,16 +612,14 @@ class Generator:
 
     # operational source ------------------------------------------------------
     def operational_batch(self, batch: int) -> None:
-        """Upserts for products, inventory and shipments, as the OLTP system made them that day."""
+        """Upserts for products, inventory and shipments, as the OLTP system made them that day:
+        products added (the later ones never sell: events pick from the first catalogue) and
+        repriced, stock counted (some of it out, some restocked), shipments sent, delivered
+        (some late) and returned; the last day's stay open."""
         rng = self.rng("operational", batch)
         day = self.plan.day(batch)
         folder = self.batch_dir(batch) / "operational"
-        if batch == 1:
-            self.products: dict[str, dict[str, Any]] = {}
-            self.inventory: dict[tuple[str, str], dict[str, Any]] = {}
-            self.shipments: dict[str, dict[str, Any]] = {}  # only those not yet delivered
-            self.shipment_count = 0
-            self.new_shipments: dict[int, list[tuple[str, datetime]]] = {}
+        shop = self.shop
         stamp = lambda: (day + timedelta(seconds=rng.randrange(86400))).strftime(  # noqa: E731
             "%Y-%m-%d %H:%M:%S+00"
         )
@@ -726,58 +628,65 @@ class Generator:
             "inventory": [],
             "shipments": [],
         }
+
+        def count_stock(pid: str, wh: str, qty: int) -> None:
+            row = {"product_id": pid, "warehouse_id": wh, "quantity_on_hand": qty}
+            row["updated_at"] = stamp()
+            shop.inventory[pid, wh] = row
+            shop.inventory_history.append(row)
+            changed["inventory"].append(row)
+
+        def ship(row: dict[str, Any], **change: Any) -> None:
+            row = dict(row, updated_at=stamp(), **change)
+            shop.shipments[row["shipment_id"]] = row
+            changed["shipments"].append(row)
+
         n_products = self.plan.n_products
         if batch == 1:
             new_ids = range(1, n_products + 1)
             updates: list[str] = []
         else:
-            start = len(self.products) + 1
+            start = len(shop.products) + 1
             new_ids = range(start, start + max(1, n_products // 20))
-            updates = sorted(rng.sample(sorted(self.products), max(1, n_products // 10)))
+            updates = sorted(rng.sample(sorted(shop.products), max(1, n_products // 10)))
         for i in new_ids:
             pid = f"p-{i:05d}"
-            self.products[pid] = {
+            shop.products[pid] = {
                 "product_id": pid,
                 "name": f"Product {i}",
                 "category": rng.choice(("books", "garden", "toys", "food", "electronics")),
                 "unit_price": f"{Decimal(rng.randint(199, 99_999)) / 100:.2f}",
                 "updated_at": stamp(),
             }
-            changed["products"].append(self.products[pid])
+            changed["products"].append(shop.products[pid])
             for wh in WAREHOUSES:
-                row = {
-                    "product_id": pid,
-                    "warehouse_id": wh,
-                    "quantity_on_hand": rng.randint(0, 500),
-                    "updated_at": stamp(),
-                }
-                self.inventory[(pid, wh)] = row
-                changed["inventory"].append(row)
+                qty = rng.randint(0, 500)
+                count_stock(pid, wh, 0 if rng.random() < RATE_SOLD_OUT else qty)
         for pid in updates:
-            price = Decimal(self.products[pid]["unit_price"]) * Decimal("1.05")
-            self.products[pid] = dict(
-                self.products[pid], unit_price=f"{price:.2f}", updated_at=stamp()
+            price = Decimal(shop.products[pid]["unit_price"]) * Decimal("1.05")
+            shop.products[pid] = dict(
+                shop.products[pid], unit_price=f"{price:.2f}", updated_at=stamp()
             )
-            changed["products"].append(self.products[pid])
-            key = (pid, rng.choice(WAREHOUSES))
-            self.inventory[key] = dict(
-                self.inventory[key], quantity_on_hand=rng.randint(0, 500), updated_at=stamp()
-            )
-            changed["inventory"].append(self.inventory[key])
-        for sid, row in list(self.shipments.items()):  # yesterday's shipments are delivered
+            changed["products"].append(shop.products[pid])
+            qty = rng.randint(0, 500)
+            count_stock(pid, rng.choice(WAREHOUSES), 0 if rng.random() < RATE_SOLD_OUT * 3 else qty)
+        counted = {(r["product_id"], r["warehouse_id"]) for r in changed["inventory"]}
+        sold_out = sorted(
+            k for k, r in shop.inventory.items() if r["quantity_on_hand"] == 0 and k not in counted
+        )
+        if batch > 1 and sold_out:  # one sold-out row is restocked each day
+            count_stock(*sold_out[0], rng.randint(1, 500))
+        for sid in self.delivered_before:  # some of what arrived yesterday comes back
+            if rng.random() < RATE_RETURNED:
+                ship(shop.shipments[sid], status="returned")
+        self.delivered_before = []
+        for sid, row in sorted(shop.shipments.items()):  # yesterday's shipments arrive
             if row["status"] == "shipped":
                 delivered = datetime.fromisoformat(row["shipped_at"]) + timedelta(
-                    hours=rng.randint(12, 60)
+                    hours=rng.randint(12, 60)  # late (over 48 hours) about one time in four
                 )
-                changed["shipments"].append(
-                    dict(
-                        row,
-                        status="delivered",
-                        updated_at=stamp(),
-                        delivered_at=delivered.strftime("%Y-%m-%d %H:%M:%S+00"),
-                    )
-                )
-                del self.shipments[sid]
+                ship(row, status="delivered", delivered_at=f"{delivered:%Y-%m-%d %H:%M:%S}+00")
+                self.delivered_before.append(sid)
         new: list[tuple[str, datetime]] = []
         for txn_id, ts, _amount in self.completed_by_batch.pop(batch, []):
             if rng.random() < 0.6:
@@ -792,11 +701,8 @@ class Generator:
                     "status": "shipped",
                     "shipping_cost": f"{Decimal(rng.randint(300, 4000)) / 100:.2f}",
                     "created_at": stamp(),
-                    "updated_at": stamp(),
                 }
-                self.shipments[sid] = row
-                self.shipment_count += 1
-                changed["shipments"].append(row)
+                ship(row)
                 new.append((sid, shipped))
         self.new_shipments[batch] = new
         from seed_data.operational import TABLE_COLUMNS, write_upserts
@@ -806,9 +712,9 @@ class Generator:
         ops = self.operational.setdefault("batches", [])
         ops.append({"batch": batch, "upserted": {t: len(r) for t, r in changed.items()}})
         self.operational["final_rows"] = {
-            "products": len(self.products),
-            "inventory": len(self.inventory),
-            "shipments": self.shipment_count,
+            "products": len(shop.products),
+            "inventory": len(shop.inventory),
+            "shipments": len(shop.shipments),
         }
 
     # file-level faults -------------------------------------------------------
@@ -886,7 +792,7 @@ class Generator:
             ],
             "datasets": datasets,
             "operational": self.operational,
-            "gold": self.gold.as_dict(),
+            "gold": figures(self.gold, self.shop, self.user_state, self.scd2_versions),
         }
 
 

@@ -58,7 +58,7 @@ def test_orchestration_is_read_from_airflow(bench, airflow_profile):
 
 def test_the_duckdb_peer_gives_the_manifests_gold_figures(bench):
     peer = bench[0]["peer"]
-    assert peer["gold_matches_manifest"], peer["gold_figures"]
+    assert peer["gold_matches_manifest"], peer["gold_mismatches"]
     for dataset in ("events", "transactions", "users", "shipment_tracking"):
         assert peer["silver_rows"][dataset] == peer["manifest_silver_rows"][dataset], dataset
 

@@ -203,20 +203,22 @@ def test_scd2_versions_match(recount):
     assert {str(k): len(v) for k, v in versions.items()} == expected
 
 
+def _winners(rows: list[dict], key: str, ts: str) -> dict:
+    """The winner of each key: the row with the latest `ts`."""
+    out: dict = {}
+    for row in rows:
+        if row[key] not in out or row[ts] > out[row[key]][ts]:
+            out[row[key]] = row
+    return out
+
+
 def test_gold_figures_match(recount):
     manifest, _, _, valid = recount
-    events: dict[str, dict] = {}
-    for row in valid["events"]:
-        if row["event_id"] not in events or row["event_ts"] > events[row["event_id"]]["event_ts"]:
-            events[row["event_id"]] = row
+    events = _winners(valid["events"], "event_id", "event_ts")
     dau: dict[str, set] = defaultdict(set)
     for row in events.values():
         dau[row["event_ts"].strftime("%Y-%m-%d")].add(row["user_id"])
-    txns: dict[str, dict] = {}
-    for row in valid["transactions"]:
-        tid = row["transaction_id"]
-        if tid not in txns or row["transaction_ts"] > txns[tid]["transaction_ts"]:
-            txns[tid] = row
+    txns = _winners(valid["transactions"], "transaction_id", "transaction_ts")
     orders: Counter = Counter()
     revenue: dict[str, Decimal] = defaultdict(Decimal)
     for row in txns.values():
@@ -286,6 +288,113 @@ def test_gold_figures_match(recount):
     }
     countries = {str(r["country"]).strip().upper() for r in [*events.values(), *valid["users"]]}
     assert gold["dim_country"] == sorted(countries)
+
+
+def _operational(out: Path, manifest: dict) -> tuple[dict[str, dict], list[dict]]:
+    """Each operational table's final rows by key, and the inventory's every version, read from
+    the upsert files batch by batch."""
+    from seed_data.operational import PRIMARY_KEYS
+
+    final: dict[str, dict] = defaultdict(dict)
+    history: list[dict] = []
+    for batch in manifest["batches"]:
+        folder = out / f"batch-{batch['batch']:02d}" / "operational"
+        for table, key in PRIMARY_KEYS.items():
+            with open(folder / f"{table}.csv", newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    final[table][tuple(row[k] for k in key)] = row
+                    history += [row] if table == "inventory" else []
+    return final, history
+
+
+def test_operational_gold_figures_match(dataset, recount):
+    """Products, shipments, stock and the USD marts recounted from the written files, and the
+    planted cases present: returned, late and still-open shipments, products that never sell,
+    stock that ran out (some of it restocked since)."""
+    from seed_data.rules import COLD_CHAIN_C, LATE_HOURS, USD_RATES
+
+    out, manifest = dataset
+    _, _, _, valid = recount
+    gold = manifest["gold"]
+    final, history = _operational(out, manifest)
+
+    products = final["products"]
+    assert gold["dim_product"]["rows"] == len(products)
+    assert gold["dim_product"]["unit_price"] == str(
+        sum(Decimal(r["unit_price"]) for r in products.values())
+    )
+    assert gold["dim_product"]["categories"] == Counter(r["category"] for r in products.values())
+
+    ships = final["shipments"]
+    statuses = Counter(r["status"] for r in ships.values())
+    assert gold["fact_shipments"]["statuses"] == statuses
+    assert statuses.keys() == {"delivered", "returned", "shipped"}
+    when = lambda t: datetime.strptime(t, "%Y-%m-%d %H:%M:%S+00")  # noqa: E731
+    hours = {
+        k: (when(r["delivered_at"]) - when(r["shipped_at"])).total_seconds() / 3600
+        for k, r in ships.items()
+        if r["delivered_at"]
+    }
+    late = sum(h > LATE_HOURS for h in hours.values())
+    assert 0 < late < len(hours)
+    assert (gold["fact_shipments"]["delivered"], gold["fact_shipments"]["late"]) == (
+        len(hours),
+        late,
+    )
+    readings = {(r["device_id"], r["reading_ts"]): r for r in valid["shipment_tracking"]}
+    low, high = COLD_CHAIN_C
+    excursions = Counter(
+        ships[(r["shipment_id"],)]["carrier"]
+        for r in readings.values()
+        if not low <= float(r["temperature_c"]) <= high
+    )
+    assert gold["fact_shipments"]["readings"] == len(readings)
+    assert gold["fact_shipments"]["temperature_excursions"] == sum(excursions.values())
+    per_carrier = gold["delivery_performance"]
+    assert {c: f["shipments"] for c, f in per_carrier.items()} == Counter(
+        r["carrier"] for r in ships.values()
+    )
+    assert {c: f["temperature_excursions"] for c, f in per_carrier.items()} == excursions
+
+    stock = final["inventory"]
+    sold_out = sum(r["quantity_on_hand"] == "0" for r in stock.values())
+    incidents = sum(r["quantity_on_hand"] == "0" for r in history)
+    assert 0 < sold_out < incidents  # some ran out, and some of those were restocked
+    assert gold["inventory_health"]["out_of_stock"] == sold_out
+    assert gold["inventory_history"]["out_of_stock_incidents"] == incidents
+    events = _winners(valid["events"], "event_id", "event_ts")
+    sold = {r["product_id"] for r in events.values() if r["event_type"] == "purchase"}
+    never = {pid for (pid,) in products} - sold
+    assert never, "some products never sell"
+    without = sum(pid in never for pid, _ in stock)
+    assert gold["inventory_health"]["rows_without_sales"] == without
+
+    txns = _winners(valid["transactions"], "transaction_id", "transaction_ts")
+    cent = Decimal("0.01")
+    ltv = sum(
+        (r["amount"] * USD_RATES[r["currency"]]).quantize(cent, "ROUND_HALF_UP")
+        for r in txns.values()
+        if r["status"] == "completed"
+    )
+    assert gold["user_ltv"]["ltv_usd"] == gold["customer_360"]["ltv_usd"] == str(ltv)
+    net = {d: f["net_revenue_usd"] for d, f in gold["sales_daily"].items()}
+    assert sum(Decimal(v) for v in net.values()) == ltv
+    days = sorted(
+        {r["event_ts"].strftime("%Y-%m-%d") for r in events.values()}
+        | {r["transaction_ts"].strftime("%Y-%m-%d") for r in txns.values()}
+    )
+    span = (datetime.fromisoformat(days[-1]) - datetime.fromisoformat(days[0])).days + 1
+    assert gold["dim_date"] | {"weekend_days": None} == {
+        "rows": span,
+        "first": days[0],
+        "last": days[-1],
+        "weekend_days": None,
+    }
+    scd2 = manifest["datasets"]["users"]["scd2"]
+    assert gold["dim_users"] == {"rows": scd2["versions_total"] + 1, "current": scd2["users"]}
+    segments = gold["customer_360"]["segments"]
+    assert segments["prospect"] == gold["customer_360"]["rows"] - gold["user_ltv"]["buyers"]
+    assert sum(segments.values()) == manifest["datasets"]["users"]["scd2"]["users"]
 
 
 # ----------------------------------------------------------------------------- faults present
