@@ -13,6 +13,7 @@ from lakehouse.backends.storage import object_store
 from lakehouse.config.pipelines import MASTER_DAG_ID
 from lakehouse.platform import pipeline
 from seed_data.gold_figures import gold_figures
+from seed_data.truth import BATCHWISE
 
 
 def stage_metrics(profile, run_id: str, stage: str) -> dict:
@@ -44,7 +45,10 @@ def assert_warehouse_matches(profile, manifest: dict) -> None:
     """The warehouse's marts, read as the analyst, against the generator's manifest, figure by
     figure (seed_data.gold_figures: events per day and type, active users per day, money per
     day and currency, orders per day, transactions per status, the buyers' lifetime values,
-    user activity, the countries seen); the events counted equal SILVER's rows."""
+    user activity, the countries seen, sales and customers in USD, products, shipments per
+    status and carrier, stock); the events counted equal SILVER's rows. The runs load every
+    operational batch before their first read, so the inventory's change history (BATCHWISE)
+    is checked where the source is read batch by batch (the integration group)."""
     wh = profile.warehouse
 
     with psycopg2.connect(wh.dsn(login=wh.analyst)) as conn, conn.cursor() as cur:
@@ -59,7 +63,8 @@ def assert_warehouse_matches(profile, manifest: dict) -> None:
     events = sum(t["event_count"] for types in per_day for t in types.values())
     assert events == manifest["datasets"]["events"]["silver_rows"]
     for name, expected in manifest["gold"].items():
-        assert figures[name] == expected, name
+        if name not in BATCHWISE:
+            assert figures[name] == expected, name
 
 
 def assert_retried_after_kill(profile, run_id: str, task_id: str) -> list[dict]:

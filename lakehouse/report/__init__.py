@@ -125,7 +125,12 @@ def _flow_section(summary: dict) -> str:
     gold = summary.get("rows", {}).get("gold", {})
     loaded = summary.get("warehouse", {}).get("tables", {})
     gold_rows = [
-        [_esc(t), _esc(n), _esc(loaded.get(t, {}).get("rows", "not loaded"))]
+        [
+            _esc(t),
+            _esc(n),
+            _esc(loaded.get(t, {}).get("rows", "not loaded")),
+            _reconciled(loaded.get(t, {}).get("figures")),
+        ]
         for t, n in sorted(gold.items())
     ]
     return (
@@ -135,7 +140,22 @@ def _flow_section(summary: dict) -> str:
         "every file that reached BRONZE since the previous run, including those the sensor-led "
         "<code>ingest_&lt;dataset&gt;</code> DAGs ingested before it.</small></p>"
         + "<h3>GOLD &rarr; WAREHOUSE</h3>"
-        + _table(["gold table", "GOLD rows", "WAREHOUSE rows"], gold_rows)
+        + _table(
+            ["gold table", "GOLD rows", "WAREHOUSE rows", "equal in GOLD and the warehouse"],
+            gold_rows,
+        )
+        + "<p><small>The load compares each staged table with GOLD's export on these figures "
+        "before it swaps anything in; a table that differs stops the load.</small></p>"
+    )
+
+
+def _reconciled(figures: dict | None) -> str:
+    """The figures the load found equal in GOLD and the staged table (rows, sums, distinct
+    keys, unknown members)."""
+    if not figures:
+        return "not reconciled"
+    return "<br>".join(
+        f"{_esc(name.replace(':', ' '))} = {_esc(value)}" for name, value in figures.items()
     )
 
 

@@ -5,8 +5,9 @@ ground-truth manifest (all three batches landed at once).
 
 The first run starts with the S3 server down: ingestion fails, the server comes back, and the
 retries (delays from config/pipelines.yaml, shortened by `make test` with
-LAKEHOUSE_RETRY_DELAY_SECONDS=5) finish the run; every test of the run's outcome below then
-checks that the outage lost nothing, against the whole manifest."""
+LAKEHOUSE_RETRY_DELAY_SECONDS=5) go on; then its scheduler is killed inside a Spark task and
+started again, and the run finishes. Every test of the run's outcome below checks that neither
+fault lost or doubled anything, against the whole manifest."""
 
 from __future__ import annotations
 
@@ -49,12 +50,42 @@ def ingestion_failed(profile, run_id: str) -> bool:
     )
 
 
+def kill_scheduler_in_a_spark_task(profile, run_id: str) -> str:
+    """Wait until `run_id` is inside a Spark task, SIGKILL the scheduler's process group, start
+    it again; returns the task that was running."""
+    import os
+    import signal
+
+    stack = Stack(profile)
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:  # a Spark task: it runs long enough to be killed in flight
+        states = pipeline.task_states(profile, MASTER_DAG_ID, run_id)
+        busy = [t for t in SPARK_TASKS if states.get(t) == "running"]
+        if busy:
+            break
+        state = pipeline.run_state(profile, MASTER_DAG_ID, run_id)
+        assert state in ("queued", "running"), f"the run {state} before a Spark task ran"
+        assert time.monotonic() < deadline, "the run never reached a Spark task"
+        time.sleep(1)
+    pid = stack.pid("airflow-scheduler")
+    assert pid, "the native scheduler is not running"
+    os.killpg(pid, signal.SIGKILL)
+    gone = time.monotonic() + 30  # SIGKILL is delivered asynchronously
+    while stack.pid("airflow-scheduler") == pid:
+        assert time.monotonic() < gone, f"scheduler {pid} still alive after SIGKILL"
+        time.sleep(0.2)
+    stack.start(["airflow-scheduler"])
+    assert stack.pid("airflow-scheduler") not in (None, pid)
+    return busy[0]
+
+
 @pytest.fixture(scope="module")
 def runs(profile):
     """Two manual triggers back to back: the first takes the sample to the warehouse through
-    an S3 outage at its start, the second (same input, nothing new in RAW) must wait for it
-    (max_active_runs=1) and then change nothing. GOLD and the warehouse are read right after
-    the first run, before the second one's GOLD stage starts minutes later."""
+    an S3 outage at its start and its scheduler killed inside a Spark task, the second (same
+    input, nothing new in RAW) must wait for it (max_active_runs=1) and then change nothing.
+    GOLD and the warehouse are read right after the first run, before the second one's GOLD
+    stage starts minutes later."""
     from tests.reliability.faults import gold_export_tables, warehouse_tables
 
     delay = load_pipelines().defaults.retry_delay_seconds
@@ -76,6 +107,7 @@ def runs(profile):
     finally:
         stack.start(["s3"])
     try:
+        killed_in = kill_scheduler_in_a_spark_task(profile, first)
         # Raises with the failed tasks' logs on failure or timeout.
         pipeline.wait_for_run(profile, first, timeout=RUN_TIMEOUT_S)
         gold = gold_export_tables(profile)
@@ -87,6 +119,7 @@ def runs(profile):
             "gold": gold,
             "warehouse": loaded,
             "outage": {"ingestion_failed": failed, "retry_delay_s": delay},
+            "killed_in": killed_in,
         }
     finally:  # later modules must not meet a running master (its failure is the test's)
         with contextlib.suppress(pipeline.PipelineError):
@@ -100,36 +133,13 @@ def finished_run(runs):
 
 def test_the_scheduler_killed_mid_run_restarts_and_the_run_completes(profile, runs):
     """kill -9 of the scheduler's whole process group (the executor and the task processes it
-    started die with it) while the second run is inside a Spark task; after a restart the
-    orphaned task is failed and retried, the run succeeds, and the task's attempts do not
-    overlap (reliability: process kills). First in the module, so the second run has just
-    started and the run's results are checked by the tests after it."""
-    import os
-    import signal
-
-    stack, second = Stack(profile), runs["second"]
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while True:  # a Spark task: it runs long enough to be killed in flight
-        states = pipeline.task_states(profile, MASTER_DAG_ID, second)
-        busy = [t for t in SPARK_TASKS if states.get(t) == "running"]
-        if busy:
-            break
-        state = pipeline.run_state(profile, MASTER_DAG_ID, second)
-        assert state in ("queued", "running"), f"the second run {state} before a Spark task ran"
-        assert time.monotonic() < deadline, "the second run never reached a Spark task"
-        time.sleep(1)
-    pid = stack.pid("airflow-scheduler")
-    assert pid, "the native scheduler is not running"
-    os.killpg(pid, signal.SIGKILL)
-    gone = time.monotonic() + 30  # SIGKILL is delivered asynchronously
-    while stack.pid("airflow-scheduler") == pid:
-        assert time.monotonic() < gone, f"scheduler {pid} still alive after SIGKILL"
-        time.sleep(0.2)
-    stack.start(["airflow-scheduler"])
-    assert stack.pid("airflow-scheduler") not in (None, pid)
-    pipeline.wait_for_run(profile, second, timeout=RUN_TIMEOUT_S)
-    (task,) = busy
-    tries = assert_retried_after_kill(profile, second, task)
+    started die with it) while the first run, which carries the whole sample, was inside a Spark
+    task; after a restart the orphaned task is failed and retried, the run succeeds, and the
+    task's attempts do not overlap (reliability: process kills). The tests after it find every
+    row of the sample in SILVER and the warehouse exactly once."""
+    first, task = runs["first"], runs["killed_in"]
+    assert pipeline.run_state(profile, MASTER_DAG_ID, first) == "success"
+    tries = assert_retried_after_kill(profile, first, task)
     print(
         {
             "killed_in": task,
@@ -273,6 +283,13 @@ def test_the_run_report_is_written_with_the_runs_figures(profile, finished_run, 
     events = summary["rows"]["silver"]["events"]
     assert f"{events['rows_read']} rows read" in page
     assert f"{events['rows_inserted']} rows merged" in page
+    # Each of the 17 tables with the figures the load found equal in GOLD and the warehouse.
+    loaded = summary["warehouse"]["tables"]
+    assert len(loaded) == 17
+    for figures in loaded.values():
+        assert f"rows = {figures['rows']}" in page
+        for name, value in figures["figures"].items():
+            assert f"{name.replace(':', ' ')} = {value}" in page, name
     # The Gantt covers every stage that ran, inside the run's wall time.
     stages = {s["stage"] for s in summary["timeline"]}
     assert {"db_to_bronze", "bronze_to_silver", "silver_to_gold", "load_warehouse"} <= stages

@@ -66,7 +66,15 @@ SUMMARY = {
             "duration_s": 1.2,
         }
     ],
-    "warehouse": {"tables": {"fact_events": {"rows": 3334, "seconds": 0.8}}},
+    "warehouse": {
+        "tables": {
+            "fact_events": {
+                "rows": 3334,
+                "seconds": 0.8,
+                "figures": {"rows": "3334", "distinct:user_id": "200"},
+            }
+        }
+    },
     "run_started_at": 1000.0,
     "timeline": [
         {"stage": "raw_to_bronze[events]", "started_at": 1010.0, "duration_s": 1.2},
@@ -94,6 +102,7 @@ def test_every_section_is_rendered_self_contained():
     for text in (
         "Row flow",
         "GOLD &rarr; WAREHOUSE",
+        "rows = 3334<br>distinct user_id = 200",
         "invalid_timestamp",
         "unknown_enum",
         "Daily net revenue (USD)",
