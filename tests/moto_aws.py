@@ -5,8 +5,9 @@ moto 5.2's redshift-data accepts ExecuteStatement only, leaves every statement S
 client that waits for it, as the amazon provider's hook does, waits forever), drops
 WorkgroupName, has no BatchExecuteStatement and answers every query with one fixed result set.
 `patch_redshift_data()` adds what the contract needs: statements finish, batches are accepted
-(with their sub-statements), the workgroup is kept, and a SELECT answers with the rows a test
-registered for it (`RESULTS`). No SQL is interpreted: the tests assert what was sent.
+(with their sub-statements; refused beyond the service's 40 statements), the workgroup is kept,
+and a SELECT answers with the rows a test registered for it (`RESULTS`). No SQL is interpreted:
+the tests assert what was sent.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+DATA_API_MAX_STATEMENTS = 40  # BatchExecuteStatement's documented limit on `Sqls`
+
 # The aws profile's variables, pointing at fake but well-formed resources.
 AWS_PROFILE_ENV = {
     "AWS_REGION": "eu-west-1",
@@ -29,6 +32,9 @@ AWS_PROFILE_ENV = {
     "LAKEHOUSE_REDSHIFT_DATABASE": "lakehouse",
     "LAKEHOUSE_REDSHIFT_SECRET_ARN": (
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-loader-AbCdEf"
+    ),
+    "LAKEHOUSE_REDSHIFT_ADMIN_SECRET_ARN": (
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-admin-GhIjKl"
     ),
     "LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-redshift-copy",
 }
@@ -95,7 +101,16 @@ def patch_redshift_data() -> None:
         return _reply(_new(self, self._get_param("Sql"), None))
 
     def batch_execute_statement(self):
-        return _reply(_new(self, None, self._get_param("Sqls")))
+        sqls = self._get_param("Sqls") or []
+        if not 1 <= len(sqls) <= DATA_API_MAX_STATEMENTS:  # the service's limit; moto has none
+            message = (
+                f"1 validation error detected: Value at 'sqls' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {DATA_API_MAX_STATEMENTS} "
+                f"(got {len(sqls)})"
+            )
+            body = json.dumps({"__type": "ValidationException", "message": message})
+            return 400, {"status": 400}, body  # moto takes the status from the headers
+        return _reply(_new(self, None, sqls))
 
     def describe_statement(self):
         statement = self.redshiftdata_backend.describe_statement(self._get_param("Id"))
@@ -247,13 +262,16 @@ class CopiedWarehouse:
     """Redshift as far as the loader uses it, on DuckDB, fed by what the loader sends: a
     `COPY ... FROM '<manifest>' ... FORMAT AS PARQUET MANIFEST` loads the files the manifest
     lists (read back from the S3 server); DROP TABLE and ALTER TABLE ... RENAME run as sent;
-    CREATE TABLE (Redshift DDL) is left to the COPY; the validation query runs on what was
+    CREATE TABLE (Redshift DDL) is left to the COPY; a CALL of the swap procedure does what
+    the procedure does; the validation query runs on what was
     loaded. So the figures the loader checks come from the copied files through another engine,
     not from the loader's own reading of the export. `lose_rows` makes the COPY of a table drop
     that many rows, as a COPY cut short would."""
 
     COPY = re.compile(r"^COPY (\"(\w+)\"\.\"(\w+)__staging\")\s+FROM '(s3://[^']+)'")
     SCHEMA = re.compile(r'^(?:DROP TABLE IF EXISTS|ALTER TABLE) "(\w+)"\.')
+    PROCEDURE = re.compile(r'^CREATE OR REPLACE PROCEDURE "(\w+)"\."(\w+)"\(')
+    CALL = re.compile(r"^CALL \"(\w+)\"\.\"(\w+)\"\('([\w,]+)'\)$")
 
     def __init__(self, s3, lose_rows: dict[str, int] | None = None) -> None:
         import tempfile
@@ -265,6 +283,7 @@ class CopiedWarehouse:
         self.db = duckdb.connect()
         self._folder = tempfile.TemporaryDirectory(prefix="copied-")
         self.files: dict[str, list[Path]] = {}  # table -> the files its COPY read
+        self.procedures: set[tuple[str, str]] = set()  # (schema, name) created by a batch
 
     def install(self) -> CopiedWarehouse:
         EXECUTED.append(self.execute)
@@ -297,11 +316,33 @@ class CopiedWarehouse:
             text = statement.strip()
             copy = self.COPY.match(text)
             schema = self.SCHEMA.match(text)
+            procedure = self.PROCEDURE.match(text)
+            call = self.CALL.match(text)
             if copy:
                 self._copy(*copy.groups())
             elif schema:
                 self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema.group(1)}"')
                 self.db.execute(text)
+            elif procedure:
+                self.procedures.add(procedure.groups())
+            elif call:
+                self._swap(*call.groups())
+
+    def _swap(self, schema: str, procedure: str, names: str) -> None:
+        """What the swap procedure does (its PL/pgSQL runs for real on PostgreSQL in
+        test_warehouse_postgres.py): per name, drop the live table and rename the staging one,
+        all or nothing. Calling a procedure the batch did not create fails, as in Redshift."""
+        if (schema, procedure) not in self.procedures:
+            raise RuntimeError(f"procedure {schema}.{procedure} does not exist")
+        self.db.execute("BEGIN")
+        try:
+            for name in names.split(","):
+                self.db.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
+                self.db.execute(f'ALTER TABLE "{schema}"."{name}__staging" RENAME TO "{name}"')
+        except Exception:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def query(self, statement: str) -> list[list]:
         return [list(row) for row in self.db.execute(statement).fetchall()]

@@ -110,7 +110,8 @@ class WarehouseBackend(Role):
         """A SQLAlchemy URL for Airflow's metadata DB on the same server, when it can host it."""
         return None
 
-    def data_api_target(self) -> dict[str, str] | None:
-        """Workgroup, database and secret of the Redshift Data API, through which `lakehouse
-        deploy` applies the bootstrap; None where the native services bootstrap it."""
+    def data_api_target(self, admin: bool = False) -> dict[str, str] | None:
+        """Workgroup, database and secret (the loader's, or with `admin` the one `lakehouse
+        deploy` applies the bootstrap with) of the Redshift Data API; None where the native
+        services bootstrap the warehouse."""
         return None

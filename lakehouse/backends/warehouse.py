@@ -56,9 +56,18 @@ class Redshift(WarehouseBackend):
         wh = self.cfg
         return {"schema": wh.schema_name, "loader": wh.loader_user, "analyst": wh.analyst_role}
 
-    def data_api_target(self) -> dict[str, str] | None:
+    def data_api_target(self, admin: bool = False) -> dict[str, str] | None:
+        secret = self.cfg.secret_arn
+        if admin:
+            if not self.cfg.admin_secret_arn:
+                raise ValueError(
+                    f"profile {self.profile.name!r}: warehouse.admin_secret_arn is empty (set "
+                    "LAKEHOUSE_REDSHIFT_ADMIN_SECRET_ARN for the aws profile): the bootstrap "
+                    "creates the schema and grants on it, which the loader's secret may not do"
+                )
+            secret = self.cfg.admin_secret_arn
         return {
             "WorkgroupName": self.cfg.workgroup,
             "Database": self.cfg.database,
-            "SecretArn": self.cfg.secret_arn,
+            "SecretArn": secret,
         }

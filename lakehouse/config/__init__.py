@@ -152,17 +152,25 @@ class PostgresWarehouse(PostgresDB):
 
 
 class RedshiftWarehouse(_Strict):
-    """Redshift Serverless through the Data API. `secret_arn` holds the loader's login (a
-    reference, never the secret); `iam_role` is the role COPY assumes to read the gold bucket."""
+    """Redshift Serverless through the Data API. `secret_arn` holds the loader's login and
+    `admin_secret_arn` the login that may create the schema and grant on it, used only by
+    `lakehouse deploy` for the bootstrap (references, never the secrets); `iam_role` is the
+    role COPY assumes to read the gold bucket."""
 
     kind: Literal["redshift"]
     workgroup: str
     database: str
     secret_arn: str
+    admin_secret_arn: str | None = None
     iam_role: str
     schema_name: str = Field(alias="schema")
     loader_user: str = "lakehouse_loader"
     analyst_role: str = "lakehouse_analyst"
+
+    @field_validator("admin_secret_arn", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        return None if value == "" else value
 
 
 class AirflowSettings(_Strict):

@@ -146,15 +146,24 @@ def _put(bucket: str, key: str, body: bytes, reason: str) -> Call:
     return Call("s3", "put_object", params, reason, body)
 
 
-def bootstrap_batch(profile: Profile) -> dict[str, Any] | None:
-    """The Data API batch that creates the warehouse's schema, roles and grants, where the
-    warehouse is reached through the Data API (Redshift); None elsewhere."""
+def bootstrap_batches(profile: Profile) -> list[dict[str, Any]]:
+    """The Data API batches that create the warehouse's schema, roles and grants, with the
+    admin secret, where the warehouse is reached through the Data API (Redshift); none
+    elsewhere. At most DATA_API_MAX_STATEMENTS statements per batch: each batch is a
+    transaction, and every bootstrap statement is idempotent (IF NOT EXISTS, GRANT), so a
+    deploy stopped between batches is completed by the next one (the bootstrap is recorded as
+    applied only after its last batch)."""
     target = backends(profile).warehouse
-    api = target.data_api_target()
+    api = target.data_api_target(admin=True)
     if api is None:
-        return None
+        return []
     statements = warehouse_sql.bootstrap(target.dialect, **target.bootstrap_names())
-    return {**api, "Sqls": statements, "StatementName": "lakehouse-bootstrap"}
+    size = warehouse_sql.DATA_API_MAX_STATEMENTS
+    parts = [statements[i : i + size] for i in range(0, len(statements), size)]
+    return [
+        {**api, "Sqls": part, "StatementName": f"lakehouse-bootstrap-{n}"}
+        for n, part in enumerate(parts, start=1)
+    ]
 
 
 def _bucket_missing(s3, bucket: str) -> bool:
@@ -203,13 +212,14 @@ def plan(profile: Profile, clients: dict) -> list[Call]:
                     f"changed: {drift}",
                 )
             )
-    batch = bootstrap_batch(profile)
-    if batch:
+    batches = bootstrap_batches(profile)
+    if batches:
         marker = f"{glue_cfg.artifacts_prefix}/deployed/redshift-bootstrap.sql"
-        text = (";\n".join(batch["Sqls"]) + ";\n").encode()
+        text = "".join(f"{s};\n" for batch in batches for s in batch["Sqls"]).encode()
         if _stored_sha(s3, bucket, marker) != _sha(text):
             changed = "warehouse bootstrap changed"
-            calls.append(Call("redshift-data", "batch_execute_statement", batch, changed))
+            for batch in batches:
+                calls.append(Call("redshift-data", "batch_execute_statement", batch, changed))
             calls.append(_put(bucket, marker, text, "records the applied bootstrap"))
     return calls
 

@@ -8,7 +8,8 @@
 2. validate staging: row count, sums and distinct counts per table equal GOLD's figures
    (computed from the export itself); on a mismatch nothing is swapped.
 3. swap: every live table replaced by its staging table in ONE transaction, so readers see
-   the previous load or this one, never a partial table.
+   the previous load or this one, never a partial table (Redshift: one Data API batch that
+   creates the swap procedure and CALLs it, so any table count fits the batch's 40 statements).
 4. validate live: the same figures on the live tables (the `validate_warehouse` task).
 
 Connects as the loader login (PostgreSQL) or the loader secret (Redshift): it can write the
@@ -320,6 +321,13 @@ class RedshiftDataLoader:
         self._run([wsql.drop_staging(table, self.schema), create, copy], f"stage-{table.name}")
 
     def execute(self, statements: list[str]) -> None:
+        # One batch is one transaction; more statements than a batch takes would need several
+        # transactions, so they are refused rather than split (the swap never needs more).
+        if len(statements) > wsql.DATA_API_MAX_STATEMENTS:
+            raise WarehouseError(
+                f"{len(statements)} statements cannot run as one transaction through the Redshift "
+                f"Data API (at most {wsql.DATA_API_MAX_STATEMENTS} per BatchExecuteStatement)"
+            )
         self._run(list(statements), "swap")
 
     def query(self, statement: str) -> list[tuple]:

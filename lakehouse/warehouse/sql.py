@@ -4,7 +4,8 @@
 gold export's order (Redshift's Parquet COPY loads by position), logical types, primary key,
 Redshift layout (DISTSTYLE/DISTKEY/SORTKEY; PostgreSQL gets b-tree indexes on the same
 columns) and the figures the loader validates (row count, sums, distinct counts).
-`warehouse_sql/bootstrap/<dialect>.sql` holds the schema, grants and default privileges.
+`warehouse_sql/bootstrap/<dialect>.sql` holds the schema, grants and default privileges;
+`warehouse_sql/procedures/redshift_swap.sql` the procedure that swaps Redshift's tables.
 
 Every identifier comes from config and must match IDENTIFIER before it is double-quoted;
 S3 URIs and role ARNs must match their own patterns before they become literals. No SQL is
@@ -39,6 +40,11 @@ _TYPE = re.compile(
 )
 _EXACT = ("bigint", "integer", "smallint", "decimal")
 STAGING_SUFFIX = "__staging"
+# The Data API's BatchExecuteStatement takes 1 to 40 statements (its `Sqls` parameter).
+DATA_API_MAX_STATEMENTS = 40
+SWAP_PROCEDURE = "lakehouse_swap"  # warehouse_sql/procedures/redshift_swap.sql
+# Table names per CALL of it: 1,000 names of at most 63 characters fit its VARCHAR(65535).
+NAMES_PER_CALL = 1000
 
 
 class UnsafeIdentifier(ValueError):
@@ -298,7 +304,11 @@ def redshift_copy(table: TableDef, schema: str, manifest_uri: str, iam_role: str
 
 def swap(tables: list[TableDef], schema: str, dialect: Dialect) -> list[str]:
     """Replace each live table by its staging table. Run as one transaction: readers see every
-    old table or every new one, never a mix or a partial table."""
+    old table or every new one, never a mix or a partial table. PostgreSQL: a DROP and a RENAME
+    per table (and its indexes' renames). Redshift: the swap procedure and CALLs of it, so the
+    statement count stays within one Data API batch whatever the table count."""
+    if dialect == "redshift":
+        return redshift_swap([t.name for t in tables], schema)
     out = []
     for table in tables:
         staging = staging_name(table.name)
@@ -306,13 +316,40 @@ def swap(tables: list[TableDef], schema: str, dialect: Dialect) -> list[str]:
         out.append(
             f"ALTER TABLE {_qualified(schema, staging)} RENAME TO {quote(table.name, 'table')}"
         )
-        if dialect == "postgres":  # indexes keep their names through a table rename
-            for suffix in table.postgres_indexes():
-                out.append(
-                    f"ALTER INDEX {_qualified(schema, f'{staging}_{suffix}')} "
-                    f"RENAME TO {quote(f'{table.name}_{suffix}', 'index name')}"
-                )
+        for suffix in table.postgres_indexes():  # indexes keep their names through a rename
+            out.append(
+                f"ALTER INDEX {_qualified(schema, f'{staging}_{suffix}')} "
+                f"RENAME TO {quote(f'{table.name}_{suffix}', 'index name')}"
+            )
     return out
+
+
+def redshift_swap(names: list[str], schema: str) -> list[str]:
+    """CREATE OR REPLACE the swap procedure (warehouse_sql/procedures/redshift_swap.sql), then
+    CALL it with the table names, NAMES_PER_CALL at a time (its argument is a VARCHAR(65535)).
+    One statement list, meant to run as one Data API batch (one transaction)."""
+    for name in names:
+        quote(name, "table")  # validated: the names become a literal below
+    calls = [
+        f"CALL {_qualified(schema, SWAP_PROCEDURE)}('{','.join(names[i : i + NAMES_PER_CALL])}')"
+        for i in range(0, len(names), NAMES_PER_CALL)
+    ]
+    statements = [swap_procedure(schema), *calls]
+    if len(statements) > DATA_API_MAX_STATEMENTS:
+        raise ValueError(
+            f"{len(names)} tables need {len(statements)} statements to swap, more than one Data "
+            f"API batch takes ({DATA_API_MAX_STATEMENTS}): load them in several runs"
+        )
+    return statements
+
+
+def swap_procedure(schema: str) -> str:
+    """The swap procedure's CREATE OR REPLACE statement, for `schema` (comments dropped)."""
+    text = (SQL_DIR / "procedures" / "redshift_swap.sql").read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return body.strip().format(
+        schema=quote(schema, "schema"), procedure=quote(SWAP_PROCEDURE), suffix=STAGING_SUFFIX
+    )
 
 
 def figures_query(tables: list[TableDef], schema: str, staging: bool = False) -> str:

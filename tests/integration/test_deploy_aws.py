@@ -9,7 +9,7 @@ import json
 
 import boto3
 import pytest
-from moto_aws import MotoServer
+from moto_aws import AWS_PROFILE_ENV, MotoServer
 
 from lakehouse.backends import backends
 from lakehouse.config import load_profile
@@ -77,6 +77,8 @@ def test_deploy_then_a_second_deploy_changes_nothing(aws):
     (batch,) = [c for c in server.calls() if c.action == "BatchExecuteStatement"]
     assert batch.action == "BatchExecuteStatement"
     assert batch.params["WorkgroupName"] == "lakehouse-wg"
+    # Run as the admin: the loader's secret may not CREATE SCHEMA or grant on it.
+    assert batch.params["SecretArn"] == AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_ADMIN_SECRET_ARN"]
     target = backends(profile).warehouse
     assert batch.params["Sqls"] == warehouse_sql.bootstrap("redshift", **target.bootstrap_names())
     assert batch.params["Sqls"][0] == 'CREATE SCHEMA IF NOT EXISTS "analytics"'

@@ -269,3 +269,65 @@ def test_an_unsafe_schema_name_is_rejected_before_any_sql(wh):
     write_export(wh, daily(3))
     with pytest.raises(warehouse_sql.UnsafeIdentifier, match="schema"):
         warehouse.load(bad, [TABLE])
+
+
+def _swap_tables(profile: Profile, names: list[str], stage: list[str]) -> None:
+    """Live tables `names` holding 'old', staging tables of `stage` holding 'new' (as loader)."""
+    cfg = profile.warehouse
+    conn = psycopg2.connect(cfg.dsn(login=cfg.loader))
+    with conn, conn.cursor() as cur:
+        for name in names:
+            cur.execute(f'CREATE TABLE "{cfg.schema_name}"."{name}" (v text)')
+            cur.execute(f'INSERT INTO "{cfg.schema_name}"."{name}" VALUES (\'old\')')
+        for name in stage:
+            cur.execute(f'CREATE TABLE "{cfg.schema_name}"."{name}__staging" (v text)')
+            cur.execute(f'INSERT INTO "{cfg.schema_name}"."{name}__staging" VALUES (\'new\')')
+    conn.close()
+
+
+def _contents(profile: Profile) -> dict[str, str]:
+    cfg = profile.warehouse
+    conn = psycopg2.connect(cfg.dsn(login=cfg.loader))
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (cfg.schema_name,)
+        )
+        out = {}
+        for (name,) in cur.fetchall():
+            cur.execute(f'SELECT string_agg(v, \',\') FROM "{cfg.schema_name}"."{name}"')
+            out[name] = cur.fetchone()[0]
+    conn.close()
+    return out
+
+
+def _redshift_batch(profile: Profile, names: list[str]) -> None:
+    """The statements the Redshift loader sends to swap `names`, run as the Data API runs one
+    batch: in one transaction, as the loader."""
+    defs = [warehouse_sql.table_defs()[TABLE].model_copy(update={"name": n}) for n in names]
+    statements = warehouse_sql.swap(defs, profile.warehouse.schema_name, "redshift")
+    assert len(statements) <= warehouse_sql.DATA_API_MAX_STATEMENTS
+    cfg = profile.warehouse
+    conn = psycopg2.connect(cfg.dsn(login=cfg.loader))
+    try:
+        with conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def test_the_redshift_swap_procedure_swaps_45_tables_all_or_nothing(wh):
+    """The PL/pgSQL procedure Redshift's swap CALLs (its text, as sent), run on PostgreSQL:
+    45 tables (90 statements before, more than a Data API batch takes) in one batch; then a
+    batch whose 30th staging table is missing changes nothing at all."""
+    names = [f"t{i:02d}" for i in range(1, 46)]
+    _swap_tables(wh, names, names)
+    _redshift_batch(wh, names)
+    assert _contents(wh) == dict.fromkeys(names, "new")
+
+    _swap_tables(wh, [], [n for n in names if n != "t30"])  # the next load, t30 not staged
+    before = _contents(wh)
+    assert before["t29__staging"] == "new" and "t30__staging" not in before
+    with pytest.raises(psycopg2.errors.UndefinedTable, match="t30__staging"):
+        _redshift_batch(wh, names)
+    assert _contents(wh) == before  # t01..t29 were swapped inside the batch, then rolled back

@@ -36,10 +36,18 @@ def moto(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def aws_profile(moto, gold_export: Profile):
-    """The aws profile pointed at moto, with the reference GOLD export uploaded to its bucket."""
+def aws_bare(moto):
+    """The aws profile pointed at moto, with an empty gold bucket."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        yield _aws_profile(moto, gold_export, monkeypatch)
+        yield _aws_profile(moto, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def aws_profile(aws_bare, gold_export: Profile):
+    """The aws profile pointed at moto, with the reference GOLD export uploaded to its bucket."""
+    profile, s3 = aws_bare
+    upload_gold_export(gold_export, s3, GOLD_BUCKET)
+    return profile, s3
 
 
 @pytest.fixture
@@ -48,7 +56,13 @@ def aws(aws_profile, moto):
     return aws_profile
 
 
-def _aws_profile(moto, gold_export: Profile, monkeypatch) -> tuple[Profile, object]:
+@pytest.fixture
+def aws_no_gold(aws_bare, moto):
+    moto.reset()
+    return aws_bare
+
+
+def _aws_profile(moto, monkeypatch) -> tuple[Profile, object]:
     for key, value in moto.aws_env().items():
         monkeypatch.setenv(key, value)
     profile = load_profile("aws")
@@ -65,7 +79,6 @@ def _aws_profile(moto, gold_export: Profile, monkeypatch) -> tuple[Profile, obje
     s3.create_bucket(
         Bucket=GOLD_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )
-    upload_gold_export(gold_export, s3, GOLD_BUCKET)
     return profile, s3
 
 
@@ -121,12 +134,9 @@ def test_load_issues_the_exact_data_api_calls(aws, moto):
         [warehouse_sql.table_defs()[n] for n in tables], schema, staging=True
     )
     swap = calls[-1].params["Sqls"]  # one batch = one transaction
-    assert swap == warehouse_sql.swap(
-        [warehouse_sql.table_defs()[n] for n in tables], schema, "redshift"
-    )
-    assert swap[:2] == [
-        f'DROP TABLE IF EXISTS "{schema}"."{tables[0]}"',
-        f'ALTER TABLE "{schema}"."{tables[0]}__staging" RENAME TO "{tables[0]}"',
+    assert swap == [
+        warehouse_sql.swap_procedure(schema),
+        f'CALL "{schema}"."lakehouse_swap"(\'{",".join(tables)}\')',
     ]
     for name in tables:  # live after the swap: every row the COPY read, nothing else
         live = f'"{schema}"."{name}"'
@@ -140,7 +150,7 @@ def test_a_copy_that_lost_rows_blocks_the_swap(aws, moto):
         warehouse.load(profile, backend=backend(profile))
     sent = [c for c in moto.calls() if c.action.endswith("ExecuteStatement")]
     assert sent[-1].action == "ExecuteStatement"  # the validation query, then nothing
-    assert not any("RENAME TO" in s for c in sent for s in c.params.get("Sqls", []))
+    assert not any("lakehouse_swap" in s for c in sent for s in c.params.get("Sqls", []))
     schema = profile.warehouse.schema_name
     assert copied.tables(schema) == {f"{n}__staging" for n in warehouse_sql.table_defs()}
 
@@ -155,3 +165,34 @@ def test_validate_reads_the_live_tables(aws, moto):
     (call,) = [c for c in moto.calls() if c.action == "ExecuteStatement"]
     assert '__staging"' not in call.params["Sql"]
     assert 'FROM "analytics"."fact_transactions"' in call.params["Sql"]
+
+
+def test_45_tables_swap_in_one_data_api_batch(aws_no_gold, moto):
+    """Two statements per table (the swap before) would be 90 in one batch, which the Data API
+    refuses (more than 40); the procedure's CALL swaps all 45 in one batch of two."""
+    profile, s3 = aws_no_gold
+    copied = CopiedWarehouse(s3).install()
+    schema = profile.warehouse.schema_name
+    names = [f"t{i:02d}" for i in range(1, 46)]
+    copied.db.execute(f'CREATE SCHEMA "{schema}"')
+    for name in names:
+        copied.db.execute(f'CREATE TABLE "{schema}"."{name}" AS SELECT \'old\' AS v')
+        copied.db.execute(f'CREATE TABLE "{schema}"."{name}__staging" AS SELECT \'new\' AS v')
+    template = warehouse_sql.table_defs()["daily_event_counts"]
+    defs = [template.model_copy(update={"name": n}) for n in names]
+    backend(profile).execute(warehouse_sql.swap(defs, schema, "redshift"))
+
+    (batch,) = [c for c in moto.calls() if c.action == "BatchExecuteStatement"]
+    assert len(batch.params["Sqls"]) == 2
+    assert batch.params["SecretArn"] == SECRET  # the loader's, not the admin's
+    assert copied.tables(schema) == set(names)
+    for name in names:
+        assert copied.db.execute(f'SELECT v FROM "{schema}"."{name}"').fetchall() == [("new",)]
+
+
+def test_more_statements_than_a_batch_takes_are_refused_not_split(aws_no_gold, moto):
+    profile, _ = aws_no_gold
+    statements = [f"SELECT {i}" for i in range(warehouse_sql.DATA_API_MAX_STATEMENTS + 1)]
+    with pytest.raises(warehouse.WarehouseError, match="at most 40 per BatchExecuteStatement"):
+        backend(profile).execute(statements)
+    assert moto.calls() == []

@@ -63,7 +63,7 @@ def test_each_profile_gets_its_backends(monkeypatch, name, expected, connections
 
 def test_only_glue_deploys_and_only_postgres_bootstraps_in_place(monkeypatch):
     from lakehouse import warehouse as loading
-    from lakehouse.platform.deploy import bootstrap_batch
+    from lakehouse.platform.deploy import bootstrap_batches
 
     for key, value in AWS_PROFILE_ENV.items():
         monkeypatch.setenv(key, value)
@@ -74,9 +74,12 @@ def test_only_glue_deploys_and_only_postgres_bootstraps_in_place(monkeypatch):
     assert glue.job_name("bronze_to_silver") == "lakehouse-bronze-to-silver"
     with pytest.raises(TypeError, match="lakehouse deploy"):
         loading.bootstrap(aws)
-    assert bootstrap_batch(local) is None
-    batch = bootstrap_batch(aws)
+    assert bootstrap_batches(local) == []
+    (batch,) = bootstrap_batches(aws)
     assert batch["WorkgroupName"] == AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_WORKGROUP"]
+    # The admin's secret, not the loader's: the loader may not CREATE SCHEMA.
+    assert batch["SecretArn"] == AWS_PROFILE_ENV["LAKEHOUSE_REDSHIFT_ADMIN_SECRET_ARN"]
+    assert batch["SecretArn"] != aws.warehouse.secret_arn
     assert any(s.startswith("CREATE SCHEMA") for s in batch["Sqls"]), batch["Sqls"]
     assert {type(loading.loader(p)).__name__ for p in (local, aws)} == {
         "PostgresLoader",

@@ -166,3 +166,37 @@ def test_postgres_indexes_stand_in_for_the_redshift_layout():
     indexes = DEFS["fact_transactions"].postgres_indexes()
     assert indexes == {"pkey": ["transaction_id"], "sortkey": ["date_key"], "distkey": ["user_id"]}
     assert DEFS["daily_revenue"].postgres_indexes() == {"pkey": ["date_key", "currency"]}
+
+
+def test_the_redshift_swap_fits_one_data_api_batch_at_any_table_count():
+    template = DEFS["daily_event_counts"]
+    for count in (1, 17, 45, 2500):
+        names = [f"t{i:04d}" for i in range(count)]
+        statements = wsql.swap(
+            [template.model_copy(update={"name": n}) for n in names], SCHEMA, "redshift"
+        )
+        assert len(statements) <= wsql.DATA_API_MAX_STATEMENTS
+        assert statements[0] == wsql.swap_procedure(SCHEMA)
+        called = []
+        for call in statements[1:]:
+            prefix = f'CALL "{SCHEMA}"."{wsql.SWAP_PROCEDURE}"(\''
+            assert call.startswith(prefix) and call.endswith("')"), call
+            argument = call.removeprefix(prefix).removesuffix("')")
+            assert len(argument) <= 65535  # the procedure's VARCHAR(65535)
+            called += argument.split(",")
+        assert called == names
+    with pytest.raises(wsql.UnsafeIdentifier, match="table"):
+        wsql.redshift_swap(["fine", "bad'); DROP TABLE x; --"], SCHEMA)
+    too_many = [f"t{i}" for i in range(wsql.NAMES_PER_CALL * wsql.DATA_API_MAX_STATEMENTS)]
+    with pytest.raises(ValueError, match="more than one Data API batch takes"):
+        wsql.redshift_swap(too_many, SCHEMA)
+
+
+def test_the_swap_procedure_names_its_schema_and_the_staging_suffix():
+    text = wsql.swap_procedure(SCHEMA)
+    assert text.startswith(f'CREATE OR REPLACE PROCEDURE "{SCHEMA}"."{wsql.SWAP_PROCEDURE}"(')
+    assert f"'DROP TABLE IF EXISTS \"{SCHEMA}\".'" in text
+    assert f"'{wsql.STAGING_SUFFIX}'" in text
+    assert "{" not in text and "--" not in text
+    with pytest.raises(wsql.UnsafeIdentifier, match="schema"):
+        wsql.swap_procedure('x"; DROP')
