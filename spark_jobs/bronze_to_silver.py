@@ -14,7 +14,7 @@ import time
 
 from pyspark.sql import SparkSession
 
-from spark_jobs.checks import describe_failed
+from spark_jobs.checks import DataQualityFailed
 from spark_jobs.runtime import finish_job, start_job, write_metrics
 from spark_jobs.silver.batch import process_dataset
 
@@ -47,7 +47,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         c | {"dataset": r["dataset"]} for r in results for c in r.get("dq", []) if not c["passed"]
     ]
     if failed:
-        raise RuntimeError("data quality checks failed:\n" + describe_failed(failed))
+        raise DataQualityFailed(failed)
     return metrics
 
 

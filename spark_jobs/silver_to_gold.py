@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from spark_jobs.checks import DataQualityFailed
 from spark_jobs.gold import dims, facts, marts
 from spark_jobs.runtime import finish_job, is_delta, start_job, write_metrics
 
@@ -207,7 +208,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     }
     write_metrics(spark, args["metrics_path"], metrics)
     if failed:
-        raise RuntimeError(f"gold data quality checks failed, nothing published: {failed}")
+        raise DataQualityFailed(failed)  # nothing was published
     return metrics
 
 

@@ -50,6 +50,21 @@ def _durable_in_process_api():
     return api
 
 
+def _finalize_with_the_exception():
+    """Airflow 3.2's in-process task run (dag.test) calls the task runner's finalize() without
+    putting the error in the context, as the task runner's own main() does before it; failure
+    callbacks rendering `{{ exception }}` then fail. Set it the same way."""
+    import airflow.sdk.execution_time.task_runner as task_runner
+
+    original = task_runner.finalize
+
+    def finalize(ti, state, context, log, error=None):
+        context["exception"] = error
+        return original(ti, state, context, log, error)
+
+    task_runner.finalize = finalize
+
+
 def main() -> int:
     dag_id, out = sys.argv[1], Path(sys.argv[2])
     conf = json.loads(sys.argv[3]) if len(sys.argv) > 3 else None
@@ -60,6 +75,7 @@ def main() -> int:
     import airflow.sdk.execution_time.supervisor as supervisor
 
     supervisor.in_process_api_server = _durable_in_process_api
+    _finalize_with_the_exception()
 
     from lakehouse.orchestration.dags import build_all
 

@@ -154,6 +154,45 @@ def patch_redshift_data() -> None:
     cls._lakehouse_patched = True
 
 
+def patch_glue() -> None:
+    """moto 5.2's Glue has no BatchStopJobRun: added, stopping each named run (STOPPED)."""
+    from moto.glue import responses
+
+    cls = responses.GlueResponse
+    if getattr(cls, "_lakehouse_patched", False):
+        return
+
+    def batch_stop_job_run(self):
+        name = self._get_param("JobName")
+        stopped, errors = [], []
+        for run_id in self._get_param("JobRunIds") or []:
+            try:
+                run = self.glue_backend.get_job_run(name, run_id)
+            except Exception as exc:  # unknown run: reported, as Glue does
+                errors.append({"JobName": name, "JobRunId": run_id, "ErrorDetail": str(exc)})
+                continue
+            run.status = "STOPPED"
+            stopped.append({"JobName": name, "JobRunId": run_id})
+        return json.dumps({"SuccessfulSubmissions": stopped, "Errors": errors})
+
+    cls.batch_stop_job_run = batch_stop_job_run
+    cls._lakehouse_patched = True
+
+
+def hold_glue_runs() -> None:
+    """Glue runs stay active (STARTING) until stopped; moto's default ends them at the first
+    read."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition("glue::job_run", {"progression": "manual", "times": 10**9})
+
+
+def release_glue_runs() -> None:
+    from moto.moto_api import state_manager
+
+    state_manager.unset_transition("glue::job_run")
+
+
 @dataclass
 class Call:
     service: str
@@ -169,6 +208,7 @@ class MotoServer:
         from moto.server import ThreadedMotoServer
 
         patch_redshift_data()
+        patch_glue()
         self.port = _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

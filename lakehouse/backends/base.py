@@ -15,6 +15,8 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from lakehouse.backends.storage import ObjectStore
 
 # The Airflow connections the tasks use; the services set them from the profile
@@ -79,10 +81,16 @@ class SparkRunner(Role):
 
     @abstractmethod
     def operator_args(
-        self, task_id: str, script: str, args: dict[str, str], env: dict[str, str] | None = None
+        self,
+        task_id: str,
+        script: str,
+        args: dict[str, str],
+        env: dict[str, str] | None = None,
+        timeout: timedelta | None = None,
     ) -> dict[str, Any]:
         """Its arguments for running `spark_jobs/<script>` with `--name value` arguments
-        (`env`: variables for the job, where the platform can pass them)."""
+        (`env`: variables for the job, where the platform can pass them; `timeout`: the task's
+        execution timeout, which a remote run's own limits are set inside)."""
 
     def preflight_problems(self) -> list[str]:
         """What is missing on this machine for a job to start (the master DAG's first task)."""

@@ -5,6 +5,7 @@ only the launcher differs."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lakehouse.backends.base import AWS_CONN_ID, SPARK_CONN_ID, SparkRunner, StoreBackend
@@ -16,6 +17,7 @@ from spark_jobs.conf import DELTA_CONF
 JOBS = REPO_ROOT / "spark_jobs"
 # The drivers' log level and format (warnings and errors, and where the application ran).
 DRIVER_LOG_CONFIG = REPO_ROOT / "config" / "spark" / "log4j2.properties"
+GLUE_POLL_SECONDS = 30  # how often the deferred trigger asks Glue for the run's state
 
 
 class SparkSubmit(SparkRunner):
@@ -59,7 +61,7 @@ class SparkSubmit(SparkRunner):
 
         return SparkSubmitOperator
 
-    def operator_args(self, task_id, script, args, env=None) -> dict[str, Any]:
+    def operator_args(self, task_id, script, args, env=None, timeout=None) -> dict[str, Any]:
         from lakehouse.config.pipelines import MASTER_DAG_ID
 
         argv: list[str] = []
@@ -76,6 +78,17 @@ class SparkSubmit(SparkRunner):
             "env_vars": env,
             "doc_md": f"Runs `spark_jobs/{script}` (Glue-compatible) on the profile's Spark.",
         }
+
+
+def _reattach_on_retry() -> dict[str, bool]:
+    """A retry reattaches to the Glue run its previous try started while that run is still
+    going (found by the task's id in the run's arguments) instead of starting a second one,
+    which MaxConcurrentRuns=1 would refuse with ConcurrentRunsExceeded. The provider calls it
+    `durable` from Airflow 3.3 and ignores that name before, where `resume_glue_job_on_retry`
+    does it (with a deprecation warning aimed at 3.3; tasks.spark_job mutes that one)."""
+    from airflow.providers.amazon.version_compat import AIRFLOW_V_3_3_PLUS
+
+    return {"durable": True} if AIRFLOW_V_3_3_PLUS else {"resume_glue_job_on_retry": True}
 
 
 class Glue(SparkRunner):
@@ -103,12 +116,33 @@ class Glue(SparkRunner):
 
         return GlueJobOperator
 
-    def operator_args(self, task_id, script, args, env=None) -> dict[str, Any]:
+    def job_timeout_minutes(self, task_id: str, task_minutes: float) -> int:
+        """Glue's Timeout for the job of `task_id`: the task's execution timeout minus
+        spark.stop_margin_minutes, so the Glue run ends before its task gives up on it."""
+        margin = self.cfg.stop_margin_minutes
+        minutes = int(task_minutes) - margin
+        if minutes < 1:
+            raise ValueError(
+                f"{task_id}: master.execution_timeout_minutes ({task_minutes:g}) in "
+                f"config/pipelines.yaml leaves no time for the Glue run once "
+                f"spark.stop_margin_minutes ({margin}) is taken off: give the task more than "
+                f"{margin + 1} minutes or lower the margin"
+            )
+        return minutes
+
+    def operator_args(self, task_id, script, args, env=None, timeout=None) -> dict[str, Any]:
         if env:
             raise ValueError(
                 f"{task_id}: environment variables cannot reach a Glue job; "
                 "use a secret reference in the job arguments"
             )
+        if timeout is None:
+            raise ValueError(f"{task_id}: a Glue task needs its execution timeout")
+        task_minutes = timeout.total_seconds() / 60
+        self.job_timeout_minutes(task_id, task_minutes)  # refuses a timeout Glue cannot keep
+        # The trigger's patience outlasts the task's timeout by the margin: the Glue run (its
+        # timeout the margin below the task's) ends first and the trigger reports how.
+        patience_s = (task_minutes + self.cfg.stop_margin_minutes) * 60
         return {
             "task_id": task_id,
             "job_name": self.job_name(task_id),
@@ -118,5 +152,10 @@ class Glue(SparkRunner):
             "wait_for_completion": True,
             "deferrable": True,
             "verbose": True,
+            "waiter_delay": GLUE_POLL_SECONDS,
+            "waiter_max_attempts": math.ceil(patience_s / GLUE_POLL_SECONDS),
+            # A task killed (marked failed, timed out) stops its Glue run.
+            "stop_job_run_on_kill": True,
+            **_reattach_on_retry(),
             "doc_md": f"Runs the deployed Glue job for `spark_jobs/{script}`.",
         }

@@ -102,7 +102,10 @@ class GlueSpark(_Strict):
     job_prefix: str = "lakehouse"  # Glue job names: <job_prefix>-<job script stem with dashes>
     artifacts_bucket: str  # job scripts and the job library (`lakehouse deploy` uploads them)
     artifacts_prefix: str = "glue"
-    timeout_minutes: int = Field(default=120, ge=1)
+    # Glue stops a job run this many minutes before its Airflow task's execution timeout
+    # (config/pipelines.yaml), and the task's trigger waits this long after it: the Glue run
+    # ends first, the task reports it, and no run outlives its task.
+    stop_margin_minutes: int = Field(default=5, ge=1)
     iam_role: str
     worker_type: str = "G.1X"
     number_of_workers: int = 2
@@ -195,6 +198,7 @@ class AlertTransport(_Strict):
     smtp_port: int = 25
     smtp_starttls: bool = False
     webhook_url: str | None = None  # POSTed a JSON alert; empty means no webhook
+    sns_topic_arn: str | None = None  # published a text alert (aws); empty means no SNS
 
     @model_validator(mode="before")
     @classmethod

@@ -65,6 +65,7 @@ class AlertRouting(_Strict):
     email_to: list[str] = []
     email_from: str = "lakehouse@localhost"
     webhook: bool = True
+    sns: bool = True
 
 
 class MasterSettings(_Strict):
@@ -89,10 +90,6 @@ class MasterSettings(_Strict):
             return {**data, "schedule": None}
         return data
 
-    def timeout(self, task_id: str) -> dict:
-        minutes = self.execution_timeout_minutes.get(task_id)
-        return {} if minutes is None else {"execution_timeout": timedelta(minutes=minutes)}
-
 
 class IngestionSettings(_Strict):
     tags: list[str] = Field(min_length=1)
@@ -103,6 +100,11 @@ class Pipelines(_Strict):
     alerts: AlertRouting = AlertRouting()
     master: MasterSettings
     ingestion: IngestionSettings
+
+    def execution_timeout_minutes(self, task_id: str) -> float:
+        """A master task's execution timeout: its own entry, else the defaults'."""
+        own = self.master.execution_timeout_minutes.get(task_id)
+        return self.defaults.execution_timeout_minutes if own is None else own
 
 
 def pipelines_file() -> Path:

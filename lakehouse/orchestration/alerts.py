@@ -1,11 +1,12 @@
 """Alerts for the generated DAGs: the providers' notifiers, configured from the profile (where:
 SMTP server, webhook URL) and config/pipelines.yaml (who).
 
-- a task failure (after its last try): an email through the smtp provider's SmtpNotifier, and a
-  JSON POST through the http provider's HttpNotifier when the profile names a webhook; both
-  carry the DAG, task, run, try number, log URL and the exception;
+- a task failure (after its last try): an email through the smtp provider's SmtpNotifier, a
+  JSON POST through the http provider's HttpNotifier when the profile names a webhook, and a
+  message to an SNS topic through the amazon provider's SnsNotifier when it names one (the aws
+  profile); all carry the DAG, task, run, try number, log URL and the exception;
 - a master run still not done `deadline_minutes` after it was queued: Airflow's deadline alert
-  with the same email notifier, run on the triggerer.
+  with the same email and SNS notifiers, run on the triggerer.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ BODY = """<h3>Task failed</h3>
 </table>
 <h4>Exception</h4>
 <pre>{{ exception }}</pre>
+"""
+SNS_SUBJECT = "[lakehouse] FAILED {{ ti.dag_id }}.{{ ti.task_id }}"  # SNS: 100 chars, one line
+SNS_MESSAGE = """Task failed
+DAG: {{ ti.dag_id }}
+Task: {{ ti.task_id }}
+{%- if ti.map_index is not none and ti.map_index >= 0 %} [{{ ti.map_index }}]{% endif %}
+Run: {{ run_id }}
+Try: {{ ti.try_number }} of {{ task.retries + 1 }}
+Log: {{ ti.log_url }}
+
+{{ exception }}
 """
 WEBHOOK_JSON = {
     "event": "task_failed",
@@ -63,36 +75,71 @@ def failure_notifiers(profile: Profile, pipelines: Pipelines) -> list:
         from airflow.providers.http.notifications.http import HttpNotifier
 
         out.append(HttpNotifier(http_conn_id=WEBHOOK_CONN_ID, json=dict(WEBHOOK_JSON)))
+    sns = _sns_kwargs(profile, pipelines)
+    if sns:
+        from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+
+        out.append(SnsNotifier(subject=SNS_SUBJECT, message=SNS_MESSAGE, **sns))
     return out
 
 
-def deadline_alert(profile: Profile, pipelines: Pipelines, dag_id: str):
-    """Airflow 3's deadline alert on the master DAG (None without an SMTP server)."""
-    if not (profile.alerts.smtp_host and pipelines.alerts.email_to):
-        return None
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+def _sns_kwargs(profile: Profile, pipelines: Pipelines) -> dict[str, Any]:
+    """Topic, connection and region of the SNS alerts; empty when they are off."""
+    if not (profile.alerts.sns_topic_arn and pipelines.alerts.sns):
+        return {}
+    from lakehouse.backends import backends
+    from lakehouse.backends.base import AWS_CONN_ID
+
+    return {
+        "target_arn": profile.alerts.sns_topic_arn,
+        "aws_conn_id": AWS_CONN_ID,
+        "region_name": backends(profile).store.region,
+    }
+
+
+def deadline_alerts(profile: Profile, pipelines: Pipelines, dag_id: str) -> list:
+    """Airflow 3's deadline alerts on the master DAG: by email and by SNS, where configured."""
     from airflow.sdk.definitions.callback import AsyncCallback
     from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
     minutes = pipelines.master.deadline_minutes
-    # Airflow 3.2.2 drops a DAG's deadline alerts from every new DAG version whose deadline
-    # definition is unchanged (apache/airflow#68732, fixed in 3.3.2): a header that changes with
-    # the files defining the DAG makes each new version's definition new, so it keeps them.
-    headers = {"X-Lakehouse-Definition": definition_fingerprint()}
-    return DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=timedelta(minutes=minutes),
-        callback=AsyncCallback(
-            SmtpNotifier,
-            kwargs={
-                **_email_kwargs(pipelines),
-                "custom_headers": headers,
-                "subject": f"[lakehouse] LATE {dag_id}: not done {minutes:g} min after queued",
-                "html_content": f"<p>A run of {dag_id} missed its {minutes:g}-minute deadline "
-                f"(config/pipelines.yaml master.deadline_minutes).</p>",
-            },
-        ),
+    subject = f"[lakehouse] LATE {dag_id}: not done {minutes:g} min after queued"
+    text = (
+        f"A run of {dag_id} missed its {minutes:g}-minute deadline "
+        "(config/pipelines.yaml master.deadline_minutes)."
     )
+    callbacks = []
+    if profile.alerts.smtp_host and pipelines.alerts.email_to:
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        # Airflow 3.2.2 drops a DAG's deadline alerts from every new DAG version whose deadline
+        # definition is unchanged (apache/airflow#68732, fixed in 3.3.2): a header that changes
+        # with the files defining the DAG makes each new version's definition new, so it keeps
+        # them.
+        headers = {"X-Lakehouse-Definition": definition_fingerprint()}
+        email = {
+            **_email_kwargs(pipelines),
+            "custom_headers": headers,
+            "subject": subject,
+            "html_content": f"<p>{text}</p>",
+        }
+        callbacks.append(AsyncCallback(SmtpNotifier, kwargs=email))
+    sns = _sns_kwargs(profile, pipelines)
+    if sns:
+        from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+
+        # The same fingerprint, for the same reason, as a message attribute.
+        attributes = {"lakehouse_definition": definition_fingerprint()}
+        kwargs = {**sns, "subject": subject, "message": text, "message_attributes": attributes}
+        callbacks.append(AsyncCallback(SnsNotifier, kwargs=kwargs))
+    return [
+        DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=timedelta(minutes=minutes),
+            callback=callback,
+        )
+        for callback in callbacks
+    ]
 
 
 def definition_fingerprint() -> str:

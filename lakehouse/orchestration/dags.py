@@ -62,12 +62,18 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
     from airflow.sdk import DAG, Param, TriggerRule, chain, task
     from airflow.sdk.definitions.taskgroup import TaskGroup
 
-    from lakehouse.orchestration.alerts import deadline_alert
+    from lakehouse.orchestration.alerts import deadline_alerts
     from lakehouse.report.web import RunReportLink
 
     settings = pipelines.master
-    timeout = settings.timeout
-    deadline = deadline_alert(profile, pipelines, MASTER_DAG_ID)
+
+    def timeout(task_id: str) -> dict:
+        """The task's execution timeout, always explicit: a Glue task sets its run's own
+        timeout and its trigger's patience around it."""
+        minutes = pipelines.execution_timeout_minutes(task_id)
+        return {"execution_timeout": timedelta(minutes=minutes)}
+
+    deadline = deadline_alerts(profile, pipelines, MASTER_DAG_ID)
     file_datasets = sorted(registry.file_datasets)
     with DAG(
         dag_id=MASTER_DAG_ID,

@@ -7,6 +7,7 @@ SparkSubmitOperator or a GlueJobOperator, an S3KeySensor or a FileSensor (both d
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -30,40 +31,64 @@ def spark_job(
     its master, or the deployed Glue job (deferrable), with the same arguments."""
     runner = backends(profile).spark
     operator = _stops_on_failed_checks(runner.operator_class())
-    return operator(**runner.operator_args(task_id, script, args, env), **kwargs)
+    timeout = kwargs.get("execution_timeout")
+    with warnings.catch_warnings():
+        # Before Airflow 3.3 the Glue operator's `resume_glue_job_on_retry` is the only way to
+        # reattach a retry to its run; its deprecation speaks of 3.3 (backends/spark.py).
+        warnings.filterwarnings("ignore", message="`resume_glue_job_on_retry` is deprecated")
+        return operator(**runner.operator_args(task_id, script, args, env, timeout), **kwargs)
 
 
 @cache
 def _stops_on_failed_checks(operator: type) -> type:
     """`operator`, failing without retries when the job failed its data-quality checks
-    (recorded in its metrics): rerunning the same data cannot pass them."""
-    from airflow.sdk.exceptions import AirflowFailException
+    (recorded in its metrics, or named by the job's DataQualityFailed error in the failure a
+    Glue run reports): rerunning the same data cannot pass them. Covers both the task's first
+    part and, for a deferrable operator, its resumption after the trigger fired (where a Glue
+    run's failure surfaces)."""
 
     class StopsOnFailedChecks(operator):
         def execute(self, context):
             try:
                 return super().execute(context)
             except Exception as exc:
-                from lakehouse.config import load_profile
-                from lakehouse.report.run_summary import failed_checks, read_metrics
-                from spark_jobs.checks import describe_failed
+                _raise_if_checks_failed(self.task_id, context, exc)
+                raise
 
-                try:
-                    metrics = read_metrics(load_profile(), context["run_id"], self.task_id)
-                except Exception:  # the metrics are unreadable: keep the original failure
-                    metrics = None
-                failed = failed_checks(metrics)
-                if failed:
-                    raise AirflowFailException(
-                        f"{self.task_id}: data quality checks failed (not retried):\n"
-                        + describe_failed(failed)
-                    ) from exc
+        def resume_execution(self, next_method, next_kwargs, context):
+            try:
+                return super().resume_execution(next_method, next_kwargs, context)
+            except Exception as exc:
+                _raise_if_checks_failed(self.task_id, context, exc)
                 raise
 
     StopsOnFailedChecks.__name__ = StopsOnFailedChecks.__qualname__ = (
         f"Lakehouse{operator.__name__}"
     )
     return StopsOnFailedChecks
+
+
+def _raise_if_checks_failed(task_id: str, context, exc: BaseException) -> None:
+    """AirflowFailException (no retry) when `exc` is a job's failed data-quality checks."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from lakehouse.config import load_profile
+    from lakehouse.report.run_summary import failed_checks, read_metrics
+    from spark_jobs.checks import DQ_ERROR, describe_failed
+
+    try:
+        metrics = read_metrics(load_profile(), context["run_id"], task_id)
+    except Exception:  # the metrics are unreadable: keep the original failure
+        metrics = None
+    failed = failed_checks(metrics)
+    if failed:
+        raise AirflowFailException(
+            f"{task_id}: data quality checks failed (not retried):\n" + describe_failed(failed)
+        ) from exc
+    if DQ_ERROR in str(exc):
+        raise AirflowFailException(
+            f"{task_id}: data quality checks failed (not retried): {exc}"
+        ) from exc
 
 
 def file_sensor(profile: Profile, dataset: str, timeout: timedelta, **kwargs: Any):

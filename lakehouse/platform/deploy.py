@@ -28,7 +28,7 @@ from typing import Any
 from lakehouse.backends import backends
 from lakehouse.backends.spark import Glue
 from lakehouse.config import Profile
-from lakehouse.config.pipelines import SPARK_JOBS
+from lakehouse.config.pipelines import SPARK_JOBS, load_pipelines
 from lakehouse.paths import REPO_ROOT
 from lakehouse.warehouse import sql as warehouse_sql
 
@@ -112,7 +112,8 @@ def job_definition(profile: Profile, job: str) -> dict[str, Any]:
         },
         "ExecutionProperty": {"MaxConcurrentRuns": 1},
         "MaxRetries": 0,  # Airflow retries, with backoff (config/pipelines.yaml)
-        "Timeout": glue.timeout_minutes,
+        # Inside the Airflow task's own execution timeout, so the run never outlives its task.
+        "Timeout": runner.job_timeout_minutes(job, load_pipelines().execution_timeout_minutes(job)),
         "GlueVersion": glue.glue_version,
         "WorkerType": glue.worker_type,
         "NumberOfWorkers": glue.number_of_workers,

@@ -79,21 +79,9 @@ def _local_job_args() -> dict[str, dict[str, str]]:
     return out
 
 
-def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
-    moto, gold_export, tmp_path, monkeypatch
-):
-    for key, value in moto.aws_env().items():
-        monkeypatch.setenv(key, value)
-    profile = load_profile("aws")
-    assert profile.object_store.endpoint_url == moto.endpoint  # ${AWS_ENDPOINT_URL} reached it
-
-    deploy.deploy(profile)  # buckets, artifacts, Glue jobs, warehouse bootstrap
-    manifest = json.loads((pipeline.SAMPLE / "manifest.json").read_text())
-    dropped = pipeline.drop_reference_batch(profile, pipeline.SAMPLE, 1)
-    upload_gold_export(gold_export, boto3.client("s3"), profile.zones.gold)
-    copied = CopiedWarehouse(boto3.client("s3")).install()
-    before = len(moto.requests())
-
+def _run_master(moto, profile: Profile, tmp_path: Path) -> tuple[dict, str]:
+    """One master run by `dag.test()` in a child process on the aws profile against moto: its
+    outcome (run id, state, task states) and the end of its output."""
     env = {
         **os.environ,
         **moto.aws_env(),
@@ -115,8 +103,26 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
         timeout=900,
     )
     assert proc.returncode == 0 and out.is_file(), proc.stderr[-4000:] + proc.stdout[-4000:]
-    result = json.loads(out.read_text())
-    assert result["state"] == "success", (result, proc.stdout[-8000:])
+    return json.loads(out.read_text()), proc.stdout[-8000:]
+
+
+def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
+    moto, gold_export, tmp_path, monkeypatch
+):
+    for key, value in moto.aws_env().items():
+        monkeypatch.setenv(key, value)
+    profile = load_profile("aws")
+    assert profile.object_store.endpoint_url == moto.endpoint  # ${AWS_ENDPOINT_URL} reached it
+
+    deploy.deploy(profile)  # buckets, artifacts, Glue jobs, warehouse bootstrap
+    manifest = json.loads((pipeline.SAMPLE / "manifest.json").read_text())
+    dropped = pipeline.drop_reference_batch(profile, pipeline.SAMPLE, 1)
+    upload_gold_export(gold_export, boto3.client("s3"), profile.zones.gold)
+    copied = CopiedWarehouse(boto3.client("s3")).install()
+    before = len(moto.requests())
+
+    result, log = _run_master(moto, profile, tmp_path)
+    assert result["state"] == "success", (result, log)
     assert "db_to_bronze" not in result["tasks"]  # no operational source on this profile
 
     events = _events(moto.requests()[before:])
@@ -144,8 +150,12 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
     run_key = result["run_id"].replace(":", "-").replace("+", "_")
     local = _local_job_args()
     for task_id, (_, start) in zip(SPARK_TASKS, starts, strict=True):
-        assert _normalised(start["Arguments"], profile, run_key) == local[task_id], task_id
-        assert start["Arguments"]["--silver_root"] == f"s3://{profile.zones.silver}"
+        args = dict(start["Arguments"])
+        # The operator tags each run with its task instance, so a retry can reattach to it.
+        tag = args.pop("--airflow_task_uuid")
+        assert tag == f"{MASTER_DAG_ID}:{task_id}:{result['run_id']}:-1"
+        assert _normalised(args, profile, run_key) == local[task_id], task_id
+        assert args["--silver_root"] == f"s3://{profile.zones.silver}"
 
     # Redshift Data API: stage + COPY per table, staged figures, one-batch swap, live figures.
     data_api = [
@@ -180,3 +190,39 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
 
     # The order of the whole run.
     assert listed_raw < wrote_bronze < starts[0][0] < starts[1][0] < data_api[0][0]
+
+
+def test_a_failed_task_on_the_aws_profile_alerts_through_sns(moto, tmp_path, monkeypatch):
+    """The aws profile's alert sink is an SNS topic: a task that fails (here load_warehouse,
+    as moto's Glue runs publish no GOLD export) publishes the alert, which reaches the topic's
+    subscriber (an SQS queue on moto) with the task, the run and the exception."""
+    for key, value in moto.aws_env().items():
+        monkeypatch.setenv(key, value)
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="lakehouse-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="lakehouse-alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    monkeypatch.setenv("LAKEHOUSE_ALERTS_SNS_TOPIC_ARN", topic)
+    profile = load_profile("aws")
+    assert profile.alerts.sns_topic_arn == topic
+    deploy.deploy(profile)
+    pipeline.drop_reference_batch(profile, pipeline.SAMPLE, 1)
+
+    result, log = _run_master(moto, profile, tmp_path)
+    assert result["state"] == "failed", (result, log)
+    assert result["tasks"]["load_warehouse"] == "failed", result
+    # run_summary fails the run when a task failed, with no alert of its own (by design).
+    failed = sorted(
+        t for t, state in result["tasks"].items() if state == "failed" and t != "run_summary"
+    )
+
+    received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    alerts = [json.loads(m["Body"]) for m in received]  # SNS's envelope: Subject, Message
+    assert sorted(a["Subject"] for a in alerts) == [
+        f"[lakehouse] FAILED {MASTER_DAG_ID}.{task}" for task in failed
+    ]
+    (alert,) = [a for a in alerts if a["Subject"].endswith(".load_warehouse")]
+    assert f"Run: {result['run_id']}" in alert["Message"]
+    assert "Try: 1 of 1" in alert["Message"]
+    assert "no gold export found" in alert["Message"]

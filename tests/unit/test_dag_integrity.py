@@ -10,7 +10,7 @@ import pytest
 import yaml
 from airflow.dag_processing.dagbag import DagBag
 
-from lakehouse.config.pipelines import MASTER_TASKS, load_pipelines
+from lakehouse.config.pipelines import MASTER_TASKS, PIPELINES_FILE, load_pipelines
 from lakehouse.config.registry import REGISTRY_FILE, load_registry
 
 DAGS = Path(__file__).parents[2] / "airflow" / "dags"
@@ -90,6 +90,28 @@ def test_failures_alert_by_email_and_the_master_has_a_deadline(dagbag):
     assert "SmtpNotifier" in str(deadline.callback.path)
 
 
+def test_the_aws_profile_alerts_through_sns_when_it_names_a_topic(monkeypatch):
+    from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+    from moto_aws import AWS_PROFILE_ENV
+
+    for key, value in AWS_PROFILE_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "aws")
+    silent = bag().dags[MASTER]  # no topic: no sink, no alert (the profile's comment says so)
+    assert not any(t.on_failure_callback for t in silent.tasks) and not silent.deadline
+    topic = "arn:aws:sns:eu-west-1:123456789012:lakehouse-alerts"
+    monkeypatch.setenv("LAKEHOUSE_ALERTS_SNS_TOPIC_ARN", topic)
+    dag = bag().dags[MASTER]
+    for task in dag.tasks:
+        if task.task_id != "run_summary":
+            (sns,) = [n for n in task.on_failure_callback if isinstance(n, SnsNotifier)]
+            assert (sns.target_arn, sns.region_name) == (topic, "eu-west-1"), task.task_id
+    (deadline,) = dag.deadline  # no SMTP on the aws profile: the SNS deadline alone
+    assert "SnsNotifier" in str(deadline.callback.path)
+    assert deadline.callback.kwargs["target_arn"] == topic
+    assert deadline.interval == timedelta(minutes=load_pipelines().master.deadline_minutes)
+
+
 def test_one_sensor_led_ingestion_dag_per_file_dataset(dagbag):
     for name, spec in load_registry().file_datasets.items():
         dag = dagbag.dags[f"ingest_{name}"]
@@ -163,7 +185,6 @@ def test_bad_config_is_a_clear_import_error_in_every_dag_file(
 
 
 def test_the_master_is_hourly_unless_the_environment_says_otherwise(monkeypatch):
-    from lakehouse.config.pipelines import PIPELINES_FILE
 
     # @hourly when nothing is set; .env.example sets `none` for the local stacks.
     assert "schedule: ${LAKEHOUSE_MASTER_SCHEDULE:-@hourly}" in PIPELINES_FILE.read_text()
@@ -193,6 +214,46 @@ def test_the_same_dag_file_runs_glue_jobs_with_the_same_arguments_on_aws(monkeyp
         local_names = submit.application_args[0::2]
         assert list(glue.script_args) == local_names  # the same job arguments, in order
     assert "db_to_bronze" not in aws.task_ids  # the aws profile has no operational source
+
+
+def test_glue_runs_end_inside_their_tasks_and_are_stopped_with_them(monkeypatch, tmp_path):
+    """Glue's timeout < the task's execution timeout < the deferred trigger's patience, for
+    every Glue task (before: 120 min > 60 min < 75 min, so a run outlived its task); a killed
+    task stops its run; a retry reattaches to a run still going."""
+    from moto_aws import AWS_PROFILE_ENV
+
+    from lakehouse.backends import backends
+    from lakehouse.config import load_profile
+    from lakehouse.platform.deploy import job_definition
+
+    for key, value in AWS_PROFILE_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "aws")
+    aws = bag().dags[MASTER]
+    profile = load_profile("aws")
+    glue_tasks = [t for t in aws.tasks if hasattr(t, "waiter_max_attempts")]
+    assert sorted(t.task_id for t in glue_tasks) == ["bronze_to_silver", "silver_to_gold"]
+    for task in glue_tasks:
+        glue_minutes = job_definition(profile, task.task_id)["Timeout"]
+        task_minutes = task.execution_timeout / timedelta(minutes=1)
+        patience_minutes = task.waiter_delay * task.waiter_max_attempts / 60
+        assert glue_minutes < task_minutes < patience_minutes, (task.task_id, glue_minutes)
+        assert task_minutes == load_pipelines().execution_timeout_minutes(task.task_id)
+        assert task.stop_job_run_on_kill and task.durable
+
+    # A task timeout that leaves Glue no time is refused, naming the keys to change.
+    pipelines = tmp_path / "pipelines.yaml"
+    config = yaml.safe_load(PIPELINES_FILE.read_text())
+    config["master"]["execution_timeout_minutes"]["silver_to_gold"] = 5
+    pipelines.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("LAKEHOUSE_PIPELINES_FILE", str(pipelines))
+    with pytest.raises(ValueError, match="silver_to_gold: master.execution_timeout_minutes"):
+        job_definition(profile, "silver_to_gold")
+    runner = backends(profile).spark
+    with pytest.raises(ValueError, match="spark.stop_margin_minutes"):
+        runner.operator_args(
+            "silver_to_gold", "silver_to_gold.py", {}, timeout=timedelta(minutes=5)
+        )
 
 
 PARSE_PROBE = """
