@@ -9,7 +9,6 @@ provider's boto3, so this thin adapter is kept by hand.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +38,6 @@ class ObjectStore(Protocol):
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]: ...
     def get(self, bucket: str, key: str) -> bytes: ...
     def put(self, bucket: str, key: str, data: bytes) -> None: ...
-    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None: ...
     def delete(self, bucket: str, key: str) -> None: ...
     def exists(self, bucket: str, key: str) -> bool: ...
 
@@ -89,11 +87,6 @@ class S3ObjectStore:
     def put(self, bucket: str, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=bucket, Key=key, Body=data)
 
-    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
-        self.client.copy_object(
-            Bucket=dst_bucket, Key=dst_key, CopySource={"Bucket": src_bucket, "Key": src_key}
-        )
-
     def delete(self, bucket: str, key: str) -> None:
         self.client.delete_object(Bucket=bucket, Key=key)
 
@@ -142,13 +135,6 @@ class FilesystemObjectStore:
         tmp = path.with_name(f".tmp-{path.name}")
         tmp.write_bytes(data)
         tmp.replace(path)  # atomic, like an S3 PUT: readers never see half a file
-
-    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
-        dst = self._path(dst_bucket, dst_key)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".tmp-{dst.name}")
-        shutil.copyfile(self._path(src_bucket, src_key), tmp)
-        tmp.replace(dst)
 
     def delete(self, bucket: str, key: str) -> None:
         self._path(bucket, key).unlink(missing_ok=True)
