@@ -18,7 +18,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs.runtime import finish_job, is_delta, secret, start_job, write_metrics
+from spark_jobs.runtime import finish_job, is_delta, login, start_job, write_metrics
 
 STATE_TABLE = "_state/watermarks"
 
@@ -157,15 +157,12 @@ def _ingest_table(
 def main() -> None:
     ctx = start_job(
         "db_to_bronze",
-        ["jdbc_url", "jdbc_user", "tables", "bronze_root", "batch_id", "metrics_path"],
+        ["jdbc_url", "jdbc_login", "tables", "bronze_root", "batch_id", "metrics_path"],
     )
     spark, args = ctx.spark, ctx.args
     started = time.time()
-    props = {
-        "user": args["jdbc_user"],
-        "password": secret("jdbc_password"),
-        "driver": "org.postgresql.Driver",
-    }
+    user, password = login(args["jdbc_login"])
+    props = {"user": user, "password": password, "driver": "org.postgresql.Driver"}
     results = ingest_tables(
         spark,
         args["jdbc_url"],

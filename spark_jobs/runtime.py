@@ -97,15 +97,29 @@ def is_delta(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
-def secret(name: str) -> str:
-    """A secret the job needs (e.g. the source DB password).
-
-    Locally it comes from the environment variable LAKEHOUSE_<NAME>, set by the launcher from
-    the profile; on Glue it would come from the job's connection / Secrets Manager.
-    """
+def login(ref: str) -> tuple[str, str]:
+    """A database login (user, password), read from where `ref` points, never passed in the
+    job's arguments: `env:<VAR>`, an environment variable the local launcher sets from the
+    profile; or the ARN of a Secrets Manager secret (on Glue). Both hold the same JSON document,
+    {"username": ..., "password": ...}, the shape of RDS-managed secrets."""
+    import json
     import os
 
-    var = f"LAKEHOUSE_{name.upper()}"
-    if var not in os.environ:
-        raise KeyError(f"secret {name!r} not provided: set {var} for this job")
-    return os.environ[var]
+    if ref.startswith("env:"):
+        var = ref.removeprefix("env:")
+        if var not in os.environ:
+            raise KeyError(f"login {ref!r}: the launcher did not set {var} for this job")
+        text = os.environ[var]
+    elif ref.startswith("arn:aws") and ":secretsmanager:" in ref:
+        import boto3
+
+        region = ref.split(":")[3]
+        client = boto3.client("secretsmanager", region_name=region)
+        text = client.get_secret_value(SecretId=ref)["SecretString"]
+    else:
+        raise ValueError(f"login {ref!r}: expected env:<VARIABLE> or a Secrets Manager ARN")
+    doc = json.loads(text)
+    missing = [k for k in ("username", "password") if not doc.get(k)]
+    if missing:
+        raise KeyError(f"login {ref!r}: the secret has no {missing}")
+    return doc["username"], doc["password"]

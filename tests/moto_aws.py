@@ -37,6 +37,13 @@ AWS_PROFILE_ENV = {
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-admin-GhIjKl"
     ),
     "LAKEHOUSE_REDSHIFT_COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/lakehouse-redshift-copy",
+    "LAKEHOUSE_SOURCE_JDBC_URL": "jdbc:postgresql://shop.abc123.eu-west-1.rds.amazonaws.com:5432/shop",
+    "LAKEHOUSE_SOURCE_SECRET_ARN": (
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-source-MnOpQr"
+    ),
+    "LAKEHOUSE_SOURCE_SUBNET_ID": "subnet-0123456789abcdef0",
+    "LAKEHOUSE_SOURCE_SECURITY_GROUP_ID": "sg-0123456789abcdef0",
+    "LAKEHOUSE_SOURCE_AVAILABILITY_ZONE": "eu-west-1a",
 }
 
 # (pattern, rows): a statement matching `pattern` (re.search) returns `rows`, or calls

@@ -8,6 +8,7 @@ before anything runs.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from functools import cached_property
@@ -28,6 +29,8 @@ from pydantic import (
 from lakehouse.paths import CONFIG_DIR, REPO_ROOT
 
 PROFILES_DIR = CONFIG_DIR / "profiles"
+# The variable through which a local launcher hands a Spark job a database login.
+JOB_LOGIN_VAR = "LAKEHOUSE_JDBC_LOGIN"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -143,6 +146,49 @@ class PostgresDB(_Strict):
     def jdbc_url(self) -> str:
         return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
 
+    def job_login(self) -> tuple[str, dict[str, str]]:
+        """How a Spark job gets this login (spark_jobs.runtime.login): a reference to an
+        environment variable, and that variable for the launcher to set."""
+        doc = json.dumps({"username": self.user, "password": self.password})
+        return f"env:{JOB_LOGIN_VAR}", {JOB_LOGIN_VAR: doc}
+
+    def glue_connection(self) -> dict[str, Any] | None:
+        """The Glue connection a Glue job reaches it through (none: not reached from Glue)."""
+        return None
+
+
+class GlueSourceDB(_Strict):
+    """The operational PostgreSQL (e.g. Amazon RDS) as Glue jobs reach it: through a Glue JDBC
+    connection that `lakehouse deploy` creates (the network path: subnet, security group, zone)
+    with the login in a Secrets Manager secret, by reference only (a JSON document with
+    `username` and `password`, the shape RDS-managed secrets have)."""
+
+    kind: Literal["glue_connection"]
+    connection_name: str = "lakehouse-operational"
+    url: str = Field(pattern=r"^jdbc:postgresql://[^/]+/\w+$")  # jdbc:postgresql://host:port/db
+    secret_arn: str = Field(pattern=r"^arn:aws[a-z\-]*:secretsmanager:")
+    subnet_id: str
+    security_group_id: str
+    availability_zone: str
+
+    def jdbc_url(self) -> str:
+        return self.url
+
+    def job_login(self) -> tuple[str, dict[str, str]]:
+        return self.secret_arn, {}
+
+    def glue_connection(self) -> dict[str, Any] | None:
+        return {
+            "Name": self.connection_name,
+            "ConnectionType": "JDBC",
+            "ConnectionProperties": {"JDBC_CONNECTION_URL": self.url, "SECRET_ID": self.secret_arn},
+            "PhysicalConnectionRequirements": {
+                "SubnetId": self.subnet_id,
+                "SecurityGroupIdList": [self.security_group_id],
+                "AvailabilityZone": self.availability_zone,
+            },
+        }
+
 
 class PostgresWarehouse(PostgresDB):
     """`user` owns the databases and runs the bootstrap DDL; `loader` writes the analytics
@@ -214,7 +260,8 @@ class Profile(_Strict):
     zones: Zones
     spark: Annotated[SparkCluster | GlueSpark, Field(discriminator="kind")]
     warehouse: Annotated[PostgresWarehouse | RedshiftWarehouse, Field(discriminator="kind")]
-    source_db: PostgresDB | None = None
+    # The operational DB: reached directly (local stacks) or through a Glue connection (aws).
+    source_db: PostgresDB | GlueSourceDB | None = None
     airflow: AirflowSettings = AirflowSettings()
     alerts: AlertTransport = AlertTransport()
 

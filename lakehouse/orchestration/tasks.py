@@ -112,18 +112,19 @@ def db_to_bronze_job(
     if db is None:
         raise ValueError(f"profile {profile.name}: source_db is not configured")
     json.loads(tables_json)  # fail at parse time on a malformed registry dump
+    login_ref, env = db.job_login()  # an env variable locally, a Secrets Manager ARN on Glue
     return spark_job(
         profile,
         task_id,
         "db_to_bronze.py",
         {
             "jdbc_url": db.jdbc_url(),
-            "jdbc_user": db.user,
+            "jdbc_login": login_ref,
             "tables": tables_json,
             "bronze_root": profile.spark_uri("bronze").rstrip("/"),
             "batch_id": RUN_KEY,
             "metrics_path": profile.spark_uri("metrics", f"runs/{RUN_KEY}/db_to_bronze"),
         },
-        env={"LAKEHOUSE_JDBC_PASSWORD": db.password},
+        env=env or None,
         **kwargs,
     )

@@ -111,6 +111,7 @@ def job_definition(profile: Profile, job: str) -> dict[str, Any]:
             "--enable-continuous-cloudwatch-log": "true",
         },
         "ExecutionProperty": {"MaxConcurrentRuns": 1},
+        **_connections(profile, job),
         "MaxRetries": 0,  # Airflow retries, with backoff (config/pipelines.yaml)
         # Inside the Airflow task's own execution timeout, so the run never outlives its task.
         "Timeout": runner.job_timeout_minutes(job, load_pipelines().execution_timeout_minutes(job)),
@@ -118,6 +119,34 @@ def job_definition(profile: Profile, job: str) -> dict[str, Any]:
         "WorkerType": glue.worker_type,
         "NumberOfWorkers": glue.number_of_workers,
     }
+
+
+def _connections(profile: Profile, job: str) -> dict[str, Any]:
+    """The Glue connection db_to_bronze reaches the operational DB through, where it has one."""
+    source = profile.source_db
+    connection = source.glue_connection() if source is not None else None
+    if job != "db_to_bronze" or connection is None:
+        return {}
+    return {"Connections": {"Connections": [connection["Name"]]}}
+
+
+def _connection_calls(profile: Profile, glue) -> list[Call]:
+    """Create the operational DB's Glue connection, or update it where it drifted."""
+    source = profile.source_db
+    desired = source.glue_connection() if source is not None else None
+    if desired is None:
+        return []
+    try:
+        current = glue.get_connection(Name=desired["Name"], HidePassword=True)["Connection"]
+    except glue.exceptions.EntityNotFoundException:
+        return [Call("glue", "create_connection", {"ConnectionInput": desired}, "new connection")]
+    # What a deploy manages: where it connects and with which secret, through which network.
+    managed = ("ConnectionProperties", "PhysicalConnectionRequirements")
+    drift = [k for k in managed if current.get(k) != desired[k]]
+    if not drift:
+        return []
+    params = {"Name": desired["Name"], "ConnectionInput": desired}
+    return [Call("glue", "update_connection", params, f"changed: {drift}")]
 
 
 def _sha(body: bytes) -> str:
@@ -195,6 +224,7 @@ def plan(profile: Profile, clients: dict) -> list[Call]:
         stored = _stored_sha(s3, bucket, key)
         if stored != _sha(body):
             calls.append(_put(bucket, key, body, "new" if stored is None else "changed"))
+    calls += _connection_calls(profile, glue)
     for job in jobs(profile):
         name = runner.job_name(job)
         desired = job_definition(profile, job)

@@ -29,7 +29,9 @@ from lakehouse.platform.airflow_env import airflow_connections
 from lakehouse.warehouse import sql as warehouse_sql
 
 TESTS = Path(__file__).parents[1]
-SPARK_TASKS = ("bronze_to_silver", "silver_to_gold")
+SPARK_TASKS = ("db_to_bronze", "bronze_to_silver", "silver_to_gold")
+# Where each profile reaches the operational DB and its login: the same argument, other values.
+SOURCE_ARGS = ("jdbc_url", "jdbc_login")
 
 
 @pytest.fixture
@@ -123,7 +125,7 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
 
     result, log = _run_master(moto, profile, tmp_path)
     assert result["state"] == "success", (result, log)
-    assert "db_to_bronze" not in result["tasks"]  # no operational source on this profile
+    assert result["tasks"]["db_to_bronze"] == "success"  # through the Glue connection
 
     events = _events(moto.requests()[before:])
     raw, bronze = profile.zones.raw, profile.zones.bronze
@@ -144,6 +146,7 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
     # Glue: the two Spark jobs, in order, with the local run's arguments.
     starts = [(i, e[2]) for i, e in enumerate(events) if e[:2] == ("AWSGlue", "StartJobRun")]
     assert [s["JobName"] for _, s in starts] == [
+        "lakehouse-db-to-bronze",
         "lakehouse-bronze-to-silver",
         "lakehouse-silver-to-gold",
     ]
@@ -154,6 +157,11 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
         # The operator tags each run with its task instance, so a retry can reattach to it.
         tag = args.pop("--airflow_task_uuid")
         assert tag == f"{MASTER_DAG_ID}:{task_id}:{result['run_id']}:-1"
+        if task_id == "db_to_bronze":  # the RDS URL and the secret's ARN, not the login
+            assert args["--jdbc_url"] == profile.source_db.url
+            assert args["--jdbc_login"] == profile.source_db.secret_arn
+            for name in SOURCE_ARGS:
+                args[f"--{name}"] = local[task_id][name]
         assert _normalised(args, profile, run_key) == local[task_id], task_id
         assert args["--silver_root"] == f"s3://{profile.zones.silver}"
 
@@ -188,8 +196,9 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
     live = f'"{wh.schema_name}"."fact_transactions"'
     assert copied.rows(live) == copied.rows_in_files("fact_transactions") > 0
 
-    # The order of the whole run.
-    assert listed_raw < wrote_bronze < starts[0][0] < starts[1][0] < data_api[0][0]
+    # The order of the whole run (db_to_bronze runs beside the files' ingestion).
+    db, silver, gold = (i for i, _ in starts)
+    assert listed_raw < wrote_bronze < silver < gold < data_api[0][0] and db < silver
 
 
 def test_a_failed_task_on_the_aws_profile_alerts_through_sns(moto, tmp_path, monkeypatch):

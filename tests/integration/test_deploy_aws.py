@@ -6,6 +6,7 @@ is the only thing a third deploy writes. Plus the Glue argument vector the jobs 
 from __future__ import annotations
 
 import json
+import secrets
 
 import boto3
 import pytest
@@ -35,6 +36,7 @@ def test_dry_run_only_reads(aws):
     calls = deploy.deploy(profile, dry_run=True)
     kinds = sorted({(c.service, c.operation) for c in calls})
     assert kinds == [
+        ("glue", "create_connection"),
         ("glue", "create_job"),
         ("redshift-data", "batch_execute_statement"),
         ("s3", "create_bucket"),
@@ -60,11 +62,30 @@ def test_deploy_then_a_second_deploy_changes_nothing(aws):
         for r in server.requests()
         if r["headers"].get("X-Amz-Target") == "AWSGlue.CreateJob"
     ]
-    # No operational source on the aws profile: no db_to_bronze job (the DAG has none either).
+    # The operational DB's job reaches it through the Glue connection the deploy creates.
     assert [c["Name"] for c in created] == [
+        "lakehouse-db-to-bronze",
         "lakehouse-bronze-to-silver",
         "lakehouse-silver-to-gold",
     ]
+    assert created[0]["Connections"] == {"Connections": ["lakehouse-operational"]}
+    assert all("Connections" not in c for c in created[1:])
+    (request,) = [
+        json.loads(r["body"])["ConnectionInput"]
+        for r in server.requests()
+        if r["headers"].get("X-Amz-Target") == "AWSGlue.CreateConnection"
+    ]
+    assert (request["Name"], request["ConnectionType"]) == ("lakehouse-operational", "JDBC")
+    connection = boto3.client("glue").get_connection(Name="lakehouse-operational")["Connection"]
+    assert connection["ConnectionProperties"] == {
+        "JDBC_CONNECTION_URL": AWS_PROFILE_ENV["LAKEHOUSE_SOURCE_JDBC_URL"],
+        "SECRET_ID": AWS_PROFILE_ENV["LAKEHOUSE_SOURCE_SECRET_ARN"],
+    }
+    assert connection["PhysicalConnectionRequirements"] == {
+        "SubnetId": AWS_PROFILE_ENV["LAKEHOUSE_SOURCE_SUBNET_ID"],
+        "SecurityGroupIdList": [AWS_PROFILE_ENV["LAKEHOUSE_SOURCE_SECURITY_GROUP_ID"]],
+        "AvailabilityZone": AWS_PROFILE_ENV["LAKEHOUSE_SOURCE_AVAILABILITY_ZONE"],
+    }
     for job, request in zip(deploy.jobs(profile), created, strict=True):
         expected = deploy.job_definition(profile, job)
         assert {k: request[k] for k in expected} == expected
@@ -84,7 +105,8 @@ def test_deploy_then_a_second_deploy_changes_nothing(aws):
     assert batch.params["Sqls"][0] == 'CREATE SCHEMA IF NOT EXISTS "analytics"'
     for key, body in deploy.artifacts(profile).items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
-    assert len(first) == 1 + len(profile.bucket_names) + len(deploy.artifacts(profile)) + 2 + 2
+    # buckets, artifacts, the connection, three jobs, the bootstrap and its record
+    assert len(first) == 1 + len(profile.bucket_names) + len(deploy.artifacts(profile)) + 1 + 3 + 2
     listed = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert {bucket, *profile.bucket_names} <= listed
 
@@ -140,3 +162,30 @@ def test_the_jobs_parse_the_argument_vector_glue_passes():
         "specs": '[{"dataset": "events"}]',
         "batch_id": "manual__2026-11-26T07-00-00_00-00",
     }
+
+
+def test_a_job_reads_its_database_login_from_secrets_manager_or_the_environment(aws, monkeypatch):
+    """db_to_bronze's login: on Glue the Secrets Manager secret the profile names (here on
+    moto), locally the variable the launcher sets; never in the job's arguments."""
+    from spark_jobs.runtime import login
+
+    manager = boto3.client("secretsmanager")
+    word = secrets.token_hex(8)  # generated: no literal credential in the repository
+    doc = {"username": "etl_reader", "password": word, "engine": "postgres"}
+    arn = manager.create_secret(Name="lakehouse-source", SecretString=json.dumps(doc))["ARN"]
+    assert login(arn) == ("etl_reader", word)
+
+    local = load_profile("local").source_db
+    ref, env = local.job_login()
+    assert ref == "env:LAKEHOUSE_JDBC_LOGIN" and local.password not in ref
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert login(ref) == (local.user, local.password)
+
+    bare = manager.create_secret(Name="no-password", SecretString='{"username": "x"}')["ARN"]
+    with pytest.raises(KeyError, match=r"no \['password'\]"):
+        login(bare)
+    with pytest.raises(KeyError, match="did not set LAKEHOUSE_NOPE"):
+        login("env:LAKEHOUSE_NOPE")
+    with pytest.raises(ValueError, match="expected env:<VARIABLE> or a Secrets Manager ARN"):
+        login("hunter2")

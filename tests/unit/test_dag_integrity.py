@@ -207,13 +207,20 @@ def test_the_same_dag_file_runs_glue_jobs_with_the_same_arguments_on_aws(monkeyp
     aws_bag = bag()
     assert aws_bag.import_errors == {}
     aws = aws_bag.dags[MASTER]
-    for task_id in ("bronze_to_silver", "silver_to_gold"):
+    for task_id in ("db_to_bronze", "bronze_to_silver", "silver_to_gold"):
         glue, submit = aws.get_task(task_id), local.get_task(task_id)
         assert isinstance(glue, GlueJobOperator) and glue.deferrable
         assert glue.job_name == f"lakehouse-{task_id.replace('_', '-')}"
         local_names = submit.application_args[0::2]
         assert list(glue.script_args) == local_names  # the same job arguments, in order
-    assert "db_to_bronze" not in aws.task_ids  # the aws profile has no operational source
+    # The operational DB's login: a Secrets Manager ARN on Glue, an env variable locally.
+    assert (
+        aws.get_task("db_to_bronze")
+        .script_args["--jdbc_login"]
+        .startswith("arn:aws:secretsmanager:")
+    )
+    assert local.get_task("db_to_bronze").env_vars.keys() == {"LAKEHOUSE_JDBC_LOGIN"}
+    assert "env:LAKEHOUSE_JDBC_LOGIN" in local.get_task("db_to_bronze").application_args
 
 
 def test_glue_runs_end_inside_their_tasks_and_are_stopped_with_them(monkeypatch, tmp_path):
@@ -232,7 +239,11 @@ def test_glue_runs_end_inside_their_tasks_and_are_stopped_with_them(monkeypatch,
     aws = bag().dags[MASTER]
     profile = load_profile("aws")
     glue_tasks = [t for t in aws.tasks if hasattr(t, "waiter_max_attempts")]
-    assert sorted(t.task_id for t in glue_tasks) == ["bronze_to_silver", "silver_to_gold"]
+    assert sorted(t.task_id for t in glue_tasks) == [
+        "bronze_to_silver",
+        "db_to_bronze",
+        "silver_to_gold",
+    ]
     for task in glue_tasks:
         glue_minutes = job_definition(profile, task.task_id)["Timeout"]
         task_minutes = task.execution_timeout / timedelta(minutes=1)
