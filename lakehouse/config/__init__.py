@@ -177,6 +177,13 @@ class GlueSourceDB(_Strict):
     def job_login(self) -> tuple[str, dict[str, str]]:
         return self.secret_arn, {}
 
+    def dsn(self, database: str | None = None, login: Login | None = None) -> str:
+        raise ConfigError(
+            f"source_db: {self.url} is reached by Glue jobs through the connection "
+            f"{self.connection_name!r}, not from this machine (its login stays in Secrets "
+            "Manager); load it with your own tools"
+        )
+
     def glue_connection(self) -> dict[str, Any] | None:
         return {
             "Name": self.connection_name,
