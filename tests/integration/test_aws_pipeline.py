@@ -163,7 +163,7 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
             for name in SOURCE_ARGS:
                 args[f"--{name}"] = local[task_id][name]
         assert _normalised(args, profile, run_key) == local[task_id], task_id
-        assert args["--silver_root"] == f"s3://{profile.zones.silver}"
+        assert args["--bronze_root"] == f"s3://{profile.zones.bronze}"  # Glue's s3://, no s3a
 
     # Redshift Data API: stage + COPY per table, staged figures, one-batch swap, live figures.
     data_api = [
