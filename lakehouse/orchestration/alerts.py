@@ -108,15 +108,20 @@ def deadline_alerts(profile: Profile, pipelines: Pipelines, dag_id: str) -> list
         f"A run of {dag_id} missed its {minutes:g}-minute deadline "
         "(config/pipelines.yaml master.deadline_minutes)."
     )
+    email_on = bool(profile.alerts.smtp_host and pipelines.alerts.email_to)
+    sns = _sns_kwargs(profile, pipelines)
+    if not (email_on or sns):
+        return []
+    # Airflow 3.2.2 drops a DAG's deadline alerts from every new DAG version whose deadline
+    # definition is unchanged (apache/airflow#68732, fixed in 3.3.2): a value that changes with
+    # the files defining the DAG, in each callback's arguments, makes each new version's
+    # definition new, so it keeps them. Hashed once per parse, whatever the callbacks.
+    fingerprint = definition_fingerprint()
     callbacks = []
-    if profile.alerts.smtp_host and pipelines.alerts.email_to:
+    if email_on:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-        # Airflow 3.2.2 drops a DAG's deadline alerts from every new DAG version whose deadline
-        # definition is unchanged (apache/airflow#68732, fixed in 3.3.2): a header that changes
-        # with the files defining the DAG makes each new version's definition new, so it keeps
-        # them.
-        headers = {"X-Lakehouse-Definition": definition_fingerprint()}
+        headers = {"X-Lakehouse-Definition": fingerprint}
         email = {
             **_email_kwargs(pipelines),
             "custom_headers": headers,
@@ -124,12 +129,10 @@ def deadline_alerts(profile: Profile, pipelines: Pipelines, dag_id: str) -> list
             "html_content": f"<p>{text}</p>",
         }
         callbacks.append(AsyncCallback(SmtpNotifier, kwargs=email))
-    sns = _sns_kwargs(profile, pipelines)
     if sns:
         from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 
-        # The same fingerprint, for the same reason, as a message attribute.
-        attributes = {"lakehouse_definition": definition_fingerprint()}
+        attributes = {"lakehouse_definition": fingerprint}  # as a message attribute
         kwargs = {**sns, "subject": subject, "message": text, "message_attributes": attributes}
         callbacks.append(AsyncCallback(SnsNotifier, kwargs=kwargs))
     return [

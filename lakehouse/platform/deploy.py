@@ -121,10 +121,14 @@ def job_definition(profile: Profile, job: str) -> dict[str, Any]:
     }
 
 
+def _glue_connection(profile: Profile) -> dict[str, Any] | None:
+    """The Glue connection the operational DB is reached through, where it has one."""
+    return profile.source_db.glue_connection() if profile.source_db is not None else None
+
+
 def _connections(profile: Profile, job: str) -> dict[str, Any]:
     """The Glue connection db_to_bronze reaches the operational DB through, where it has one."""
-    source = profile.source_db
-    connection = source.glue_connection() if source is not None else None
+    connection = _glue_connection(profile)
     if job != "db_to_bronze" or connection is None:
         return {}
     return {"Connections": {"Connections": [connection["Name"]]}}
@@ -132,8 +136,7 @@ def _connections(profile: Profile, job: str) -> dict[str, Any]:
 
 def _connection_calls(profile: Profile, glue) -> list[Call]:
     """Create the operational DB's Glue connection, or update it where it drifted."""
-    source = profile.source_db
-    desired = source.glue_connection() if source is not None else None
+    desired = _glue_connection(profile)
     if desired is None:
         return []
     try:
