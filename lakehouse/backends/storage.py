@@ -4,18 +4,25 @@ boto3 for anything that speaks S3 (versitygw, MinIO, Amazon S3) and plain files 
 embedded profile, behind the handful of operations the pipeline needs. fsspec would cover
 both, but its s3fs backend pins aiobotocore to narrow botocore ranges that fight the Amazon
 provider's boto3, so this thin adapter is kept by hand.
+
+Objects of any size pass through an Airflow worker in bounded memory: `open` streams, `tail`
+reads the end only (a Parquet footer), `copy` is S3's managed transfer (a server-side copy,
+multipart past `COPY_PART_BYTES`, so no 5 GB single-copy ceiling), and `digest` hashes a stream.
+`get` and `put` are for small documents (ingestion log records, metrics, reports).
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -40,10 +47,29 @@ class ObjectStore(Protocol):
     def put(self, bucket: str, key: str, data: bytes) -> None: ...
     def delete(self, bucket: str, key: str) -> None: ...
     def exists(self, bucket: str, key: str) -> bool: ...
+    def open(self, bucket: str, key: str) -> BinaryIO: ...
+    def tail(self, bucket: str, key: str, size: int) -> bytes: ...
+    def copy(self, bucket: str, key: str, to_bucket: str, to_key: str) -> None: ...
+
+
+CHUNK_BYTES = 1 << 20  # one read of a streamed object
+COPY_PART_BYTES = 64 << 20  # S3 copies past this go part by part (UploadPartCopy)
+COPY_THREADS = 4
+_NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def digest(store: ObjectStore, bucket: str, key: str) -> tuple[int, str]:
+    """(size, sha256) of an object, streamed: memory stays at one chunk whatever its size."""
+    h, size = hashlib.sha256(), 0
+    with store.open(bucket, key) as stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            h.update(chunk)
+            size += len(chunk)
+    return size, h.hexdigest()
 
 
 class S3ObjectStore:
@@ -76,11 +102,35 @@ class S3ObjectStore:
                 if not obj["Key"].endswith("/"):
                     yield ObjectInfo(obj["Key"], obj["Size"], obj.get("LastModified"))
 
-    def get(self, bucket: str, key: str) -> bytes:
+    def _get_object(self, bucket: str, key: str, **kwargs):
         try:
-            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return self.client.get_object(Bucket=bucket, Key=key, **kwargs)["Body"]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            if exc.response["Error"]["Code"] in _NOT_FOUND:
+                raise MissingObject(f"s3://{bucket}/{key}") from exc
+            raise
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return self._get_object(bucket, key).read()
+
+    def open(self, bucket: str, key: str) -> BinaryIO:
+        return self._get_object(bucket, key)
+
+    def tail(self, bucket: str, key: str, size: int) -> bytes:
+        return self._get_object(bucket, key, Range=f"bytes=-{size}").read()
+
+    def copy(self, bucket: str, key: str, to_bucket: str, to_key: str) -> None:
+        # A server-side copy moves no bytes through this process; a few parts in flight are
+        # enough, and each thread costs a stack in a worker's memory.
+        config = TransferConfig(
+            multipart_threshold=COPY_PART_BYTES,
+            multipart_chunksize=COPY_PART_BYTES,
+            max_concurrency=COPY_THREADS,
+        )
+        try:
+            self.client.copy({"Bucket": bucket, "Key": key}, to_bucket, to_key, Config=config)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in _NOT_FOUND:
                 raise MissingObject(f"s3://{bucket}/{key}") from exc
             raise
 
@@ -95,7 +145,7 @@ class S3ObjectStore:
             self.client.head_object(Bucket=bucket, Key=key)
             return True
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            if exc.response["Error"]["Code"] in _NOT_FOUND:
                 return False
             raise
 
@@ -124,17 +174,37 @@ class FilesystemObjectStore:
                 yield ObjectInfo(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
 
     def get(self, bucket: str, key: str) -> bytes:
+        with self.open(bucket, key) as f:
+            return f.read()
+
+    def open(self, bucket: str, key: str) -> BinaryIO:
         try:
-            return self._path(bucket, key).read_bytes()
+            return self._path(bucket, key).open("rb")
         except FileNotFoundError as exc:
             raise MissingObject(f"{bucket}/{key}") from exc
 
-    def put(self, bucket: str, key: str, data: bytes) -> None:
+    def tail(self, bucket: str, key: str, size: int) -> bytes:
+        with self.open(bucket, key) as f:
+            f.seek(max(0, f.seek(0, 2) - size))
+            return f.read()
+
+    def _replace(self, bucket: str, key: str, write) -> None:
+        """Write through a temporary file renamed into place: atomic, like an S3 PUT, so
+        readers never see half a file."""
         path = self._path(bucket, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".tmp-{path.name}")
-        tmp.write_bytes(data)
-        tmp.replace(path)  # atomic, like an S3 PUT: readers never see half a file
+        write(tmp)
+        tmp.replace(path)
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        self._replace(bucket, key, lambda tmp: tmp.write_bytes(data))
+
+    def copy(self, bucket: str, key: str, to_bucket: str, to_key: str) -> None:
+        source = self._path(bucket, key)
+        if not source.is_file():
+            raise MissingObject(f"{bucket}/{key}")
+        self._replace(to_bucket, to_key, lambda tmp: shutil.copyfile(source, tmp))
 
     def delete(self, bucket: str, key: str) -> None:
         self._path(bucket, key).unlink(missing_ok=True)

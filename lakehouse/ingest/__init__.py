@@ -15,17 +15,29 @@ content re-sent).
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
+import itertools
 import json
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
+from typing import BinaryIO
 
+import ijson
 import pyarrow.parquet as pq
 
-from lakehouse.backends.storage import MissingObject, ObjectInfo, ObjectStore, object_store, sha256
+from lakehouse.backends.storage import (
+    CHUNK_BYTES,
+    MissingObject,
+    ObjectInfo,
+    ObjectStore,
+    digest,
+    object_store,
+)
 from lakehouse.config import Profile
 from spark_jobs import contract as C
 
@@ -36,6 +48,7 @@ LOG_PREFIX = "_ingestion_log"
 # The input contract's limits (spark_jobs/contract.py), read once at import.
 MAX_DECOMPRESSED_BYTES, MAX_LINE_BYTES, MAX_COLUMNS = (limit.value for limit in C.LIMITS)
 DIGEST_CHARS = 16  # of the sha256 in a bronze or quarantine key: 64 bits, no collision in practice
+MAX_JSON_DEPTH = 1000  # nesting in a JSON array file (the standard library's parser stops near it)
 
 
 @dataclass(frozen=True)
@@ -77,86 +90,197 @@ def extension_supported(name: str) -> bool:
     return lower.endswith((*C.TEXT_EXTENSIONS, ".parquet"))
 
 
-def detect(data: bytes, name: str | None = None) -> Verdict:
-    """Classify a file: supported extension, then content (gzip, Parquet, JSON, NDJSON, CSV/TXT)."""
+def detect(
+    source: bytes | BinaryIO, name: str | None = None, tail: Callable[[int], bytes] | None = None
+) -> Verdict:
+    """Classify a file: supported extension, then content (gzip, Parquet, JSON, NDJSON, CSV/TXT).
+
+    `source` is the whole content or a stream read once, front to back, in chunks (so a file of
+    any size is classified in bounded memory); `tail(n)` returns its last n bytes (a Parquet
+    footer), read from the store. The stream is read to its end whatever the verdict, so a
+    caller hashing it sees every byte."""
+    if isinstance(source, bytes | bytearray):
+        data = bytes(source)
+        source, tail = io.BytesIO(data), (lambda n: data[-n:])
     if name is not None and not extension_supported(name):
+        _drain(source)
         return _reject(C.UNSUPPORTED_FORMAT, f"extension of {name!r} is not supported")
-    if not data.strip():
-        return _reject(C.EMPTY_FILE)
-    if data[:2] == GZIP_MAGIC:
-        try:
-            inner = gunzip(data, MAX_DECOMPRESSED_BYTES)
-        except TooLarge as exc:
-            return _reject(C.TOO_LARGE, str(exc))
-        except (OSError, EOFError, zlib.error) as exc:
-            return _reject(C.CORRUPT_GZIP, str(exc))
-        verdict = detect(inner)
-        if verdict.ok and verdict.format == "parquet":
-            return _reject(C.UNSUPPORTED_FORMAT, "gzip of parquet")
-        return Verdict(verdict.format, verdict.delimiter, True, verdict.reason, verdict.detail)
-    if data[:4] == PARQUET_MAGIC:
-        return _detect_parquet(data)
+    head = _read_up_to(source, 4)
+    stream = _Prefixed(head, source)
+    if head[:2] == GZIP_MAGIC:
+        return _detect_gzip(stream)
+    if head == PARQUET_MAGIC:
+        return _detect_parquet(stream, tail)
     if name is not None and name.lower().endswith(".parquet"):
-        return _reject(C.CORRUPT_PARQUET, "no PAR1 magic bytes")
-    longest = longest_line(data)
-    if longest > MAX_LINE_BYTES:
-        return _reject(C.TOO_LARGE, f"a line of {longest} bytes (limit {MAX_LINE_BYTES})")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return _reject(C.UNREADABLE_ENCODING, f"not UTF-8 at byte {exc.start}")
-    if "\x00" in text:
-        return _reject(C.UNREADABLE_ENCODING, "NUL bytes in text")
-    stripped = text.lstrip()
-    if stripped[:1] in "[{":
-        return _detect_json(stripped)
-    return _detect_delimited(text)
+        empty = not _drain(stream, find_content=True)
+        return _reject(C.EMPTY_FILE) if empty else _reject(C.CORRUPT_PARQUET, "no PAR1 magic")
+    return _detect_text(stream)
 
 
 class TooLarge(ValueError):
     """Content past one of the size limits."""
 
 
-def gunzip(data: bytes, limit: int) -> bytes:
-    """gzip.decompress with a ceiling on the output: a small file that would expand past
-    `limit` raises TooLarge after producing at most limit + 1 bytes (the standard library
-    has no bounded one-shot form). Handles multi-member files like gzip.decompress."""
-    out = bytearray()
-    rest = data
-    while rest:
-        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out += member.decompress(rest, limit + 1 - len(out))
-        if len(out) > limit or member.unconsumed_tail:
-            raise TooLarge(f"expands past {limit} bytes (compressed {len(data)} bytes)")
-        if not member.eof:
-            raise EOFError("compressed file ended before the end-of-stream marker was reached")
-        rest = member.unused_data
-        if rest and rest[:2] != GZIP_MAGIC:
-            if rest.strip(b"\x00"):
-                raise OSError("trailing garbage after the last gzip member")
-            break
-    return bytes(out)
+class _Prefixed:
+    """A stream with bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self.head, self.rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head:
+            return self.rest.read(size)
+        cut = len(self.head) if size < 0 else size
+        out, self.head = self.head[:cut], self.head[cut:]
+        return out
 
 
-def longest_line(data: bytes) -> int:
-    """Length of the longest line, scanning without copying the data."""
-    longest, start = 0, 0
-    while True:
-        end = data.find(b"\n", start)
-        if end < 0:
-            return max(longest, len(data) - start)
-        longest = max(longest, end - start)
-        start = end + 1
+class _Bounded:
+    """A stream that raises TooLarge once more than `limit` bytes came through it."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self.stream, self.limit, self.seen = stream, limit, 0
+
+    def read(self, size: int = -1) -> bytes:
+        out = self.stream.read(min(size, self.limit + 1 - self.seen) if size > 0 else size)
+        self.seen += len(out)
+        if self.seen > self.limit:
+            raise TooLarge(f"expands past {self.limit} bytes")
+        return out
 
 
-def _detect_parquet(data: bytes) -> Verdict:
-    if len(data) < 12 or data[-4:] != PARQUET_MAGIC:
-        return _reject(C.CORRUPT_PARQUET, "missing trailing PAR1 magic (truncated file)")
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    out = b""
+    while len(out) < size and (chunk := stream.read(size - len(out))):
+        out += chunk
+    return out
+
+
+def _drain(stream, find_content: bool = False) -> bool:
+    """Read a stream to its end; True if `find_content` and a non-whitespace byte was seen."""
+    found = False
+    while chunk := stream.read(CHUNK_BYTES):
+        found = found or (find_content and bool(chunk.strip()))
+    return found
+
+
+def _detect_gzip(stream) -> Verdict:
+    """The members decompressed as a stream (the standard library's reader: several members,
+    zero padding, CRC and length checks), at most MAX_DECOMPRESSED_BYTES of output."""
     try:
-        meta = pq.read_metadata(io.BytesIO(data))
+        with gzip.GzipFile(fileobj=stream) as inner:
+            verdict = detect(_Bounded(inner, MAX_DECOMPRESSED_BYTES))
+    except TooLarge as exc:
+        _drain(stream)
+        return _reject(C.TOO_LARGE, f"{exc} (limit {MAX_DECOMPRESSED_BYTES})")
+    except (OSError, EOFError, zlib.error) as exc:
+        _drain(stream)
+        return _reject(C.CORRUPT_GZIP, str(exc) or type(exc).__name__)
+    if verdict.ok and verdict.format == "parquet":
+        return _reject(C.UNSUPPORTED_FORMAT, "gzip of parquet")
+    return Verdict(verdict.format, verdict.delimiter, True, verdict.reason, verdict.detail)
+
+
+def _detect_parquet(stream, tail: Callable[[int], bytes] | None) -> Verdict:
+    """Only the footer is parsed: the last 8 bytes give its length, `tail` reads it."""
+    size, last = 0, b""
+    while chunk := stream.read(CHUNK_BYTES):
+        size += len(chunk)
+        last = (last + chunk)[-8:]
+    if size < 12 or last[-4:] != PARQUET_MAGIC:
+        return _reject(C.CORRUPT_PARQUET, "missing trailing PAR1 magic (truncated file)")
+    if tail is None:  # inside gzip: refused whatever its footer says
+        return Verdict("parquet")
+    footer = int.from_bytes(last[:4], "little")
+    if footer + 12 > size:
+        detail = f"unreadable footer: {footer} bytes in a {size}-byte file"
+        return _reject(C.CORRUPT_PARQUET, detail)
+    try:
+        meta = pq.read_metadata(io.BytesIO(PARQUET_MAGIC + tail(footer + 8)))
     except Exception as exc:  # pyarrow raises several types for a bad footer
         return _reject(C.CORRUPT_PARQUET, f"unreadable footer: {exc}")
     return Verdict("parquet", detail=f"{meta.num_rows} rows")
+
+
+class _TextScan:
+    """One pass over a text file's bytes: the longest line, the first byte that is not UTF-8,
+    NUL characters and whether anything but whitespace is there; `blocks()` yields the decoded
+    text, whole lines at a time, until one of those makes the file unreadable (the scan goes on
+    to the end without yielding, so the longest line is known whatever happens)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.longest = 0
+        self.bad_byte: int | None = None
+        self.nul = False
+        self.content = False
+
+    @property
+    def readable(self) -> bool:
+        return self.longest <= MAX_LINE_BYTES and self.bad_byte is None and not self.nul
+
+    def blocks(self) -> Iterator[str]:
+        carry, carried, offset = b"", 0, 0  # carried: the length of the unfinished line
+        while True:
+            chunk = self.stream.read(CHUNK_BYTES)
+            self.content = self.content or bool(chunk.strip())
+            last = chunk.rfind(b"\n")
+            if chunk and last < 0:  # the line goes on
+                carried += len(chunk)
+                carry = carry + chunk if carried <= MAX_LINE_BYTES else b""
+                self.longest = max(self.longest, carried)
+                continue
+            whole = carry + chunk[: last + 1] if chunk else carry
+            lines = chunk[: last + 1].split(b"\n")
+            self.longest = max(self.longest, carried + len(lines[0]), *map(len, lines[1:]))
+            if whole and self.readable:
+                if offset == 0 and whole.startswith(BOM):
+                    whole, offset = whole[len(BOM) :], len(BOM)
+                try:
+                    text = whole.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    self.bad_byte = offset + exc.start
+                else:
+                    self.nul = "\x00" in text
+                    if not self.nul:
+                        yield text
+            offset += len(whole)
+            if not chunk:
+                return
+            carry = chunk[last + 1 :]
+            carried = len(carry)
+            self.longest = max(self.longest, carried)
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _detect_text(stream) -> Verdict:
+    scan = _TextScan(stream)
+    blocks = scan.blocks()
+    lines = (line for block in blocks for line in io.StringIO(block))
+    verdict = _reject(C.EMPTY_FILE, "no non-blank line")
+    leading = []  # whitespace-only lines before the first character
+    for line in lines:
+        leading.append(line)
+        if line.strip():
+            break
+    first = leading[-1].lstrip()[:1] if leading else ""
+    if first in ("[", "{"):
+        verdict = _detect_json(first, itertools.chain(leading, lines))
+    elif first:
+        verdict = _detect_delimited(itertools.chain(leading, lines))
+    for _ in blocks:  # the rest of the file: its lines' lengths still count
+        pass
+    if not scan.content:
+        return _reject(C.EMPTY_FILE)
+    if scan.longest > MAX_LINE_BYTES:
+        return _reject(C.TOO_LARGE, f"a line of {scan.longest} bytes (limit {MAX_LINE_BYTES})")
+    if scan.bad_byte is not None:
+        return _reject(C.UNREADABLE_ENCODING, f"not UTF-8 at byte {scan.bad_byte}")
+    if scan.nul:
+        return _reject(C.UNREADABLE_ENCODING, "NUL bytes in text")
+    return verdict
 
 
 def _why(exc: Exception) -> str:
@@ -165,32 +289,66 @@ def _why(exc: Exception) -> str:
     return str(exc)
 
 
-def _detect_json(text: str) -> Verdict:
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if text.startswith("{") and len(lines) > 1:
-        # Each record is parsed and dropped: keeping millions of parsed records alive only to
-        # check their type made memory and garbage-collection time grow faster than the file.
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-                return _reject(C.MALFORMED_JSON, f"NDJSON line fails to parse: {_why(exc)}")
-            if not isinstance(record, dict):
-                return _reject(C.MALFORMED_JSON, "NDJSON lines must be objects")
-        return Verdict("ndjson", detail=f"{len(lines)} records")
+def _detect_json(first: str, lines: Iterator[str]) -> Verdict:
+    """NDJSON (an object per line; one line is a single-record file) is parsed line by line;
+    a JSON array by ijson's streaming parser, its elements never held (only their kind and
+    nesting depth are looked at)."""
+    if first == "[":
+        return _detect_json_array(lines)
+    records = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+            return _reject(C.MALFORMED_JSON, f"line {records + 1} fails to parse: {_why(exc)}")
+        if not isinstance(record, dict):
+            return _reject(C.MALFORMED_JSON, "NDJSON lines must be objects")
+        records += 1
+    return Verdict("ndjson", detail=f"{records} record{'s' if records != 1 else ''}")
+
+
+class _Utf8Lines:
+    """A read()-able bytes stream over text lines (what ijson's parser reads from)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines = lines
+
+    def read(self, size: int = -1) -> bytes:
+        return next(self.lines, "").encode() if size != 0 else b""  # read(0): ijson's type probe
+
+
+def _detect_json_array(lines: Iterator[str]) -> Verdict:
+    depth, records = 0, 0
+    not_objects = _reject(C.MALFORMED_JSON, "expected an object or a non-empty array of objects")
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        return _reject(C.MALFORMED_JSON, _why(exc))
-    if isinstance(doc, dict):
-        return Verdict("ndjson", detail="1 record")
-    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
-        return Verdict("json", detail=f"{len(doc)} records")
-    return _reject(C.MALFORMED_JSON, "expected an object or a non-empty array of objects")
+        for event, _ in ijson.basic_parse(_Utf8Lines(lines)):
+            if depth == 1 and event != "end_array" and event != "start_map":
+                return not_objects
+            if event in ("start_map", "start_array"):
+                depth += 1
+                records += depth == 2 and event == "start_map"
+                if depth > MAX_JSON_DEPTH:
+                    return _reject(C.MALFORMED_JSON, "nested too deeply to parse")
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+    except Exception as exc:  # ijson's errors, and ValueError for a number Python refuses
+        return _reject(C.MALFORMED_JSON, str(exc).splitlines()[0] if str(exc) else repr(exc))
+    if records == 0:
+        return not_objects
+    return Verdict("json", detail=f"{records} records")
 
 
-def _detect_delimited(text: str) -> Verdict:
-    sample = text[:SNIFF_BYTES]
+def _detect_delimited(lines: Iterator[str]) -> Verdict:
+    head: list[str] = []
+    sampled = 0
+    for line in lines:
+        head.append(line)
+        sampled += len(line)
+        if sampled >= SNIFF_BYTES:
+            break
+    sample = "".join(head)[:SNIFF_BYTES]  # the first 64 KiB (whole lines) decide the delimiter
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters="".join(C.DELIMITERS)).delimiter
     except csv.Error:
@@ -202,7 +360,8 @@ def _detect_delimited(text: str) -> Verdict:
         if counts[delimiter] == 0:
             return _reject(C.UNRECOGNISED_FORMAT, "no delimiter found in the header line")
     # Rows are checked as they are read, not kept (memory stays flat with the file's size).
-    rows = (r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(map(str.strip, r)))
+    reader = csv.reader(itertools.chain(head, lines), delimiter=delimiter)
+    rows = (r for r in reader if any(map(str.strip, r)))
     try:
         header = next(rows, None)
         if header is None:  # only separators and blanks
@@ -270,35 +429,58 @@ def read_log(
     return [json.loads(store.get(bronze, o.key)) for o in store.list(bronze, prefix)]
 
 
-def _write_verified(store: ObjectStore, bucket: str, key: str, data: bytes) -> None:
-    store.put(bucket, key, data)
-    back = store.get(bucket, key)
-    if len(back) != len(data) or sha256(back) != sha256(data):
-        raise OSError(f"verification failed for {bucket}/{key}: size or checksum differs")
+class _Hashing:
+    """A stream that hashes and counts what is read through it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.hash, self.size = stream, hashlib.sha256(), 0
+
+    def read(self, size: int = -1) -> bytes:
+        out = self.stream.read(size)
+        self.hash.update(out)
+        self.size += len(out)
+        return out
+
+
+def _copy_verified(
+    store: ObjectStore, bucket: str, key: str, to_bucket: str, to_key: str, size: int, sha: str
+) -> None:
+    """Copy an object (server-side on S3) and read the copy back: the same size and sha256 as
+    the content that was validated, or OSError (the RAW object changed meanwhile, or the copy
+    is bad)."""
+    store.copy(bucket, key, to_bucket, to_key)
+    if digest(store, to_bucket, to_key) != (size, sha):
+        raise OSError(f"verification failed for {to_bucket}/{to_key}: size or checksum differs")
 
 
 def ingest_file(
     profile: Profile, store: ObjectStore, dataset: str, obj: ObjectInfo, now: datetime
 ) -> FileOutcome | None:
-    """Ingest one RAW object; None when another run took it meanwhile."""
+    """Ingest one RAW object; None when another run took it meanwhile. The object is read once
+    as a stream (validated and hashed together), then copied by the store, never held whole."""
     zones = profile.zones
-    try:
-        data = store.get(zones.raw, obj.key)
-    except MissingObject:
-        return None
-    digest = sha256(data)
-    landed = obj.last_modified or now
-    partition = f"{dataset}/ingest_date={landed:%Y-%m-%d}"
     name = PurePosixPath(obj.key).name
     unsafe = unsafe_key_reason(obj.key)
-    verdict = _reject(C.UNSAFE_KEY, unsafe) if unsafe else detect(data, name)
+    try:
+        with store.open(zones.raw, obj.key) as stream:
+            content = _Hashing(stream)
+            if unsafe:
+                verdict = _reject(C.UNSAFE_KEY, unsafe)
+            else:
+                verdict = detect(content, name, lambda n: store.tail(zones.raw, obj.key, n))
+            _drain(content)
+    except MissingObject:
+        return None
+    sha = content.hash.hexdigest()
+    landed = obj.last_modified or now
+    partition = f"{dataset}/ingest_date={landed:%Y-%m-%d}"
     record = FileOutcome(
         dataset,
         obj.key,
         "bronze",
         None,
-        len(data),
-        digest,
+        content.size,
+        sha,
         verdict.format,
         verdict.delimiter,
         verdict.compressed,
@@ -308,9 +490,7 @@ def ingest_file(
         now.isoformat(),
     )
     if verdict.ok:
-        prior = [
-            r for r in read_log(store, zones.bronze, dataset, digest) if r["outcome"] == "bronze"
-        ]
+        prior = [r for r in read_log(store, zones.bronze, dataset, sha) if r["outcome"] == "bronze"]
         if prior:
             same = [r for r in prior if r["source_key"] == obj.key]
             record.outcome = "already_ingested" if same else "duplicate"
@@ -318,24 +498,28 @@ def ingest_file(
             if not same:
                 store.put(
                     zones.bronze,
-                    _log_key(dataset, digest, obj.key),
+                    _log_key(dataset, sha, obj.key),
                     json.dumps(asdict(record)).encode(),
                 )
             store.delete(zones.raw, obj.key)
             return record
-        record.target_key = f"{partition}/{content_name(name, digest)}"
-        _write_verified(store, zones.bronze, record.target_key, data)
+        record.target_key = f"{partition}/{content_name(name, sha)}"
+        _copy_verified(
+            store, zones.raw, obj.key, zones.bronze, record.target_key, content.size, sha
+        )
     else:
         record.outcome = "quarantine"
-        safe_name = f"unsafe-{digest[:DIGEST_CHARS]}" if unsafe else content_name(name, digest)
+        safe_name = f"unsafe-{sha[:DIGEST_CHARS]}" if unsafe else content_name(name, sha)
         record.target_key = f"{partition}/{safe_name}"
-        _write_verified(store, zones.quarantine, record.target_key, data)
+        _copy_verified(
+            store, zones.raw, obj.key, zones.quarantine, record.target_key, content.size, sha
+        )
         store.put(
             zones.quarantine,
             f"{record.target_key}.reason.json",
             json.dumps(asdict(record), indent=2).encode(),
         )
-    store.put(zones.bronze, _log_key(dataset, digest, obj.key), json.dumps(asdict(record)).encode())
+    store.put(zones.bronze, _log_key(dataset, sha, obj.key), json.dumps(asdict(record)).encode())
     store.delete(zones.raw, obj.key)
     return record
 

@@ -72,6 +72,19 @@ def test_detect(data: bytes, folder: str | None, reason: str | None):
     assert (verdict.format, verdict.reason) == (folder, reason), verdict.detail
 
 
+@pytest.mark.parametrize(
+    ("data", "folder", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_detect_a_stream_read_in_small_chunks(monkeypatch, data, folder, reason):
+    """Chunks of 7 bytes put line, UTF-8, gzip-member and footer boundaries inside chunks;
+    the stream is read once, to its end, whatever the verdict."""
+    monkeypatch.setattr(ingest, "CHUNK_BYTES", 7)
+    stream = io.BytesIO(data)
+    verdict = detect(stream, tail=lambda n: data[-n:])
+    assert (verdict.format, verdict.reason) == (folder, reason), verdict.detail
+    assert stream.tell() == len(data)
+
+
 def test_delimiter_and_compression_are_reported():
     assert detect(b"a|b|c\n1|2|3\n").delimiter == "|"
     assert detect(gzip.compress(CSV)).compressed
@@ -129,9 +142,8 @@ def test_limits_stop_a_gzip_bomb_and_a_giant_line(monkeypatch):
     monkeypatch.setattr(ingest, "MAX_DECOMPRESSED_BYTES", 1_000_000)
     verdict = detect(bomb)
     assert verdict.reason == "too_large" and "1000000" in verdict.detail
-    with pytest.raises(ingest.TooLarge):
-        ingest.gunzip(bomb, 1_000_000)
-    assert ingest.gunzip(bomb, 6_000_000) == gzip.decompress(bomb)
+    monkeypatch.setattr(ingest, "MAX_DECOMPRESSED_BYTES", 6_000_000)
+    assert detect(bomb).reason == "malformed_json"  # within the limit: its content is judged
 
     monkeypatch.setattr(ingest, "MAX_LINE_BYTES", 1000)
     verdict = detect(b'{"a": "' + b"x" * 2000 + b'"}')
@@ -139,8 +151,27 @@ def test_limits_stop_a_gzip_bomb_and_a_giant_line(monkeypatch):
     assert detect(b'{"a": "' + b"x" * 900 + b'"}').ok
 
 
+@pytest.mark.parametrize("chunk", [1, 4, 1 << 20])
 @pytest.mark.parametrize(
-    ("data", "longest"), [(b"", 0), (b"abc", 3), (b"a\nbcd\n", 3), (b"ab\n\ncdef", 4)]
+    ("data", "longest"),
+    [
+        (b"a,b\n" + b"1," + b"2" * 18 + b"\n", 20),
+        (b"a,b\n1,2\n" + b"9" * 25, 25),
+        (b"a," + b"b" * 30 + b"\r\n1,2\n", 33),
+        (b"a,b\n" + b"3," * 15 + b"\n" + b"4," * 12, 30),
+    ],
 )
-def test_longest_line(data, longest):
-    assert ingest.longest_line(data) == longest
+def test_the_longest_line_is_measured_across_chunks(monkeypatch, chunk, data, longest):
+    monkeypatch.setattr(ingest, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(ingest, "MAX_LINE_BYTES", longest - 1)
+    assert detect(io.BytesIO(data)).detail == f"a line of {longest} bytes (limit {longest - 1})"
+    monkeypatch.setattr(ingest, "MAX_LINE_BYTES", longest)
+    assert detect(io.BytesIO(data)).reason != "too_large"
+
+
+def test_encoding_errors_name_their_byte_across_chunks(monkeypatch):
+    data = b"\xef\xbb\xbfa,b\n1,2\n3,caf\xe9\n"
+    bad = data.index(b"\xe9")
+    for chunk in (1, 3, 1 << 20):
+        monkeypatch.setattr(ingest, "CHUNK_BYTES", chunk)
+        assert detect(io.BytesIO(data)).detail == f"not UTF-8 at byte {bad}"
