@@ -104,11 +104,13 @@ def build_gold(spark, lake: Lake):
 
 def publish_gold(spark, lake: Lake, tables=None) -> Lake:
     """GOLD as the job publishes it: Delta tables and the Parquet exports under gold/_export."""
+    from lakehouse.warehouse.sql import figures_spec_json
     from spark_jobs import silver_to_gold
 
     started = time.monotonic()
     gold = lake.uri("gold")
+    spec = json.loads(figures_spec_json())
     for name, df in (tables or build_gold(spark, lake)).items():
-        silver_to_gold.publish(df, gold, f"{gold}/_export", name)
+        silver_to_gold.publish(df, gold, f"{gold}/_export", name, spec[name])
     lake.seconds["gold"] = time.monotonic() - started
     return lake

@@ -81,6 +81,10 @@ LIMITS = (
     Limit("max_columns", "LAKEHOUSE_MAX_COLUMNS", 1024, "columns in one file"),
 )
 
+# --------------------------------------------------------------------------- GOLD -> warehouse
+# Next to each table's Parquet export: its validation figures, computed by silver_to_gold.
+FIGURES_FILE = "_figures.json"
+
 # --------------------------------------------------------------------------- BRONZE -> SILVER
 # Values: accepted spellings of null (after trimming; case-sensitive as listed, plus JSON null).
 NULL_SPELLINGS = ("", "null", "NULL", "None", "N/A", "-")

@@ -89,6 +89,19 @@ def write_metrics(spark: SparkSession, path: str, metrics: dict) -> None:
     print(text)
 
 
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """One small object written whole through the job's Hadoop filesystem (s3://, s3a://,
+    file://), with no Spark job: a DataFrame write would cost a job and leave a folder."""
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    out = fs.create(target, True)
+    try:
+        out.write(bytearray(text.encode()))
+    finally:
+        out.close()
+
+
 def is_delta(spark: SparkSession, path: str) -> bool:
     """True if a Delta table (a readable transaction log) is at path; an empty or leftover
     folder, which object stores and POSIX-backed S3 servers keep after deletes, is not one."""

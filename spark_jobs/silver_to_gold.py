@@ -14,8 +14,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.checks import DataQualityFailed
+from spark_jobs.contract import FIGURES_FILE
 from spark_jobs.gold import dims, facts, marts
-from spark_jobs.runtime import finish_job, is_delta, start_job, write_metrics
+from spark_jobs.runtime import finish_job, is_delta, start_job, write_metrics, write_text
 
 SCHEMAS = {
     "dim_users": dims.DIM_USERS,
@@ -152,14 +153,32 @@ def quality_checks(tables: dict[str, DataFrame]) -> list[dict]:
     return checks
 
 
-def publish(df: DataFrame, gold_root: str, export_root: str, name: str) -> None:
-    """Delta (overwrite) and the Parquet export, both one file in the builder's sort order."""
+def figures(df: DataFrame, checks: dict) -> dict:
+    """The figures the warehouse load validates against (lakehouse.warehouse.sql.TableDef
+    .figure_names): row count, exact sums as text, distinct and unknown-member counts, in one
+    aggregate, so no Airflow worker reads an export to compute them."""
+    exprs = [F.count(F.lit(1)).alias("rows")]
+    exprs += [F.sum(c).cast("string").alias(f"sum:{c}") for c in checks["sums"]]
+    exprs += [F.countDistinct(c).alias(f"distinct:{c}") for c in checks["distinct"]]
+    exprs += [
+        F.count(F.when(F.col(c) == key, 1)).alias(f"unknown:{c}")
+        for c, key in checks["unknown_members"].items()
+    ]
+    return df.agg(*exprs).first().asDict()
+
+
+def publish(df: DataFrame, gold_root: str, export_root: str, name: str, checks: dict) -> dict:
+    """Delta (overwrite) and the Parquet export, both one file in the builder's sort order,
+    and the export's figures next to it; returns the figures."""
     single = df.coalesce(1).cache()
     single.write.format("delta").mode("overwrite").option("overwriteSchema", True).save(
         f"{gold_root}/{name}"
     )
     single.write.mode("overwrite").parquet(f"{export_root}/{name}")
+    out = figures(single, checks)
+    write_text(single.sparkSession, f"{export_root}/{name}/{FIGURES_FILE}", json.dumps(out))
     single.unpersist()
+    return out
 
 
 def largest_shuffle_bytes(spark: SparkSession) -> int | None:
@@ -176,7 +195,7 @@ def largest_shuffle_bytes(spark: SparkSession) -> int | None:
     return max((s.get("shuffleWriteBytes", 0) for s in stages), default=0)
 
 
-ARGS = ["silver_root", "bronze_root", "gold_root", "export_root", "metrics_path"]
+ARGS = ["silver_root", "bronze_root", "gold_root", "export_root", "figures", "metrics_path"]
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict:
@@ -193,8 +212,9 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     checks = quality_checks(tables)
     failed = [c for c in checks if not c["passed"]]
     if not failed:
+        spec = json.loads(args["figures"])
         for name, df in tables.items():
-            publish(df, args["gold_root"], args["export_root"], name)
+            publish(df, args["gold_root"], args["export_root"], name, spec[name])
     metrics = {
         "stage": "silver_to_gold",
         "tables": {

@@ -301,7 +301,7 @@ class MotoServer:
 def upload_gold_export(gold_export, s3, bucket: str) -> None:
     """The reference GOLD export (Parquet, from the local lake) into an S3 bucket on moto."""
     local = gold_export.object_store.root_path / gold_export.zones.gold / "_export"
-    for path in sorted(local.rglob("*.parquet")):
+    for path in sorted(p for p in local.rglob("*") if p.suffix in (".parquet", ".json")):
         s3.upload_file(str(path), bucket, f"_export/{path.relative_to(local)}")
 
 

@@ -64,6 +64,7 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
 
     from lakehouse.orchestration.alerts import deadline_alerts
     from lakehouse.report.web import RunReportLink
+    from lakehouse.warehouse import sql as wsql
 
     settings = pipelines.master
 
@@ -169,6 +170,7 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
                 "bronze_root": profile.spark_uri("bronze").rstrip("/"),
                 "gold_root": profile.spark_uri("gold").rstrip("/"),
                 "export_root": profile.spark_uri("gold", "_export"),
+                "figures": wsql.figures_spec_json(),
                 "metrics_path": profile.spark_uri("metrics", f"runs/{RUN_KEY}/silver_to_gold"),
             },
             **timeout("silver_to_gold"),

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg2
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -40,6 +39,7 @@ from lakehouse.backends.base import AWS_CONN_ID
 from lakehouse.config import Profile
 from lakehouse.warehouse import sql as wsql
 from lakehouse.warehouse.sql import Dialect, TableDef
+from spark_jobs.contract import FIGURES_FILE
 
 if TYPE_CHECKING:
     from lakehouse.backends import warehouse as backend_roles
@@ -82,6 +82,8 @@ class Export:
     table: TableDef
     files: list[pafs.FileInfo]
     dataset: ds.Dataset
+    fs: pafs.FileSystem
+    folder: str
 
     @property
     def bytes(self) -> int:
@@ -116,7 +118,7 @@ def find_export(profile: Profile, table: TableDef) -> Export | None:
             f"{table.name}.yaml {table.column_names} (same names in the same order are required: "
             f"Redshift's Parquet COPY loads by position)"
         )
-    return Export(table, files, dataset)
+    return Export(table, files, dataset, fs, folder)
 
 
 def read_export(profile: Profile, table: str) -> pa.Table:
@@ -131,24 +133,30 @@ Figures = dict[str, Any]  # figure name (TableDef.figure_names) -> int | Decimal
 
 
 def gold_figures(export: Export) -> Figures:
-    """Row count, sums and distinct counts of an export, reading only the columns needed."""
-    checks = export.table.checks
-    out: Figures = {"rows": export.dataset.count_rows()}
-    sums: dict[str, Any] = dict.fromkeys(checks.sums)
-    if checks.sums:
-        for batch in export.dataset.to_batches(columns=checks.sums):
-            for col in checks.sums:
-                value = pc.sum(batch.column(col)).as_py()
-                if value is not None:
-                    sums[col] = value if sums[col] is None else sums[col] + value
-    out.update({f"sum:{c}": None if v is None else Decimal(v) for c, v in sums.items()})
-    for col in checks.distinct:
-        column = export.dataset.to_table(columns=[col]).column(col)
-        out[f"distinct:{col}"] = pc.count_distinct(column, mode="only_valid").as_py()
-    for col, key in checks.unknown_members.items():
-        column = export.dataset.to_table(columns=[col]).column(col)
-        out[f"unknown:{col}"] = pc.sum(pc.equal(column, key)).as_py() or 0
-    return out
+    """The export's figures as silver_to_gold computed them next to it (FIGURES_FILE): row
+    count, sums and distinct counts come from Spark, where the data is, so the worker loading
+    a table of any size reads a few bytes instead of the table."""
+    path = f"{export.folder}/{FIGURES_FILE}"
+    try:
+        with export.fs.open_input_stream(path) as f:
+            found = json.loads(f.read())
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise WarehouseError(
+            f"{path}: the export's figures are unreadable ({exc}); rerun "
+            "silver_to_gold, which writes them with the export"
+        ) from exc
+    missing = [name for name in export.table.figure_names if name not in found]
+    if missing:
+        raise WarehouseError(
+            f"{path}: no figure {missing} (the checks in warehouse_sql/tables/"
+            f"{export.table.name}.yaml changed since GOLD was published): rerun silver_to_gold"
+        )
+    return {
+        name: (None if found[name] is None else Decimal(found[name]))
+        if name.startswith("sum:")
+        else int(found[name])
+        for name in export.table.figure_names
+    }
 
 
 def parse_figures(table: TableDef, text: str) -> Figures:

@@ -14,6 +14,7 @@ ever built from data: the loader compares the figures it reads back in Python.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -227,6 +228,12 @@ def table_defs(directory: Path = TABLES_DIR) -> dict[str, TableDef]:
     if not found:
         raise ConfigError(f"{directory}: no table definitions (*.yaml)")
     return {p.stem: load_table_def(p) for p in found}
+
+
+def figures_spec_json(directory: Path = TABLES_DIR) -> str:
+    """Each table's checks as the silver_to_gold job takes them (one JSON argument): the job
+    computes the export's figures where the data is, and the loader compares them."""
+    return json.dumps({name: t.checks.model_dump() for name, t in table_defs(directory).items()})
 
 
 def staging_name(table: str) -> str:

@@ -16,7 +16,6 @@ from datetime import date, timedelta
 
 import psycopg2
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from lakehouse import warehouse
@@ -24,6 +23,7 @@ from lakehouse.backends import backends
 from lakehouse.config import FilesystemStore, Profile
 from lakehouse.paths import REPO_ROOT
 from lakehouse.warehouse import sql as warehouse_sql
+from tests.reliability import faults
 
 TABLE = "daily_event_counts"
 
@@ -61,10 +61,7 @@ def daily(n: int, start: date = date(2026, 1, 1), bump: int = 0) -> pa.Table:
 
 def write_export(profile: Profile, data: pa.Table, table: str = TABLE) -> None:
     folder = profile.object_store.root_path / profile.zones.gold / "_export" / table
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.parquet"):
-        old.unlink()
-    pq.write_table(data, folder / "part-00000.parquet")
+    faults.write_export(folder, warehouse_sql.table_defs()[table], data)
 
 
 def live(profile: Profile, login=None) -> list[tuple]:

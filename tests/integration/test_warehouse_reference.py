@@ -9,7 +9,7 @@ import pytest
 from lakehouse import warehouse
 from lakehouse.config import Profile
 from lakehouse.warehouse import sql as warehouse_sql
-from tests.reliability.faults import rows_sorted
+from tests.reliability.faults import arrow_figures, rows_sorted
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +58,22 @@ def test_validation_passes_and_a_reload_changes_nothing(loaded):
     assert {n: t["figures"] for n, t in again.tables.items()} == {
         n: t["figures"] for n, t in first.tables.items()
     }
+
+
+@pytest.mark.parametrize("table", sorted(warehouse_sql.table_defs()))
+def test_the_figures_spark_wrote_next_to_the_export_equal_the_exports_own(gold_export, table):
+    export = warehouse.find_export(gold_export, warehouse_sql.table_defs()[table])
+    assert export is not None
+    assert warehouse.gold_figures(export) == arrow_figures(export.table, export.dataset.to_table())
+
+
+def test_an_export_without_its_figures_is_refused_by_name(gold_export, tmp_path):
+    definition = warehouse_sql.table_defs()["dim_status"]
+    export = warehouse.find_export(gold_export, definition)
+    moved = export.folder + ".figures-moved"
+    export.fs.move(f"{export.folder}/_figures.json", moved)
+    try:
+        with pytest.raises(warehouse.WarehouseError, match=r"dim_status/_figures\.json.*rerun"):
+            warehouse.gold_figures(export)
+    finally:
+        export.fs.move(moved, f"{export.folder}/_figures.json")

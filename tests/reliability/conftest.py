@@ -8,9 +8,8 @@ from __future__ import annotations
 import time
 import uuid
 
-import pyarrow.parquet as pq
 import pytest
-from faults import ThrowawayPostgres
+from faults import ThrowawayPostgres, write_export
 
 from lakehouse import warehouse
 from lakehouse.backends.storage import object_store
@@ -85,6 +84,6 @@ def previous_gold(gold_profile, tmp_path_factory):
     for name in sorted(warehouse_sql.table_defs()):
         data = warehouse.read_export(gold_profile, name)
         folder = root / profile.zones.gold / warehouse.EXPORT_PREFIX / name
-        folder.mkdir(parents=True)
-        pq.write_table(data.slice(0, max(1, data.num_rows // 2)), folder / "part-00000.parquet")
+        half = data.slice(0, max(1, data.num_rows // 2))
+        write_export(folder, warehouse_sql.table_defs()[name], half)
     return profile

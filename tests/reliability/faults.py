@@ -293,3 +293,40 @@ def load_gold_again(profile) -> float:
     warehouse.validate(profile)
     assert warehouse_tables(profile, profile.warehouse.analyst) == gold_export_tables(profile)
     return seconds
+
+
+def arrow_figures(definition, data) -> dict:
+    """A table's validation figures computed with pyarrow on this machine: the independent peer
+    of the figures silver_to_gold computes in Spark next to each export."""
+    from decimal import Decimal
+
+    import pyarrow.compute as pc
+
+    checks = definition.checks
+    out: dict = {"rows": data.num_rows}
+    for col in checks.sums:
+        value = pc.sum(data.column(col)).as_py()
+        out[f"sum:{col}"] = None if value is None else Decimal(value)
+    for col in checks.distinct:
+        out[f"distinct:{col}"] = pc.count_distinct(data.column(col), mode="only_valid").as_py()
+    for col, key in checks.unknown_members.items():
+        out[f"unknown:{col}"] = pc.sum(pc.equal(data.column(col), key)).as_py() or 0
+    return out
+
+
+def write_export(folder, definition, data) -> None:
+    """A table's gold export as silver_to_gold leaves it: one Parquet file and its figures
+    (computed here with pyarrow), replacing what the folder held."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from spark_jobs.contract import FIGURES_FILE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    pq.write_table(data, folder / "part-00000.parquet")
+    figures = arrow_figures(definition, data)
+    figures = {k: None if v is None else str(v) for k, v in figures.items()}
+    (folder / FIGURES_FILE).write_text(json.dumps(figures))

@@ -245,14 +245,16 @@ def users(ids: list[int], updated_at: str) -> bytes:
 def gold_and_warehouse(spark, profile) -> tuple[dict, dict]:
     """GOLD built, checked and published as the job does, then loaded into the warehouse."""
     from lakehouse import warehouse
+    from lakehouse.warehouse.sql import figures_spec_json
     from spark_jobs import silver_to_gold
 
     r = roots(profile)
+    spec = json.loads(figures_spec_json())
     tables = silver_to_gold.build_all(spark, r["silver"], r["bronze"])
     checks = {c["check"]: c for c in silver_to_gold.quality_checks(tables)}
     if all(c["passed"] for c in checks.values()):
         for name, df in tables.items():
-            silver_to_gold.publish(df, r["gold"], f"{r['gold']}/_export", name)
+            silver_to_gold.publish(df, r["gold"], f"{r['gold']}/_export", name, spec[name])
         loaded = warehouse.load(profile, ["dim_users", "fact_transactions"])
     else:
         loaded = None
