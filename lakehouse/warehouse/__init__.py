@@ -6,7 +6,8 @@
    keys and indexes built after the COPY). Redshift: `COPY ... FORMAT AS PARQUET` from a
    manifest of the export's files, through the Data API with the profile's IAM role.
 2. validate staging: row count, sums and distinct counts per table equal GOLD's figures
-   (computed from the export itself); on a mismatch nothing is swapped.
+   (computed by silver_to_gold in Spark next to the export, so the worker never scans it);
+   on a mismatch nothing is swapped.
 3. swap: every live table replaced by its staging table in ONE transaction, so readers see
    the previous load or this one, never a partial table (Redshift: one Data API batch that
    creates the swap procedure and CALLs it, so any table count fits the batch's 40 statements).
