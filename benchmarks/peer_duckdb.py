@@ -372,7 +372,16 @@ GOLD_SQL = {
             OR u.status <> 'active' AS churn_risk,
         CASE WHEN coalesce(l.orders, 0) = 0 THEN 'prospect'
              WHEN coalesce(l.ltv_usd, 0) >= 1000 THEN 'vip'
-             WHEN l.orders >= 3 THEN 'loyal' ELSE 'occasional' END AS segment
+             WHEN l.orders >= 3 THEN 'loyal' ELSE 'occasional' END AS segment,
+        strftime(l.first_order_date, '%Y-%m') AS first_order_month,
+        CASE WHEN l.first_order_date IS NULL
+               OR date_trunc('month', l.first_order_date) + INTERVAL 1 MONTH
+                  > (SELECT max(date) FROM dim_date) THEN NULL
+             ELSE EXISTS (SELECT 1 FROM fact_user_activity a
+                          WHERE a.user_id = u.user_id
+                            AND date_trunc('month', a.activity_date)
+                                = date_trunc('month', l.first_order_date) + INTERVAL 1 MONTH)
+        END AS retained
         FROM dim_users u LEFT JOIN user_ltv l USING (user_id) WHERE u.is_current
         ORDER BY u.user_id""",
     # The operational tables: the newest version of each row from the change history.
@@ -431,7 +440,10 @@ GOLD_SQL = {
         CAST(CAST((2 * CAST(sum(shipping_cost) * 100 AS HUGEINT) + count(*)) // (2 * count(*))
                   AS DECIMAL(18, 0)) * CAST(0.01 AS DECIMAL(3, 2)) AS DECIMAL(18, 2))
           AS shipping_cost_per_order,
-        CAST(sum(temperature_excursions) AS BIGINT) AS temperature_excursions
+        CAST(sum(temperature_excursions) AS BIGINT) AS temperature_excursions,
+        count(*) FILTER (WHERE status = 'returned') AS returned,
+        count(*) FILTER (WHERE status = 'returned') / nullif(count(delivery_hours), 0)
+          AS return_rate
         FROM fact_shipments WHERE carrier IS NOT NULL GROUP BY carrier ORDER BY carrier""",
 }
 

@@ -1,6 +1,6 @@
 """The reference dataset generator.
 
-python -m seed_data generate --scale 0.01 --seed 42 --out DIR [--batches 3]
+python -m seed_data generate --scale 0.01 --seed 42 --out DIR [--batches 3] [--start 2026-10-31]
 python -m seed_data load-operational --data DIR --batch N [--profile local]
 python -m seed_data thin --out DIR          (the few-hundred-row walking-skeleton slice)
 """
@@ -11,9 +11,10 @@ import argparse
 import json
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
-from seed_data.generate import generate
+from seed_data.generate import START, generate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     p_gen.add_argument("--scale", type=float, default=0.01, help="1 = about 1 million events")
     p_gen.add_argument("--seed", type=int, default=42)
     p_gen.add_argument("--batches", type=int, default=3, help="daily batches (default 3)")
+    p_gen.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=START,
+        help=f"the first batch's day, YYYY-MM-DD (default {START})",
+    )
     p_gen.add_argument("--out", type=Path, required=True)
     p_load = sub.add_parser("load-operational", help="apply a batch to the operational DB")
     p_load.add_argument("--data", type=Path, required=True, help="a generated dataset folder")
@@ -44,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             args.batches,
             progress=sys.stderr.isatty() and args.scale >= 0.1,
+            start=args.start,
         )
         rows = {k: v["rows_in"] for k, v in manifest["datasets"].items()}
         print(

@@ -14,7 +14,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,10 @@ from seed_data import contract as C
 from seed_data.truth import Gold, Shop, figures
 from seed_data.writers import CsvSink, JsonArraySink, NdjsonSink, ParquetSink, Sink
 
-GENERATOR_VERSION = 2
-START = datetime(2026, 11, 1, tzinfo=UTC)
+GENERATOR_VERSION = 3
+# The first day of data. The sample's three days cross a month boundary (Oct 31 -> Nov 2), so the
+# month after a first purchase is observed for some buyers (customer_360's retention).
+START = date(2026, 10, 31)
 OFFSETS = (timedelta(hours=2), timedelta(hours=-5), timedelta(hours=5, minutes=30))
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 NULL = object()  # an optional value that is absent; each file spells it its own way
@@ -42,6 +44,7 @@ class Plan:
     scale: float
     seed: int = 42
     batches: int = 3
+    start: date = START
 
     @property
     def n_events(self) -> int:
@@ -60,7 +63,8 @@ class Plan:
         return max(30, round(2_000 * self.scale))
 
     def day(self, batch: int) -> datetime:
-        return START + timedelta(days=batch - 1)
+        first = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
+        return first + timedelta(days=batch - 1)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -516,7 +520,9 @@ class Generator:
             )
         for user_id in targets:
             if batch == 1:
-                signup = START - timedelta(days=rng.randint(1, 900), seconds=rng.randrange(86400))
+                signup = self.plan.day(1) - timedelta(
+                    days=rng.randint(1, 900), seconds=rng.randrange(86400)
+                )
                 state = {
                     "user_id": user_id,
                     "email": f"user{user_id}@example.com",
@@ -782,6 +788,7 @@ class Generator:
             "generator_version": GENERATOR_VERSION,
             "seed": self.plan.seed,
             "scale": self.plan.scale,
+            "start": self.plan.start.isoformat(),
             "batches": [
                 {
                     "batch": k,
@@ -804,10 +811,16 @@ def _truncated_gzip(data: bytes) -> bytes:
 
 
 def generate(
-    out: Path, scale: float = 0.01, seed: int = 42, batches: int = 3, progress: bool = False
+    out: Path,
+    scale: float = 0.01,
+    seed: int = 42,
+    batches: int = 3,
+    progress: bool = False,
+    start: date = START,
 ) -> dict[str, Any]:
-    """Write the dataset under `out` and return the manifest (also written to manifest.json)."""
-    plan = Plan(scale, seed, batches)
+    """Write the dataset under `out` and return the manifest (also written to manifest.json);
+    the first batch is the day `start`, each next batch the day after."""
+    plan = Plan(scale, seed, batches, start)
     if progress:
         from rich.progress import Progress
 

@@ -34,6 +34,8 @@ CARRIER = (
     "late_delivery_rate",
     "shipping_cost_per_order",
     "temperature_excursions",
+    "returned",
+    "return_rate",
 )
 STOCK = ("quantity_on_hand", "out_of_stock", "units_sold", "days_on_hand")
 
@@ -141,6 +143,24 @@ def _customers(q: Callable[[str], list[tuple]]) -> dict[str, Any]:
         "orders": int(orders or 0),
         "ltv_usd": _money(ltv),
         "statuses": _counts(q("SELECT status, count(*) FROM {p}customer_360 GROUP BY 1")),
+        "retention": {
+            str(month): {
+                "buyers": buyers,
+                "retained": retained,
+                "lapsed": lapsed,
+                "unobserved": buyers - retained - lapsed,
+                "retention_rate": fraction(retained / (retained + lapsed))
+                if retained + lapsed
+                else None,
+            }
+            for month, buyers, retained, lapsed in sorted(
+                q(
+                    """SELECT first_order_month, count(*), count(*) FILTER (WHERE retained),
+                    count(*) FILTER (WHERE NOT retained)
+                    FROM {p}customer_360 WHERE first_order_month IS NOT NULL GROUP BY 1"""
+                )
+            )
+        },
     }
 
 

@@ -188,7 +188,41 @@ class Gold:
             "orders": sum(len(self.order_days.get(u, [])) for u in users),
             "ltv_usd": str(sum((self.ltv_usd.get(u, ZERO) for u in users), ZERO)),
             "statuses": dict(sorted(Counter(s["status"] for s in users.values()).items())),
+            "retention": self.retention(users, as_of),
         }
+
+    def retention(self, users: dict[int, dict[str, Any]], as_of: date) -> dict[str, Any]:
+        """Buyers per cohort (the month of their first completed order): retained when active
+        (an event or a completed order) in the calendar month after, lapsed when not, unobserved
+        while that month has not begun by `as_of`; the rate is retained / (retained + lapsed)."""
+        active: dict[int, set[str]] = defaultdict(set)  # user -> months, as "YYYY-MM"
+        for uid, day in self.activity:
+            active[uid].add(day[:7])
+        for uid, days in self.order_days.items():
+            active[uid].update(day[:7] for day in days)
+        cohorts: dict[str, Counter] = defaultdict(Counter)
+        for uid in users:
+            if not self.order_days.get(uid):
+                continue
+            first = date.fromisoformat(min(self.order_days[uid]))
+            after = (first.replace(day=1) + timedelta(days=31)).replace(day=1)
+            cohort = cohorts[first.isoformat()[:7]]
+            cohort["buyers"] += 1
+            if after > as_of:
+                cohort["unobserved"] += 1
+            else:
+                cohort["retained" if after.isoformat()[:7] in active[uid] else "lapsed"] += 1
+        out = {}
+        for month, c in sorted(cohorts.items()):
+            seen = c["retained"] + c["lapsed"]
+            out[month] = {
+                "buyers": c["buyers"],
+                "retained": c["retained"],
+                "lapsed": c["lapsed"],
+                "unobserved": c["unobserved"],
+                "retention_rate": fraction(c["retained"] / seen) if seen else None,
+            }
+        return out
 
     def dimensions(self, versions: dict[int, int]) -> dict[str, Any]:
         """dim_users (a row per version and the unknown member), dim_date (every day from the
@@ -285,6 +319,7 @@ class Shop:
         for carrier in sorted({r["carrier"] for r in self.shipments.values()}):
             rows = {k: r for k, r in self.shipments.items() if r["carrier"] == carrier}
             hours = self._hours(rows)
+            returned = sum(r["status"] == "returned" for r in rows.values())
             cost = sum((Decimal(r["shipping_cost"]) for r in rows.values()), ZERO)
             # avg of a decimal(10, 2) is kept to six places, then cast to the cent
             average = (cost / len(rows)).quantize(Decimal("0.000001"), ROUND_HALF_UP)
@@ -298,6 +333,8 @@ class Shop:
                 ),
                 "shipping_cost_per_order": str(average.quantize(CENT, ROUND_HALF_UP)),
                 "temperature_excursions": sum(self._excursions(k) for k in rows),
+                "returned": returned,
+                "return_rate": fraction(returned / len(hours) if hours else None),
             }
         return out
 

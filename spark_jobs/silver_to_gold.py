@@ -90,7 +90,9 @@ def build_all(spark: SparkSession, silver_root: str, bronze_root: str) -> dict[s
     out["daily_active_users"] = marts.build_daily_active_users(out["fact_events"])
     out["user_ltv"] = marts.build_user_ltv(out["fact_transactions"]).cache()
     out["sales_daily"] = marts.build_sales_daily(out["fact_transactions"])
-    out["customer_360"] = marts.build_customer_360(out["dim_users"], out["user_ltv"], last)
+    out["customer_360"] = marts.build_customer_360(
+        out["dim_users"], out["user_ltv"], out["fact_user_activity"], last
+    )
     products = load(f"{bronze_root}/products")
     if products is not None:
         out["dim_product"] = dims.build_dim_product(products)

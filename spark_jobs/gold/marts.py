@@ -7,7 +7,10 @@ Rules (also in the README):
   transactions; AOV = net revenue / orders.
 - customer_360, as of the last day with data: recency = days since the last completed order;
   churn risk when recency > 30 days or the user is not active; segment: `prospect` (no
-  order), `vip` (LTV >= 1000 USD), `loyal` (>= 3 orders), else `occasional`.
+  order), `vip` (LTV >= 1000 USD), `loyal` (>= 3 orders), else `occasional`. Retention: a
+  buyer's cohort is the month of the first completed order; `retained` is whether the user was
+  active (an event or a completed order) in the calendar month after it, null for a user with no
+  order or whose month after has not begun by the last day with data.
 - delivery: late when delivery takes more than 48 hours.
 """
 
@@ -92,6 +95,8 @@ CUSTOMER_360 = StructType(
         StructField("recency_days", IntegerType(), True),
         StructField("churn_risk", BooleanType(), False),
         StructField("segment", StringType(), False),
+        StructField("first_order_month", StringType(), True),
+        StructField("retained", BooleanType(), True),
     ]
 )
 INVENTORY_HEALTH = StructType(
@@ -116,6 +121,8 @@ DELIVERY_PERFORMANCE = StructType(
         StructField("late_delivery_rate", DoubleType(), True),
         StructField("shipping_cost_per_order", MONEY, True),
         StructField("temperature_excursions", LongType(), False),
+        StructField("returned", LongType(), False),
+        StructField("return_rate", DoubleType(), True),
     ]
 )
 
@@ -182,15 +189,29 @@ def build_sales_daily(fact_transactions: DataFrame) -> DataFrame:
     return conform_to(out, SALES_DAILY).orderBy("sales_date")
 
 
-def build_customer_360(dim_users: DataFrame, user_ltv: DataFrame, as_of) -> DataFrame:
-    """One row per user (current version) with LTV, recency, cohort, churn risk and segment."""
+def build_customer_360(
+    dim_users: DataFrame, user_ltv: DataFrame, user_activity: DataFrame, as_of
+) -> DataFrame:
+    """One row per user (current version) with LTV, recency, cohort, churn risk, segment and
+    retention (active in the month after the first order's; `user_activity` is
+    fact_user_activity: a row per user and day with events or a completed order)."""
     current = dim_users.where("is_current").select(
         "user_id",
         "country",
         "status",
         F.date_format("signup_ts", "yyyy-MM").alias("cohort_month"),
     )
-    joined = current.join(user_ltv, "user_id", "left")
+    month_after = F.add_months(F.trunc("first_order_date", "month"), 1)
+    active_after = (
+        user_ltv.select("user_id", month_after.alias("month"))
+        .join(
+            user_activity.select("user_id", F.trunc("activity_date", "month").alias("month")),
+            ["user_id", "month"],
+            "left_semi",
+        )
+        .select("user_id", F.lit(True).alias("active_after"))
+    )
+    joined = current.join(user_ltv, "user_id", "left").join(active_after, "user_id", "left")
     recency = F.datediff(F.lit(as_of).cast("date"), F.col("last_order_date"))
     orders = F.coalesce(F.col("orders"), F.lit(0))
     ltv = F.coalesce(F.col("ltv_usd"), F.lit(0)).cast(MONEY)
@@ -210,6 +231,10 @@ def build_customer_360(dim_users: DataFrame, user_ltv: DataFrame, as_of) -> Data
         .when(orders >= LOYAL_ORDERS, "loyal")
         .otherwise("occasional")
         .alias("segment"),
+        F.date_format("first_order_date", "yyyy-MM").alias("first_order_month"),
+        F.when(
+            month_after <= F.lit(as_of).cast("date"), F.coalesce("active_after", F.lit(False))
+        ).alias("retained"),
     )
     return conform_to(out, CUSTOMER_360).orderBy("user_id")
 
@@ -250,7 +275,10 @@ def build_inventory_health(bronze_inventory: DataFrame, fact_events: DataFrame, 
 
 
 def build_delivery_performance(fact_shipments: DataFrame) -> DataFrame:
+    """Per carrier; the return rate is returned shipments over delivered ones (a shipment is
+    returned after its delivery, so it counts in both)."""
     delivered = F.col("delivery_hours").isNotNull()
+    returned = count_if(F.col("status") == "returned")
     out = fact_shipments.groupBy("carrier").agg(
         F.count(F.lit(1)).alias("shipments"),
         count_if(delivered).alias("delivered"),
@@ -261,5 +289,7 @@ def build_delivery_performance(fact_shipments: DataFrame) -> DataFrame:
         ),
         F.avg("shipping_cost").alias("shipping_cost_per_order"),
         F.sum("temperature_excursions").alias("temperature_excursions"),
+        returned.alias("returned"),
+        (returned / F.sum(F.when(delivered, 1))).alias("return_rate"),
     )
     return conform_to(out.where("carrier IS NOT NULL"), DELIVERY_PERFORMANCE).orderBy("carrier")

@@ -12,7 +12,7 @@ from lakehouse.backends.storage import object_store, sha256
 from lakehouse.platform.pipeline import SAMPLE
 
 DATASET = "events"
-GOOD = SAMPLE / "batch-01" / "raw" / "events" / "events_2026-11-01_c.csv"
+GOOD = SAMPLE / "batch-01" / "raw" / "events" / "events_2026-10-31_c.csv"
 PART = 5 * 1024 * 1024  # S3's smallest part but the last
 
 

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from lakehouse.platform.pipeline import SAMPLE
 
-GOOD = SAMPLE / "batch-01" / "raw" / "events" / "events_2026-11-01_c.csv"
+GOOD = SAMPLE / "batch-01" / "raw" / "events" / "events_2026-10-31_c.csv"
 CHILD = """
 import json, resource, sys, time
 from lakehouse.config import Profile

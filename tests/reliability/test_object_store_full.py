@@ -21,7 +21,7 @@ from lakehouse.backends.storage import object_store, sha256
 from lakehouse.platform.pipeline import SAMPLE
 
 DATASET = "events"
-GOOD = SAMPLE / "batch-01" / "raw" / "events" / "events_2026-11-01_c.csv"
+GOOD = SAMPLE / "batch-01" / "raw" / "events" / "events_2026-10-31_c.csv"
 BRONZE_MIB, FREED_MIB = 16, 96
 FILES = 8  # of about 3 MiB each: about five fit in BRONZE_MIB
 

@@ -94,7 +94,8 @@ def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_and_re_keyed_late
         "user_id long, orders long, ltv_usd decimal(18,2), "
         "first_order_date date, last_order_date date",
     )
-    customers = marts.build_customer_360(users, no_ltv, date(2026, 11, 3)).collect()
+    no_activity = spark.createDataFrame([], "user_id long, activity_date date")
+    customers = marts.build_customer_360(users, no_ltv, no_activity, date(2026, 11, 3)).collect()
     assert sorted(r.user_id for r in customers) == [1, 2]  # the unknown member is no customer
 
     arrived = Version(3, "c@x.io", "C", "US", "active", T0, datetime(2026, 11, 3), None, True)
@@ -146,15 +147,87 @@ def test_customer_360_segments_and_churn_rules(spark):
         "user_id long, orders long, ltv_usd decimal(18,2), first_order_date date, "
         "last_order_date date",
     )
-    out = marts.build_customer_360(users, ltv, date(2026, 11, 3))
+    activity = spark.createDataFrame(
+        [(1, date(2026, 10, 1)), (1, date(2026, 11, 3))], "user_id long, activity_date date"
+    )
+    out = marts.build_customer_360(users, ltv, activity, date(2026, 11, 3))
     expected = spark.createDataFrame(
         [
-            (1, "FR", "active", "2026-01", 4, Decimal("1500.00"), 0, False, "vip"),
-            (2, "US", "closed", "2026-01", 0, Decimal("0.00"), None, True, "prospect"),
+            (1, "FR", "active", "2026-01", 4, Decimal("1500.00"), 0, False, "vip", "2026-10", True),
+            (2, "US", "closed", "2026-01", 0, Decimal("0.00"), None, True, "prospect", None, None),
         ],
         marts.CUSTOMER_360,
     )
     assert_df_equality(out, expected, ignore_nullable=True)
+
+
+def test_customer_360_retention_is_activity_in_the_month_after_the_first_order(spark):
+    """Retained: active (any day with events or a completed order) in the calendar month after
+    the first order's month; lapsed when that month passed without activity (activity two
+    months later does not count); unknown (null) while that month has not begun by the last
+    day with data, and for a user with no order."""
+    schema = (
+        "user_id long, email string, full_name string, country string, status string, "
+        "signup_ts timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
+    )
+    users = dims.build_dim_users(
+        spark.createDataFrame(
+            [Version(u, None, None, "DE", "active", T0, T0, None, True) for u in range(1, 6)],
+            schema,
+        )
+    )
+    first_orders = {  # user -> first order day; user 5 never ordered
+        1: date(2026, 9, 30),  # active Oct 1: retained
+        2: date(2026, 9, 2),  # active only in November: lapsed
+        3: date(2026, 10, 31),  # active Nov 1, the month after has begun: retained
+        4: date(2026, 11, 1),  # December has not begun: unknown
+    }
+    ltv = spark.createDataFrame(
+        [(u, 1, Decimal("10.00"), d, d) for u, d in first_orders.items()],
+        "user_id long, orders long, ltv_usd decimal(18,2), first_order_date date, "
+        "last_order_date date",
+    )
+    activity = spark.createDataFrame(
+        [
+            (1, date(2026, 9, 30)),
+            (1, date(2026, 10, 1)),
+            (2, date(2026, 9, 2)),
+            (2, date(2026, 11, 2)),
+            (3, date(2026, 11, 1)),
+            (4, date(2026, 11, 2)),
+            (5, date(2026, 11, 2)),
+        ],
+        "user_id long, activity_date date",
+    )
+    out = marts.build_customer_360(users, ltv, activity, date(2026, 11, 2))
+    got = {r.user_id: (r.first_order_month, r.retained) for r in out.collect()}
+    assert got == {
+        1: ("2026-09", True),
+        2: ("2026-09", False),
+        3: ("2026-10", True),
+        4: ("2026-11", None),
+        5: (None, None),
+    }
+
+
+def test_delivery_performance_return_rate_is_returned_over_delivered(spark):
+    rows = [  # carrier, status, delivery hours
+        ("UPS", "delivered", 20.0),
+        ("UPS", "returned", 30.0),
+        ("UPS", "delivered", 50.0),
+        ("UPS", "shipped", None),
+        ("DHL", "shipped", None),
+    ]
+    fact = spark.createDataFrame(
+        [(f"s{i}", c, st, h, Decimal("5.00"), 0) for i, (c, st, h) in enumerate(rows)],
+        "shipment_id string, carrier string, status string, delivery_hours double, "
+        "shipping_cost decimal(10,2), temperature_excursions long",
+    )
+    got = {
+        r.carrier: (r.shipments, r.delivered, r.returned, r.return_rate, r.late_delivery_rate)
+        for r in marts.build_delivery_performance(fact).collect()
+    }
+    assert got == {"DHL": (1, 0, 0, None, None), "UPS": (4, 3, 1, 1 / 3, 1 / 3)}
 
 
 def test_dim_date_covers_the_range(spark):

@@ -396,6 +396,43 @@ def test_operational_gold_figures_match(dataset, recount):
     assert segments["prospect"] == gold["customer_360"]["rows"] - gold["user_ltv"]["buyers"]
     assert sum(segments.values()) == manifest["datasets"]["users"]["scd2"]["users"]
 
+    # retention, recounted from the files: the month after each buyer's first order is
+    # 2026-11 for October's buyers (observed), December for November's (not yet observed)
+    active: dict[int, set] = defaultdict(set)
+    first: dict[int, str] = {}
+    for r in events.values():
+        active[r["user_id"]].add(r["event_ts"].strftime("%Y-%m"))
+    for r in txns.values():
+        if r["status"] == "completed":
+            month = r["transaction_ts"].strftime("%Y-%m")
+            active[r["user_id"]].add(month)
+            first[r["user_id"]] = min(first.get(r["user_id"], month), month)
+    known = {int(u) for u in scd2["versions_per_user"]}
+    october = [u for u, m in first.items() if m == "2026-10" and u in known]
+    retained = sum("2026-11" in active[u] for u in october)
+    november = sum(m == "2026-11" and u in known for u, m in first.items())
+    assert 0 < retained < len(october)  # the sample has both kinds
+    assert gold["customer_360"]["retention"] == {
+        "2026-10": {
+            "buyers": len(october),
+            "retained": retained,
+            "lapsed": len(october) - retained,
+            "unobserved": 0,
+            "retention_rate": round(retained / len(october), 6),
+        },
+        "2026-11": {
+            "buyers": november,
+            "retained": 0,
+            "lapsed": 0,
+            "unobserved": november,
+            "retention_rate": None,
+        },
+    }
+    for figures in gold["delivery_performance"].values():
+        assert figures["return_rate"] == round(figures["returned"] / figures["delivered"], 6)
+    statuses = gold["fact_shipments"]["statuses"]
+    assert sum(f["returned"] for f in gold["delivery_performance"].values()) == statuses["returned"]
+
 
 # ----------------------------------------------------------------------------- faults present
 def test_every_file_fault_occurs_and_is_unreadable(dataset):
