@@ -17,7 +17,7 @@ DEMO_PROFILE ?= embedded
 
 .PHONY: help install venv jars s3-server services-up services-down status up down demo run report docs deploy-aws \
         seed sample test test-unit test-integration test-reliability test-e2e test-compose lint format clean \
-        down-volumes logs ps shell-spark psql drop-sample bench
+        down-volumes logs ps shell-spark psql drop-sample alerts alerts-test bench
 
 # `make up` / `make down` drive Docker Compose (docker-compose.yml) when a Docker engine answers
 # and the native services on machines without a `docker` CLI. A `docker` CLI whose engine does
@@ -112,6 +112,15 @@ BATCH ?= 1
 drop-sample: ## Compose: batch BATCH of the committed sample into RAW and the operational DB
 	@$(NEED_ENGINE)
 	$(COMPOSE) exec airflow-api-server lakehouse drop-sample --batch $(BATCH)
+
+alerts: ## Compose: the alerts the stack's mail sink received (failures, missed deadlines)
+	@$(NEED_ENGINE)
+	$(COMPOSE) exec -T mail lakehouse alerts --maildir /opt/airflow/mail/inbox
+
+alerts-test: ## Compose: send a test alert through Airflow's SMTP connection, then list the sink
+	@$(NEED_ENGINE)
+	$(COMPOSE) exec -T airflow-scheduler lakehouse --profile compose alerts --send-test
+	$(COMPOSE) exec -T mail lakehouse alerts --maildir /opt/airflow/mail/inbox
 
 demo: venv jars ## run the whole pipeline on sample data (embedded profile: no Docker, no services)
 	$(LAKEHOUSE) --profile $(DEMO_PROFILE) demo

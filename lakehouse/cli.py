@@ -286,6 +286,35 @@ def demo(
 
 
 @app.command()
+def alerts(
+    maildir: Annotated[
+        Path | None,
+        typer.Option(help="a mail sink's Maildir: list the alerts it holds"),
+    ] = None,
+    send_test: Annotated[
+        bool, typer.Option("--send-test", help="send a test alert through the mail server")
+    ] = False,
+) -> None:
+    """Check the alert channel: send a test alert through the profile's mail server
+    (`--send-test`), or list what a Maildir sink received (`--maildir`, e.g. the Compose stack's
+    `mail` service: `make alerts`)."""
+    from lakehouse.config.pipelines import load_pipelines
+    from lakehouse.orchestration import alerts as alerting
+
+    if not (send_test or maildir):
+        _echo("nothing to do: give --send-test and/or --maildir DIR")
+        raise typer.Exit(2)
+    if send_test:
+        subject = alerting.send_test(_profile(), load_pipelines())
+        _echo(f"sent: {subject}")
+    if maildir:
+        messages = alerting.read_maildir(maildir)
+        for m in messages:
+            _echo(f"{m['date']}  {m['to']}  {m['subject']}")
+        _echo(f"{len(messages)} message(s) in {maildir}")
+
+
+@app.command()
 def report(
     run_id: Annotated[str | None, typer.Option("--run", help="run id (default: latest)")] = None,
     out: Annotated[Path | None, typer.Option(help="file to write")] = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from lakehouse.config import Profile
@@ -65,21 +66,30 @@ def _email_kwargs(pipelines: Pipelines) -> dict[str, Any]:
 
 
 def failure_notifiers(profile: Profile, pipelines: Pipelines) -> list:
-    """The on_failure_callback list for every task (empty when nothing is configured)."""
+    """The on_failure_callback list for every task (empty when nothing is configured): the
+    alert's record for the run report first, then one notifier per configured channel."""
     out: list = []
+    channels: list[dict[str, Any]] = []
     if profile.alerts.smtp_host and pipelines.alerts.email_to:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
         out.append(SmtpNotifier(subject=SUBJECT, html_content=BODY, **_email_kwargs(pipelines)))
+        channels.append({"kind": "email", "to": list(pipelines.alerts.email_to)})
     if profile.alerts.webhook_url and pipelines.alerts.webhook:
         from airflow.providers.http.notifications.http import HttpNotifier
 
         out.append(HttpNotifier(http_conn_id=WEBHOOK_CONN_ID, json=dict(WEBHOOK_JSON)))
+        channels.append({"kind": "webhook", "to": [WEBHOOK_CONN_ID]})
     sns = _sns_kwargs(profile, pipelines)
     if sns:
         from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 
         out.append(SnsNotifier(subject=SNS_SUBJECT, message=SNS_MESSAGE, **sns))
+        channels.append({"kind": "sns", "to": [sns["target_arn"]]})
+    if out:
+        from lakehouse.orchestration.alert_record import AlertRecord
+
+        out.insert(0, AlertRecord(channels))
     return out
 
 
@@ -176,3 +186,67 @@ def transport_connections(profile: Profile) -> dict[str, dict]:
     if alerts.webhook_url:
         conns[WEBHOOK_CONN_ID] = {"conn_type": "http", "host": alerts.webhook_url}
     return conns
+
+
+TEST_SUBJECT = "[lakehouse] TEST alert from profile {profile}"
+
+
+def send_test(profile: Profile, pipelines: Pipelines) -> str:
+    """One test email to the alert recipients through the smtp provider's hook and the
+    `lakehouse_smtp` connection, the way the DAGs' alerts go (the connection from the
+    environment, as Airflow's containers have it, else derived from the profile); returns the
+    subject."""
+    import json
+    import os
+
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    from lakehouse.config import ConfigError
+
+    if not profile.alerts.smtp_host:
+        raise ConfigError(
+            f"profile {profile.name} names no mail server: set alerts.smtp_host in "
+            f"config/profiles/{profile.name}.yaml"
+        )
+    if not pipelines.alerts.email_to:
+        raise ConfigError("no alert recipients: set alerts.email_to in config/pipelines.yaml")
+    variable = f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}"
+    derived = variable not in os.environ
+    if derived:
+        os.environ[variable] = json.dumps(transport_connections(profile)[SMTP_CONN_ID])
+    subject = TEST_SUBJECT.format(profile=profile.name)
+    try:
+        with SmtpHook(smtp_conn_id=SMTP_CONN_ID) as hook:
+            hook.send_email_smtp(
+                to=list(pipelines.alerts.email_to),
+                from_email=pipelines.alerts.email_from,
+                subject=subject,
+                html_content="<p>The lakehouse's alert channel works: failure alerts will "
+                "arrive here.</p>",
+            )
+    finally:
+        if derived:
+            del os.environ[variable]
+    return subject
+
+
+def read_maildir(path: Path) -> list[dict[str, str]]:
+    """The messages a Maildir sink holds (the Compose stack's `mail` service), oldest first:
+    date, sender, recipients and subject of each."""
+    import mailbox
+    from email.utils import parsedate_to_datetime
+
+    if not (path / "cur").is_dir() or not (path / "new").is_dir():
+        raise FileNotFoundError(f"{path} is not a Maildir (no cur/ and new/ in it)")
+    out = []
+    for message in mailbox.Maildir(path, create=False):
+        when = message["Date"]
+        out.append(
+            {
+                "date": parsedate_to_datetime(when).isoformat() if when else "",
+                "from": message["From"] or "",
+                "to": message["To"] or "",
+                "subject": message["Subject"] or "",
+            }
+        )
+    return sorted(out, key=lambda m: m["date"])

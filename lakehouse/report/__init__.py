@@ -237,6 +237,47 @@ def _samples(summary: dict) -> str:
     return out
 
 
+def _alerts_section(summary: dict) -> str:
+    """The failure alerts the run raised: which task and try, the channels they went to and a
+    link to the failed try's log; nothing when no task failed."""
+    alerts = summary.get("alerts") or []
+    if not summary.get("failed_tasks"):
+        return ""
+    if not alerts:
+        return (
+            "<h2>Alerts</h2><p>No alert was recorded: the profile names no alert channel "
+            "(its <code>alerts</code> section), or the failed tasks sent none.</p>"
+        )
+    rows = []
+    for a in alerts:
+        task = a["task_id"]
+        if a.get("map_index") is not None and a["map_index"] >= 0:
+            task += f" [{a['map_index']}]"
+        sent = "<br>".join(
+            f"{_esc(c['kind'])} to {_esc(', '.join(c.get('to') or []))}"
+            for c in a.get("channels") or []
+        )
+        log_url = a.get("log_url") or ""
+        link = (
+            f'<a href="{_esc(log_url)}">log</a>' if log_url.startswith(("http:", "https:")) else ""
+        )
+        error = (a.get("exception") or "").splitlines()[:1]
+        rows.append(
+            [
+                _esc(task),
+                _esc(a.get("try_number")),
+                sent,
+                link,
+                _esc(error[0][:300] if error else ""),
+            ]
+        )
+    return (
+        "<h2>Alerts</h2>"
+        f"<p>{len(alerts)} alert(s) went out for this run's failures.</p>"
+        + _table(["task", "try", "sent", "failed try", "error"], rows)
+    )
+
+
 def _checks_section(summary: dict) -> str:
     checks = summary.get("checks", {})
     rows = []
@@ -373,6 +414,7 @@ def render(summary: dict, marts: dict[str, Any]) -> str:
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}'
         f"</title><style>{STYLE}</style></head><body><h1>lakehouse_pipeline &middot; "
         f"{_esc(title)}</h1><p>profile <b>{_esc(summary.get('profile'))}</b></p>{verdict}"
+        + _alerts_section(summary)
         + _flow_section(summary)
         + _quarantine_section(summary)
         + _checks_section(summary)

@@ -22,11 +22,31 @@ SILVER_FIELDS = (
     "quarantined_whole",
     "worst_files",
 )
+ALERTS_DIR = "alerts"
 
 
 def run_key(run_id: str) -> str:
     """The object-store-safe form of a run id (lakehouse.orchestration.tasks.RUN_KEY in Jinja)."""
     return run_id.replace(":", "-").replace("+", "_")
+
+
+def alert_key(run_id: str, task_id: str, map_index: int | None, try_number: int) -> str:
+    """Where a failed try's alert record lives (lakehouse/orchestration/alert_record.py)."""
+    mapped = f".{map_index}" if map_index is not None and map_index >= 0 else ""
+    return f"runs/{run_key(run_id)}/{ALERTS_DIR}/{task_id}{mapped}.try-{try_number}.json"
+
+
+def read_alerts(profile: Profile, run_id: str) -> list[dict]:
+    """The alert records of a run, oldest first (none when nothing failed or no alert channel
+    is configured)."""
+    store = object_store(profile)
+    prefix = f"runs/{run_key(run_id)}/{ALERTS_DIR}/"
+    records = [
+        json.loads(store.get(profile.zones.metrics, obj.key))
+        for obj in store.list(profile.zones.metrics, prefix)
+        if obj.key.endswith(".json")
+    ]
+    return sorted(records, key=lambda r: (r.get("at") or 0, r["task_id"]))
 
 
 def read_metrics(profile: Profile, run_id: str, stage: str) -> dict | None:
@@ -105,6 +125,7 @@ def collect(
         "profile": profile.name,
         "task_states": states,
         "failed_tasks": sorted(t for t, s in states.items() if s in ("failed", "upstream_failed")),
+        "alerts": read_alerts(profile, run_id),
         "stage_seconds": {s: m.get("duration_s") for s, m in metrics.items() if m},
         "rows": rows,
         "failed_checks": {stage: checks for stage, checks in failed.items() if checks},

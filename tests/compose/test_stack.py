@@ -56,6 +56,7 @@ def test_make_up_brings_every_service_healthy(stack):
         "airflow-scheduler",
         "airflow-dag-processor",
         "airflow-triggerer",
+        "mail",
     } <= set(services)
     assert len(services["spark-worker"]) == 2
     for name, containers in services.items():
@@ -194,6 +195,23 @@ def test_the_airflow_ui_shows_the_run_through_the_published_port(profile, finish
         check_finished_run(
             browser, profile, finished_run["run_id"], ROOT / ".stack" / "compose" / "screenshots"
         )
+
+
+def test_an_alert_reaches_the_stacks_mail_sink(stack):
+    """`make alerts-test`: a test alert from the scheduler container (where the failure alerts
+    are sent from) through Airflow's SMTP connection, the one the DAGs' notifiers use, lands in
+    the `mail` service's Maildir; `make alerts` lists it with its recipients."""
+    from lakehouse.config.pipelines import load_pipelines
+    from lakehouse.orchestration.alerts import TEST_SUBJECT
+
+    subject = TEST_SUBJECT.format(profile="compose")
+    before = make("alerts").stdout.count(subject)
+    sent = make("alerts-test").stdout
+    assert f"sent: {subject}" in sent
+    listed = make("alerts").stdout
+    assert listed.count(subject) == before + 1, listed
+    (line,) = [x for x in listed.splitlines() if subject in x][-1:]
+    assert all(to in line for to in load_pipelines().alerts.email_to), line
 
 
 def test_make_down_and_up_keep_the_lake_and_the_warehouse(stack, profile):

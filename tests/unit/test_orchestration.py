@@ -54,16 +54,20 @@ def test_failure_notifiers_follow_the_profile(monkeypatch):
     from airflow.providers.http.notifications.http import HttpNotifier
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
+    from lakehouse.orchestration.alert_record import AlertRecord
+
     monkeypatch.delenv("LAKEHOUSE_ALERT_WEBHOOK_URL", raising=False)
     profile, pipelines = load_profile("local"), load_pipelines()
-    (email,) = alerts.failure_notifiers(profile, pipelines)
+    record, email = alerts.failure_notifiers(profile, pipelines)
     assert isinstance(email, SmtpNotifier) and email.to == pipelines.alerts.email_to
+    assert isinstance(record, AlertRecord)
+    assert record.channels == [{"kind": "email", "to": pipelines.alerts.email_to}]
     for field in ("ti.dag_id", "ti.task_id", "ti.try_number", "ti.log_url", "exception"):
         assert field in email.subject + email.html_content, field
     monkeypatch.setenv("LAKEHOUSE_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hook")
     profile = load_profile("local")
     kinds = [type(n) for n in alerts.failure_notifiers(profile, pipelines)]
-    assert kinds == [SmtpNotifier, HttpNotifier]
+    assert kinds == [AlertRecord, SmtpNotifier, HttpNotifier]
     conns = airflow_connections(profile)
     smtp = json.loads(conns["AIRFLOW_CONN_LAKEHOUSE_SMTP"])
     assert (smtp["host"], smtp["port"]) == ("127.0.0.1", profile.alerts.smtp_port)
@@ -102,3 +106,112 @@ def test_failed_checks_are_read_from_both_metric_shapes():
     assert failed_checks(gold) == [{"check": "rows>0:x", "passed": False}]
     assert failed_checks(None) == []
     assert run_key("manual__2026-11-26T06:00:00+00:00") == "manual__2026-11-26T06-00-00_00-00"
+
+
+def _embedded_at(root):
+    from lakehouse.config import FilesystemStore
+
+    profile = load_profile("embedded")
+    return profile.model_copy(
+        update={"object_store": FilesystemStore(kind="filesystem", root=root)}
+    )
+
+
+def test_a_failure_alert_is_recorded_and_the_failed_runs_report_lists_it(tmp_path, monkeypatch):
+    """The record notifier writes the failed try's facts next to the run's report; the run
+    summary reads them back and the report shows where the alert went and links the log."""
+    from types import SimpleNamespace
+
+    import lakehouse.config
+    from lakehouse import report
+    from lakehouse.orchestration.alert_record import AlertRecord
+    from lakehouse.report.run_summary import read_alerts
+
+    profile = _embedded_at(tmp_path)
+    monkeypatch.setattr(lakehouse.config, "load_profile", lambda *_a, **_k: profile)
+    run_id = "manual__2026-12-01T10:00:00+00:00"
+    log_url = "http://127.0.0.1:8080/dags/lakehouse_pipeline/runs/r/tasks/ingest?try_number=2"
+    channels = [{"kind": "email", "to": ["ops@example.com"]}]
+    for task_id, map_index in (("bronze_to_silver", -1), ("raw_to_bronze", 3)):
+        ti = SimpleNamespace(
+            dag_id="lakehouse_pipeline",
+            task_id=task_id,
+            map_index=map_index,
+            try_number=2,
+            log_url=log_url,
+        )
+        error = ValueError(f"{task_id} broke\nsecond line")
+        AlertRecord(channels).notify({"ti": ti, "run_id": run_id, "exception": error})
+    store = lakehouse.backends.storage.object_store(profile)
+    keys = sorted(o.key for o in store.list(profile.zones.metrics))
+    assert keys == [
+        f"runs/{run_key(run_id)}/alerts/bronze_to_silver.try-2.json",
+        f"runs/{run_key(run_id)}/alerts/raw_to_bronze.3.try-2.json",
+    ]
+    records = read_alerts(profile, run_id)
+    assert [(r["task_id"], r["map_index"], r["try_number"]) for r in records] == [
+        ("bronze_to_silver", -1, 2),
+        ("raw_to_bronze", 3, 2),
+    ]
+    assert records[0]["exception"] == "ValueError: bronze_to_silver broke\nsecond line"
+    assert records[0]["channels"] == channels and records[0]["log_url"] == log_url
+    summary = {"run_id": run_id, "failed_tasks": ["bronze_to_silver"], "alerts": records}
+    page = report.render(summary, {})
+    start = page.index("<h2>Alerts</h2>")
+    section = page[start : page.index("<h2>", start + 1)]
+    assert "2 alert(s)" in section and "raw_to_bronze [3]" in section
+    assert "email to ops@example.com" in section
+    assert f'<a href="{log_url.replace("&", "&amp;")}">log</a>' in section
+    assert "ValueError: bronze_to_silver broke" in section and "second line" not in section
+    assert "<h2>Alerts</h2>" not in report.render({**summary, "failed_tasks": []}, {})
+
+
+def test_an_alert_record_that_cannot_be_written_does_not_stop_the_alerts(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import lakehouse.config
+    from lakehouse.orchestration.alert_record import AlertRecord
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the lake's root should be")
+    profile = _embedded_at(blocker)
+    monkeypatch.setattr(lakehouse.config, "load_profile", lambda *_a, **_k: profile)
+    ti = SimpleNamespace(dag_id="d", task_id="t", map_index=-1, try_number=1, log_url="")
+    AlertRecord([]).notify({"ti": ti, "run_id": "r", "exception": None})  # logs, never raises
+    assert blocker.read_text().startswith("a file")
+
+
+def test_a_test_alert_goes_through_airflows_smtp_connection_into_a_maildir(
+    tmp_path, monkeypatch, capsys
+):
+    """`lakehouse alerts --send-test` then `--maildir`: the provider's SMTP hook, with the
+    connection derived from the profile, delivers to a Maildir sink (aiosmtpd's Mailbox, what
+    the Compose stack's `mail` service runs) and the listing shows it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Mailbox
+
+    from lakehouse.cli import main
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("LAKEHOUSE_SMTP_PORT", str(port))
+    monkeypatch.delenv("AIRFLOW_CONN_LAKEHOUSE_SMTP", raising=False)
+    maildir = tmp_path / "inbox"
+    sink = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port)
+    sink.start()
+    try:
+        assert main(["--profile", "local", "alerts", "--send-test", "--maildir", str(maildir)]) == 0
+    finally:
+        sink.stop()
+    out = capsys.readouterr().out
+    subject = alerts.TEST_SUBJECT.format(profile="local")
+    assert f"sent: {subject}" in out and "1 message(s)" in out
+    (message,) = alerts.read_maildir(maildir)
+    assert message["subject"] == subject
+    assert message["to"] == ", ".join(load_pipelines().alerts.email_to)
+    with pytest.raises(FileNotFoundError, match="not a Maildir"):
+        alerts.read_maildir(tmp_path)
+    assert main(["--profile", "local", "alerts"]) == 2  # nothing asked: says so
