@@ -154,14 +154,25 @@ def seed(
     scale: Annotated[float, typer.Option(help="1 = about 1 million events")] = 0.01,
     seed: Annotated[int, typer.Option(help="random seed")] = 42,
     batches: Annotated[int, typer.Option(help="landing batches")] = 3,
+    start: Annotated[
+        str | None, typer.Option(help="the first batch's day, YYYY-MM-DD (default 2026-10-31)")
+    ] = None,
 ) -> None:
     """Generate the reference dataset (messy on purpose) with its ground-truth manifest."""
+    from datetime import date
+
     from rich.console import Console
 
-    from seed_data.generate import generate
+    from seed_data.generate import START, generate
 
+    try:
+        first = date.fromisoformat(start) if start else START
+    except ValueError:
+        raise typer.BadParameter(
+            f"{start!r} is not a day (YYYY-MM-DD)", param_hint="--start"
+        ) from None
     with Console(stderr=True).status(f"generating scale {scale:g} into {out} ..."):
-        manifest = generate(out, scale, seed, batches)
+        manifest = generate(out, scale, seed, batches, start=first)
     rows = {k: v["rows_in"] for k, v in manifest["datasets"].items()}
     _echo(f"wrote {out}: rows {rows}; manifest {out / 'manifest.json'}")
 

@@ -21,7 +21,14 @@ from lakehouse.config import Profile
 from lakehouse.report.run_summary import run_key
 
 log = logging.getLogger(__name__)
-MARTS = ("daily_revenue", "daily_active_users")
+# The marts the report shows, and the columns it reads of each (None: all; the per-user mart is
+# read by the two columns its retention table needs).
+MARTS: dict[str, list[str] | None] = {
+    "daily_revenue": None,
+    "daily_active_users": None,
+    "customer_360": ["first_order_month", "retained"],
+    "delivery_performance": ["carrier", "delivered", "returned", "return_rate"],
+}
 SOURCE_COLUMN = "source_file"  # spark_jobs.silver.transforms.SOURCE (no Spark import here)
 HIDDEN_SAMPLE_COLUMNS = {SOURCE_COLUMN, "_batch_id", "quarantine_detail"}
 STYLE = """
@@ -396,9 +403,52 @@ def _marts_section(marts: dict[str, Any]) -> str:
         ax.set_title("Daily active users")
         fig.autofmt_xdate()
         out += _svg(fig)
+    out += _retention_table(marts.get("customer_360"))
+    out += _returns_table(marts.get("delivery_performance"))
     if out == "<h2>Marts</h2>":
         out += "<p>No gold export found for the marts (GOLD did not publish in this run).</p>"
     return out
+
+
+def _retention_table(customers) -> str:
+    """Buyers per cohort (month of the first order) and whether they were active in the month
+    after: retained, lapsed, not observed yet (that month has not begun), and the rate."""
+    if customers is None or not customers.num_rows:
+        return ""
+    cohorts: dict[str, list[int]] = {}
+    for month, retained in zip(
+        customers.column("first_order_month").to_pylist(),
+        customers.column("retained").to_pylist(),
+        strict=True,
+    ):
+        if month is not None:
+            counts = cohorts.setdefault(month, [0, 0, 0])
+            counts[0 if retained else 1 if retained is False else 2] += 1
+    rows = []
+    for month, (kept, lapsed, unseen) in sorted(cohorts.items()):
+        rate = f"{kept / (kept + lapsed):.1%}" if kept + lapsed else "not observed yet"
+        rows.append([_esc(month), kept + lapsed + unseen, kept, lapsed, unseen, rate])
+    if not rows:
+        return ""
+    return "<h3>Retention by cohort (customer_360)</h3>" + _table(
+        ["first order month", "buyers", "retained", "lapsed", "not observed yet", "rate"], rows
+    )
+
+
+def _returns_table(carriers) -> str:
+    if carriers is None or not carriers.num_rows:
+        return ""
+    rows = [
+        [_esc(r["carrier"]), r["delivered"], r["returned"], _percent(r["return_rate"])]
+        for r in sorted(carriers.to_pylist(), key=lambda r: r["carrier"])
+    ]
+    return "<h3>Returns per carrier (delivery_performance)</h3>" + _table(
+        ["carrier", "delivered", "returned", "return rate"], rows
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
 
 
 def render(summary: dict, marts: dict[str, Any]) -> str:
@@ -428,9 +478,9 @@ def read_marts(profile: Profile) -> dict[str, Any]:
     from lakehouse import warehouse
 
     out: dict[str, Any] = {}
-    for name in MARTS:
+    for name, columns in MARTS.items():
         try:
-            out[name] = warehouse.read_export(profile, name)
+            out[name] = warehouse.read_export(profile, name, columns)
         except Exception as exc:  # not published (yet), or unreadable: the chart is left out
             log.warning("mart %s not charted: %s", name, exc)
             out[name] = None

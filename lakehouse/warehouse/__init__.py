@@ -122,12 +122,13 @@ def find_export(profile: Profile, table: TableDef) -> Export | None:
     return Export(table, files, dataset, fs, folder)
 
 
-def read_export(profile: Profile, table: str) -> pa.Table:
-    """A whole gold export as an Arrow table (tests and reports; loads stream instead)."""
+def read_export(profile: Profile, table: str, columns: list[str] | None = None) -> pa.Table:
+    """A gold export as an Arrow table, whole or only `columns` (tests and reports; loads
+    stream instead)."""
     export = find_export(profile, wsql.table_defs()[table])
     if export is None:
         raise WarehouseError(f"no gold export for {table} in bucket {profile.zones.gold}")
-    return export.dataset.to_table()
+    return export.dataset.to_table(columns=columns)
 
 
 Figures = dict[str, Any]  # figure name (TableDef.figure_names) -> int | Decimal | None

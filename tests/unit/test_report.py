@@ -92,6 +92,20 @@ MARTS = {
     "daily_active_users": pa.table(
         {"activity_date": [date(2026, 11, 1), date(2026, 11, 2)], "active_users": [120, 131]}
     ),
+    "customer_360": pa.table(
+        {
+            "first_order_month": ["2026-10", "2026-10", "2026-10", "2026-11", None],
+            "retained": [True, True, False, None, None],
+        }
+    ),
+    "delivery_performance": pa.table(
+        {
+            "carrier": ["UPS", "DHL"],
+            "delivered": [8, 0],
+            "returned": [1, 0],
+            "return_rate": [0.125, None],
+        }
+    ),
 }
 
 
@@ -122,6 +136,14 @@ def test_every_section_is_rendered_self_contained():
     assert "event_type=Teleport; user_id=u-9" in page and "s3a://b/events/e.csv" in page
     assert "_batch_id" not in page
     assert "3433 rows read from 5 BRONZE files" in page
+    # Retention per first-order cohort, and returns per carrier (sorted by name).
+    assert "<tr><td>2026-10</td><td>3</td><td>2</td><td>1</td><td>0</td><td>66.7%</td></tr>" in page
+    assert (
+        "<tr><td>2026-11</td><td>1</td><td>0</td><td>0</td><td>1</td><td>not observed yet" in page
+    )
+    assert page.index("<td>DHL</td><td>0</td><td>0</td><td></td>") < page.index(
+        "<td>UPS</td><td>8</td><td>1</td><td>12.5%</td>"
+    )
     assert "<script" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched at view time
 
