@@ -14,7 +14,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,7 @@ class Plan:
         return max(30, round(2_000 * self.scale))
 
     def day(self, batch: int) -> datetime:
-        first = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
-        return first + timedelta(days=batch - 1)
+        return datetime.combine(self.start, time(), tzinfo=UTC) + timedelta(days=batch - 1)
 
 
 # ----------------------------------------------------------------------------- rendering
