@@ -196,12 +196,12 @@ def send_test(profile: Profile, pipelines: Pipelines) -> str:
     `lakehouse_smtp` connection, the way the DAGs' alerts go (the connection from the
     environment, as Airflow's containers have it, else derived from the profile); returns the
     subject."""
+    import json
     import os
 
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     from lakehouse.config import ConfigError
-    from lakehouse.platform.airflow_env import airflow_connections
 
     if not profile.alerts.smtp_host:
         raise ConfigError(
@@ -213,7 +213,7 @@ def send_test(profile: Profile, pipelines: Pipelines) -> str:
     variable = f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}"
     derived = variable not in os.environ
     if derived:
-        os.environ[variable] = airflow_connections(profile)[variable]
+        os.environ[variable] = json.dumps(transport_connections(profile)[SMTP_CONN_ID])
     subject = TEST_SUBJECT.format(profile=profile.name)
     try:
         with SmtpHook(smtp_conn_id=SMTP_CONN_ID) as hook:
