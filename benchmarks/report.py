@@ -170,6 +170,12 @@ def markdown(results: list[dict]) -> str:
                 f"- sensor-to-bronze latency (RAW landed → bronze recorded, "
                 f"ingest_<dataset> DAGs): {_t(s)} s over {s['files']} files"
             )
+        if "landed_to_warehouse_s" in o:
+            s = o["landed_to_warehouse_s"]
+            lines.append(
+                f"- landed in RAW → queryable in the warehouse, nobody triggering (asset-driven "
+                f"master runs): {_t(s)} s over {s['runs']} runs"
+            )
         lines.append("")
     lines += [
         "## Peak RSS per stage (MiB)",

@@ -19,6 +19,7 @@ from lakehouse.paths import CONFIG_DIR
 PIPELINES_FILE = CONFIG_DIR / "pipelines.yaml"
 MASTER_DAG_ID = "lakehouse_pipeline"
 MASTER_TASKS = (
+    "settle_landings",
     "validate_config",
     "raw_to_bronze",
     "db_to_bronze",
@@ -70,6 +71,12 @@ class AlertRouting(_Strict):
 
 class MasterSettings(_Strict):
     schedule: str | None = "@hourly"
+    # Data-aware scheduling: a run also starts when an ingestion DAG lands files in BRONZE.
+    on_landing: bool = True
+    # The debounce of a run started by landings: it waits at least settle_seconds, then until
+    # RAW holds no file of a registry dataset, at most settle_max_seconds.
+    settle_seconds: float = Field(default=20, ge=0)
+    settle_max_seconds: float = Field(default=300, ge=0)
     tags: list[str] = Field(min_length=1)
     deadline_minutes: float = Field(gt=0)
     execution_timeout_minutes: dict[str, float] = {}
@@ -80,6 +87,15 @@ class MasterSettings(_Strict):
         if unknown:
             raise ValueError(
                 f"execution_timeout_minutes: unknown tasks {unknown} (tasks: {list(MASTER_TASKS)})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _settle_window(self) -> MasterSettings:
+        if self.settle_max_seconds < self.settle_seconds:
+            raise ValueError(
+                f"settle_max_seconds ({self.settle_max_seconds:g}) is below settle_seconds "
+                f"({self.settle_seconds:g})"
             )
         return self
 

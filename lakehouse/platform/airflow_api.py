@@ -118,6 +118,11 @@ class AirflowApi:
         path = f"/api/v2/dags/{_quote(dag_id)}/dagRuns/{_quote(run_id)}/taskInstances?limit=100"
         return self._call(path)["task_instances"]
 
+    def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict]:
+        """The asset events a run was started by (source DAG and run of each)."""
+        path = f"/api/v2/dags/{_quote(dag_id)}/dagRuns/{_quote(run_id)}/upstreamAssetEvents"
+        return self._call(path)["asset_events"]
+
     def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict]:
         """Every try of a (not mapped) task in a run, oldest first."""
         instance = f"/api/v2/dags/{_quote(dag_id)}/dagRuns/{_quote(run_id)}/taskInstances"

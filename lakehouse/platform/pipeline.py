@@ -19,6 +19,7 @@ from lakehouse.platform.airflow_api import AirflowApi
 from lakehouse.platform.airflow_env import airflow_home
 
 TERMINAL = {"success", "failed"}
+ACTIVE = {"queued", "running"}
 _CLIENTS: dict[tuple[str, int, str], AirflowApi] = {}
 
 
@@ -57,6 +58,7 @@ def _run_row(run: dict) -> dict:
     return {
         "run_id": run["dag_run_id"],
         "state": run["state"],
+        "run_type": run.get("run_type"),
         "start_date": run["start_date"],
         "end_date": run["end_date"],
     }
@@ -65,6 +67,18 @@ def _run_row(run: dict) -> dict:
 def latest_runs(profile: Profile, dag_id: str = MASTER_DAG_ID, limit: int = 5) -> list[dict]:
     """The DAG's most recent runs, newest first: run_id, state, start and end."""
     return [_run_row(r) for r in airflow(profile).runs(dag_id, limit)]
+
+
+def wait_until_idle(
+    profile: Profile, dag_id: str = MASTER_DAG_ID, timeout: float = 1500, poll: float = 5
+) -> None:
+    """Wait until no run of the DAG is queued or running: one started by landings in BRONZE
+    may still be going when a test or the demo is about to reset the lake under it."""
+    deadline = time.monotonic() + timeout
+    while busy := [r["run_id"] for r in latest_runs(profile, dag_id, 20) if r["state"] in ACTIVE]:
+        if time.monotonic() > deadline:
+            raise PipelineError(f"{dag_id} still has runs going after {timeout:.0f}s: {busy}")
+        time.sleep(poll)
 
 
 def get_run(profile: Profile, dag_id: str, run_id: str) -> dict:
@@ -217,9 +231,12 @@ SAMPLE = REPO_ROOT / "seed_data" / "sample"
 def prepare_sample_run(profile: Profile, batches: tuple[int, ...] = (1, 2, 3)) -> dict:
     """A clean lake and source database, then the committed reference sample in place: the
     RAW files of the given batches and the operational upserts of the same batches. Returns
-    the sample's ground-truth manifest."""
+    the sample's ground-truth manifest. Waits first for the master's runs to end (one started
+    by landings may be going), so nothing writes into the lake it resets."""
     from seed_data.operational import load_batch
 
+    wait_for_dag(profile)
+    wait_until_idle(profile)
     reset_lake(profile)
     reset_source(profile)
     for batch in batches:

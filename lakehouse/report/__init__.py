@@ -451,6 +451,26 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
+def _trigger_line(trigger: dict) -> str:
+    """What started the run: a person, the schedule, or landings in BRONZE (with how long the
+    burst took to settle, or why the run was skipped)."""
+    if not trigger:
+        return ""
+    kind = trigger.get("run_type", "")
+    text = {"manual": "a manual trigger", "scheduled": "the schedule"}.get(kind, kind)
+    landings = trigger.get("landings") or {}
+    if landings:
+        text = "landings in BRONZE: " + ", ".join(
+            f"{_esc(a)} &times;{n}" for a, n in landings.items()
+        )
+        text += f"; settled after {trigger.get('settled_s', 0):g} s"
+    elif kind == "asset_triggered":
+        text = "landings in BRONZE"
+    if trigger.get("skipped"):
+        text += f" &mdash; skipped: {_esc(trigger['skipped'])}"
+    return f"<p>Started by {text}.</p>"
+
+
 def render(summary: dict, marts: dict[str, Any]) -> str:
     """The report as one HTML document (inline CSS and SVG only)."""
     failed = summary.get("failed_tasks", [])
@@ -459,6 +479,7 @@ def render(summary: dict, marts: dict[str, Any]) -> str:
         if not failed
         else f'<p class="bad">Failed: {_esc(", ".join(failed))}</p>'
     )
+    verdict = _trigger_line(summary.get("trigger") or {}) + verdict
     title = f"Run {summary.get('run_id')}"
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}'

@@ -101,9 +101,11 @@ def collect(
     ingestion: list[dict] | None = None,
     warehouse: dict | None = None,
     run_started_at: float | None = None,
+    trigger: dict | None = None,
 ) -> dict:
     """The run's summary from the jobs' metrics plus what the Python tasks returned (the
-    ingestion summaries per dataset, the warehouse load report), stored and logged."""
+    ingestion summaries per dataset, the warehouse load report, what started the run and how
+    its first task decided), stored and logged."""
     ingestion = [i for i in ingestion or [] if i]
     metrics = {stage: read_metrics(profile, run_id, stage) for stage in STAGES}
     rows: dict = {}
@@ -116,7 +118,7 @@ def collect(
             name: {k: d.get(k) for k in SILVER_FIELDS if k in d}
             for name, d in metrics["bronze_to_silver"]["datasets"].items()
         }
-    if metrics["silver_to_gold"]:
+    if (metrics["silver_to_gold"] or {}).get("tables"):  # absent when GOLD stopped at its inputs
         rows["gold"] = metrics["silver_to_gold"]["tables"]
     checks = {stage: all_checks(m) for stage, m in metrics.items()}
     failed = {stage: [c for c in cs if not c.get("passed")] for stage, cs in checks.items()}
@@ -133,6 +135,7 @@ def collect(
         "ingestion": ingestion,
         "warehouse": warehouse or {},
         "run_started_at": run_started_at,
+        "trigger": trigger or {},
         "timeline": timeline(metrics, ingestion, warehouse or {}),
     }
     key = f"runs/{run_key(run_id)}/summary.json"

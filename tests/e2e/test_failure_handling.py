@@ -47,6 +47,7 @@ def smtp(profile):
 
 @pytest.fixture(scope="module")
 def failed_run(profile, smtp, tmp_path_factory):
+    pipeline.wait_until_idle(profile)
     pipeline.reset_lake(profile)
     pipeline.reset_source(profile)
     load_batch(profile.source_db.dsn(), SAMPLE / "batch-01")  # the DB branch succeeds

@@ -53,9 +53,13 @@ def test_every_dag_has_tags_owner_docs_retries_backoff_and_timeouts(dagbag):
 def test_master_runs_layers_in_strict_order_one_run_at_a_time(dagbag):
     dag = dagbag.dags[MASTER]
     assert dag.max_active_runs == 1
-    assert dag.schedule == load_pipelines().master.schedule
     assert {t.task_id for t in dag.tasks} == set(MASTER_TASKS)
     upstream = {t.task_id: t.upstream_task_ids for t in dag.tasks}
+    # First, the debounce of runs started by landings: a sensor (retried like the others).
+    assert upstream["settle_landings"] == set()
+    assert upstream["validate_config"] == {"settle_landings"}
+    settle = dag.get_task("settle_landings")
+    assert settle.mode == "poke" and settle.retries == load_pipelines().defaults.retries
     # BRONZE: file ingestion (mapped over the datasets validate_config returns) beside the DB.
     assert upstream["raw_to_bronze"] == {"validate_config"}
     assert upstream["db_to_bronze"] == {"validate_config"}
@@ -76,6 +80,45 @@ def test_master_runs_layers_in_strict_order_one_run_at_a_time(dagbag):
     for task_id, minutes in timeouts.items():
         assert dag.get_task(task_id).execution_timeout == timedelta(minutes=minutes), task_id
     assert set(dag.params) == {"datasets"}
+
+
+def _bronze_assets(profile: str) -> set[tuple[str, str]]:
+    from lakehouse.config import load_profile
+
+    prof = load_profile(profile)
+    return {
+        (f"bronze/{d}", prof.uri("bronze", d))  # Airflow keeps the URI without its last slash
+        for d in load_registry().file_datasets
+    }
+
+
+@pytest.mark.parametrize("profile", ["local", "embedded"])
+def test_the_master_is_scheduled_on_every_landing_and_its_cron(monkeypatch, profile):
+    """Data-aware scheduling: any `bronze/<dataset>` asset event starts the master, beside its
+    cron when it has one (AssetOrTimeSchedule); `on_landing: false` leaves the cron alone."""
+    from airflow.sdk import AssetAny, AssetOrTimeSchedule
+
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", profile)
+    assets = _bronze_assets(profile)
+    monkeypatch.setenv("LAKEHOUSE_MASTER_ON_LANDING", "true")
+    monkeypatch.setenv("LAKEHOUSE_MASTER_SCHEDULE", "none")
+    alone = bag().dags[MASTER].schedule
+    assert isinstance(alone, AssetAny)
+    assert {(a.name, a.uri) for a in alone.objects} == assets
+    monkeypatch.setenv("LAKEHOUSE_MASTER_SCHEDULE", "@hourly")
+    both = bag().dags[MASTER].schedule
+    assert isinstance(both, AssetOrTimeSchedule)
+    assert both.timetable.expression == "@hourly"
+    assert {(a.name, a.uri) for a in both.asset_condition.objects} == assets
+    monkeypatch.setenv("LAKEHOUSE_MASTER_ON_LANDING", "false")
+    assert bag().dags[MASTER].schedule == "@hourly"
+    monkeypatch.setenv("LAKEHOUSE_MASTER_SCHEDULE", "none")
+    assert bag().dags[MASTER].schedule is None
+    # Each ingestion DAG emits its own dataset's asset, from the task that lands the files.
+    dags = bag().dags
+    for name in load_registry().file_datasets:
+        (outlet,) = dags[f"ingest_{name}"].get_task("ingest").outlets
+        assert outlet.name == f"bronze/{name}" and (outlet.name, outlet.uri) in assets
 
 
 def test_failures_alert_by_email_and_the_master_has_a_deadline(dagbag):

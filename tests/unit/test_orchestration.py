@@ -4,9 +4,10 @@ reading of job metrics."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from airflow.sdk import Asset
 
 from lakehouse.config import ConfigError, load_profile
 from lakehouse.config.pipelines import load_pipelines
@@ -37,6 +38,8 @@ def test_the_environment_can_shorten_retries(monkeypatch):
         ("max_retry_delay_seconds: 600", "max_retry_delay_seconds: 1"),
         ("    run_summary: 10", "    run_sumary: 10"),
         ("owner: data-platform", "owner: ''"),
+        ("settle_max_seconds: 300", "settle_max_seconds: 5"),
+        ("on_landing: ${LAKEHOUSE_MASTER_ON_LANDING:-true}", "on_landing: sometimes"),
     ],
 )
 def test_a_bad_pipelines_file_names_the_file_and_the_key(tmp_path, patch, message):
@@ -215,3 +218,159 @@ def test_a_test_alert_goes_through_airflows_smtp_connection_into_a_maildir(
     with pytest.raises(FileNotFoundError, match="not a Maildir"):
         alerts.read_maildir(tmp_path)
     assert main(["--profile", "local", "alerts"]) == 2  # nothing asked: says so
+
+
+def _landings(*minutes: int):
+    """triggering_asset_events as the task context gives them: asset -> its events."""
+    from types import SimpleNamespace
+
+    events = [SimpleNamespace(timestamp=T0 + timedelta(minutes=m)) for m in minutes]
+    events_asset, users_asset = (
+        Asset(name=f"bronze/{d}", uri=f"s3://b/{d}") for d in ("events", "users")
+    )
+    return {
+        events_asset: events[:1],
+        users_asset: events[1:],
+    }
+
+
+T0 = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+
+
+def _span(stage: str, at: datetime) -> dict:
+    return {"stage": stage, "started_at": at.timestamp(), "duration_s": 60.0}
+
+
+def test_a_run_started_by_landings_settles_then_goes_or_is_skipped_when_nothing_is_new(
+    tmp_path, monkeypatch
+):
+    """settle_landings against a real (filesystem) lake: a manual run goes at once and records
+    nothing; a run started by landings waits settle_seconds, then while RAW holds files (until
+    settle_max_seconds), then goes; once a run has recorded when its SILVER read BRONZE, a run
+    started only by earlier landings is skipped."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    import lakehouse.config
+    from lakehouse.backends.storage import object_store
+    from lakehouse.orchestration import landing, steps
+
+    profile = _embedded_at(tmp_path)
+    monkeypatch.setattr(lakehouse.config, "load_profile", lambda *_a, **_k: profile)
+    store = object_store(profile)
+
+    queued = {"runs": 0}
+
+    class Ti:  # the two calls the task makes of its task instance
+        pushed: dict = {}
+
+        def get_dr_count(self, dag_id, states):
+            assert (dag_id, states) == ("lakehouse_pipeline", ["queued"])
+            return queued["runs"]
+
+        def xcom_push(self, key, value):
+            self.pushed[key] = value
+
+    def poke(events, started_s_ago: float):
+        started = datetime.now(UTC) - timedelta(seconds=started_s_ago)
+        run = SimpleNamespace(dag_id="lakehouse_pipeline", start_date=started)
+        return steps.settle_landings(run, Ti(), events, ["events", "users"], 20, 300)
+
+    manual = poke({}, 0)  # not started by landings: at once
+    assert manual.is_done and manual.xcom_value["landings"] == {}
+    assert not store.exists(profile.zones.metrics, landing.CUTOFF_KEY)
+    events = _landings(1, 2)
+    assert not poke(events, 5).is_done  # the debounce's minimum
+    store.put(profile.zones.raw, "users/late.csv", b"user_id\n1\n")
+    assert not poke(events, 60).is_done  # a file still waits in RAW
+    waited_out = poke(events, 301)  # ... but not past the maximum
+    assert waited_out.is_done and waited_out.xcom_value["raw_files"] == 1
+    store.delete(profile.zones.raw, "users/late.csv")
+    done = poke(events, 25)
+    assert done.is_done
+    assert done.xcom_value["landings"] == {"bronze/events": 1, "bronze/users": 1}
+    # The cutoff: when the run's SILVER began reading BRONZE, from its metrics; a run that
+    # stopped before SILVER (no such span in its timeline) records none.
+    read_at = T0 + timedelta(minutes=3)
+    steps._record_cutoff(profile, {"run_id": "r1", "timeline": [_span("db_to_bronze", T0)]})
+    assert landing.read_cutoff(store, profile) is None
+    steps._record_cutoff(
+        profile, {"run_id": "r1", "timeline": [_span("bronze_to_silver", read_at)]}
+    )
+    cutoff = landing.read_cutoff(store, profile)
+    assert cutoff == read_at
+    with pytest.raises(AirflowSkipException, match="nothing new"):
+        poke(events, 0)  # every landing before the cutoff: skipped at once
+    assert "nothing new" in Ti.pushed["skipped"]  # for the run's summary
+    later = {
+        Asset(name="bronze/users", uri="s3://b/users"): [
+            SimpleNamespace(timestamp=cutoff + timedelta(seconds=1))
+        ]
+    }
+    assert not poke({**events, **later}, 0).is_done  # one landing after it: a real run
+    queued["runs"] = 1  # ... unless a run queued behind it will read it all anyway
+    with pytest.raises(AirflowSkipException, match="1 run\\(s\\) queued behind it"):
+        poke({**events, **later}, 0)
+
+
+def test_the_ingestion_task_emits_its_asset_only_when_files_reached_bronze(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    import lakehouse.config
+    from lakehouse.backends.storage import object_store
+    from lakehouse.orchestration import steps
+
+    profile = _embedded_at(tmp_path)
+    monkeypatch.setattr(lakehouse.config, "load_profile", lambda *_a, **_k: profile)
+    store = object_store(profile)
+    asset = Asset(name="bronze/users", uri="s3://bronze/users/")
+    outlet_events = {asset: SimpleNamespace(extra={})}
+    with pytest.raises(AirflowSkipException, match="nothing landed"):
+        steps.landed_summary("users", asset, outlet_events)  # RAW empty
+    assert outlet_events[asset].extra == {}
+    data = b"user_id,email,updated_at\n7,a@example.com,1793527200\n"
+    store.put(profile.zones.raw, "users/u.csv", data)
+    summary = steps.landed_summary("users", asset, outlet_events)
+    assert summary["files_bronze"] == 1
+    assert outlet_events[asset].extra == {"files": 1, "bytes": len(data)}
+    store.put(profile.zones.raw, "users/again.csv", data)  # the same content: a duplicate
+    with pytest.raises(AirflowSkipException):
+        steps.landed_summary("users", asset, outlet_events)
+
+
+def test_a_run_whose_gold_stopped_at_its_inputs_is_summarised_and_records_its_cutoff(
+    tmp_path, monkeypatch
+):
+    """GOLD that found a SILVER input missing writes metrics without tables: the summary
+    still comes out (SILVER's rows, GOLD's failed check), and the cutoff is SILVER's start."""
+    import lakehouse.config
+    from lakehouse.backends.storage import object_store
+    from lakehouse.orchestration import landing, steps
+    from lakehouse.report.run_summary import collect
+
+    profile = _embedded_at(tmp_path)
+    monkeypatch.setattr(lakehouse.config, "load_profile", lambda *_a, **_k: profile)
+    store = object_store(profile)
+    run_id = "asset_triggered__2026-12-04T15:03:44+00:00_x"
+    check = {"check": "silver_inputs_present", "passed": False, "observed": "transactions"}
+    silver = {
+        "stage": "bronze_to_silver",
+        "datasets": {"users": {"dataset": "users", "rows_read": 1, "dq": []}},
+        "started_at": T0.timestamp(),
+        "duration_s": 30.0,
+    }
+    for stage, doc in (
+        ("bronze_to_silver", silver),
+        ("silver_to_gold", {"stage": "silver_to_gold", "dq": [check]}),
+    ):
+        key = f"runs/{run_key(run_id)}/{stage}/part-00000.json"
+        store.put(profile.zones.metrics, key, json.dumps(doc).encode())
+    states = {"bronze_to_silver": "success", "silver_to_gold": "failed"}
+    summary = collect(profile, run_id, states)
+    assert summary["rows"]["silver"]["users"]["rows_read"] == 1 and "gold" not in summary["rows"]
+    assert summary["failed_checks"]["silver_to_gold"][0]["check"] == "silver_inputs_present"
+    steps._record_cutoff(profile, summary)
+    assert landing.read_cutoff(store, profile) == T0

@@ -300,3 +300,20 @@ def test_files_a_sensor_dag_ingested_before_the_run_count_as_new_in_bronze():
     assert (events["raw_files"], events["bronze_files"], events["bronze_new"]) == (0, 0, 5)
     page = report.render(summary, MARTS)
     assert "5 new files<br><small>0 from this run's RAW, 0 quarantined" in page
+
+
+def test_the_report_says_what_started_the_run():
+    landed = {
+        "run_type": "asset_triggered",
+        "landings": {"bronze/events": 2, "bronze/users": 1},
+        "settled_s": 31.5,
+    }
+    page = report.render({"run_id": "r", "failed_tasks": [], "trigger": landed}, {})
+    assert "Started by landings in BRONZE: bronze/events &times;2, bronze/users &times;1" in page
+    assert "settled after 31.5 s" in page
+    skipped = {"run_type": "asset_triggered", "skipped": "nothing landed since <the cutoff>"}
+    page = report.render({"run_id": "r", "failed_tasks": [], "trigger": skipped}, {})
+    assert "skipped: nothing landed since &lt;the cutoff&gt;" in page
+    manual = {"run_id": "r", "failed_tasks": [], "trigger": {"run_type": "manual"}}
+    assert "Started by a manual trigger." in report.render(manual, {})
+    assert "Started by" not in report.render({"run_id": "r", "failed_tasks": []}, {})
