@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 # Each table's key: the columns a row is found by in the other engine's table.
 KEYS = {
     "dim_users": ("user_id", "valid_from"),
+    "user_pii": ("user_id", "valid_from"),
     "fact_events": ("event_id",),
     "fact_transactions": ("transaction_id",),
     "dim_date": ("date_key",),

@@ -11,6 +11,8 @@ generator's manifest.json records, so the peer is checked against the same truth
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from pathlib import Path
@@ -51,6 +53,7 @@ COUNTRIES = {
 }
 GOLD_TABLES = (
     "dim_users",
+    "user_pii",
     "fact_events",
     "fact_transactions",
     "dim_date",
@@ -285,14 +288,20 @@ def _values(rows: list[tuple], columns: str) -> str:
 GOLD_SQL = {
     # The unknown member as docs/datasets.md describes it: user_sk and user_id -1, no
     # attributes, never current, an empty validity at 1970-01-01.
+    # No personal data: user_key (docs/pii.md) instead of email and full_name, which only
+    # user_pii (the warehouse's restricted schema) holds.
     "dim_users": """SELECT * FROM (
-          SELECT CAST(hash(user_id, valid_from) >> 1 AS BIGINT) AS user_sk, user_id, email,
-            full_name, country, status, signup_ts, valid_from, valid_to, is_current
+          SELECT CAST(hash(user_id, valid_from) >> 1 AS BIGINT) AS user_sk, user_id,
+            user_key(user_id) AS user_key, country, status, signup_ts, valid_from, valid_to,
+            is_current
           FROM silver_users
           UNION ALL
-          SELECT -1, -1, NULL, NULL, NULL, NULL, NULL, TIMESTAMP '1970-01-01 00:00:00',
+          SELECT -1, -1, NULL, NULL, NULL, NULL, TIMESTAMP '1970-01-01 00:00:00',
             TIMESTAMP '1970-01-01 00:00:00', false)
         ORDER BY user_id, valid_from""",
+    "user_pii": """SELECT user_key(user_id) AS user_key, user_id, email, full_name, valid_from,
+          valid_to, is_current
+        FROM silver_users ORDER BY user_id, valid_from""",
     "fact_events": """SELECT event_id, CAST(strftime(event_date, '%Y%m%d') AS INTEGER) AS date_key,
         event_date, event_ts, user_id, event_type, session_id, device, country, product_id
         FROM silver_events ORDER BY event_date, event_id""",
@@ -461,9 +470,15 @@ def load_operational(con, data: Path, batches: list[int]) -> None:
         )
 
 
-def build_gold(con, out_dir: Path) -> dict[str, int]:
+def build_gold(con, out_dir: Path, pii_key: bytes) -> dict[str, int]:
     """Every gold table from the peer's SILVER tables and the operational history
-    (`load_operational` first), each written as one Parquet file."""
+    (`load_operational` first), each written as one Parquet file. user_key is the documented
+    pseudonym: hex HMAC-SHA256 under `pii_key` of the user id's decimal text."""
+
+    def user_key(user_id: int) -> str:
+        return hmac.new(pii_key, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+    con.create_function("user_key", user_key, ["BIGINT"], "VARCHAR")
     rates = [(c, float(r)) for c, r in USD_RATES.items()]  # exact as decimal(18, 6)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE rates AS SELECT currency, "

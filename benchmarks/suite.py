@@ -228,7 +228,8 @@ def peer_run(spark, lake, data: Path, batches: list[int], specs: dict, work: Pat
         }
     )
     peer_duckdb.load_operational(con, data, batches)
-    gold_s, _ = timed(lambda: peer_duckdb.build_gold(con, peer_dir))
+    key = str(lake.profile.pseudonymisation.key).encode()
+    gold_s, _ = timed(lambda: peer_duckdb.build_gold(con, peer_dir, key))
     figures = peer_duckdb.gold_figures(con)
     con.close()
     export = lake.root / lake.profile.zones.gold / "_export"

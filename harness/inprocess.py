@@ -95,11 +95,16 @@ def to_silver(spark, lake: Lake, data: Path, batches: list[int], source_db=None)
     return lake
 
 
+def pii_key() -> bytes:
+    """The local stacks' pseudonymisation key (.env.example, or .env / the environment)."""
+    return str(load_profile("embedded").pseudonymisation.key).encode()
+
+
 def build_gold(spark, lake: Lake):
     """Every gold table as lazy DataFrames (not published)."""
     from spark_jobs import silver_to_gold
 
-    return silver_to_gold.build_all(spark, lake.uri("silver"), lake.uri("bronze"))
+    return silver_to_gold.build_all(spark, lake.uri("silver"), lake.uri("bronze"), pii_key())
 
 
 def publish_gold(spark, lake: Lake, tables=None) -> Lake:

@@ -110,28 +110,32 @@ def is_delta(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
-def login(ref: str) -> tuple[str, str]:
-    """A database login (user, password), read from where `ref` points, never passed in the
-    job's arguments: `env:<VAR>`, an environment variable the local launcher sets from the
-    profile; or the ARN of a Secrets Manager secret (on Glue). Both hold the same JSON document,
-    {"username": ..., "password": ...}, the shape of RDS-managed secrets."""
-    import json
+def secret_text(ref: str, what: str = "secret") -> str:
+    """A secret read from where `ref` points, never passed in the job's arguments: `env:<VAR>`,
+    an environment variable the local launcher sets from the profile; or the ARN of a Secrets
+    Manager secret (on Glue), its SecretString."""
     import os
 
     if ref.startswith("env:"):
         var = ref.removeprefix("env:")
         if var not in os.environ:
-            raise KeyError(f"login {ref!r}: the launcher did not set {var} for this job")
-        text = os.environ[var]
-    elif ref.startswith("arn:aws") and ":secretsmanager:" in ref:
+            raise KeyError(f"{what} {ref!r}: the launcher did not set {var} for this job")
+        return os.environ[var]
+    if ref.startswith("arn:aws") and ":secretsmanager:" in ref:
         import boto3
 
         region = ref.split(":")[3]
         client = boto3.client("secretsmanager", region_name=region)
-        text = client.get_secret_value(SecretId=ref)["SecretString"]
-    else:
-        raise ValueError(f"login {ref!r}: expected env:<VARIABLE> or a Secrets Manager ARN")
-    doc = json.loads(text)
+        return client.get_secret_value(SecretId=ref)["SecretString"]
+    raise ValueError(f"{what} {ref!r}: expected env:<VARIABLE> or a Secrets Manager ARN")
+
+
+def login(ref: str) -> tuple[str, str]:
+    """A database login (user, password) from secret_text(ref): both places hold the same JSON
+    document, {"username": ..., "password": ...}, the shape of RDS-managed secrets."""
+    import json
+
+    doc = json.loads(secret_text(ref, "login"))
     missing = [k for k in ("username", "password") if not doc.get(k)]
     if missing:
         raise KeyError(f"login {ref!r}: the secret has no {missing}")

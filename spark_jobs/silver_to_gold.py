@@ -16,10 +16,18 @@ from pyspark.sql import functions as F
 from spark_jobs.checks import DataQualityFailed
 from spark_jobs.contract import FIGURES_FILE
 from spark_jobs.gold import dims, facts, marts
-from spark_jobs.runtime import finish_job, is_delta, start_job, write_metrics, write_text
+from spark_jobs.runtime import (
+    finish_job,
+    is_delta,
+    secret_text,
+    start_job,
+    write_metrics,
+    write_text,
+)
 
 SCHEMAS = {
     "dim_users": dims.DIM_USERS,
+    "user_pii": dims.USER_PII,
     "dim_date": dims.DIM_DATE,
     "dim_country": dims.DIM_COUNTRY,
     "dim_status": dims.DIM_STATUS,
@@ -43,8 +51,11 @@ class MissingInputs(RuntimeError):
     """A silver table gold is built from does not exist yet (a rerun cannot create it)."""
 
 
-def build_all(spark: SparkSession, silver_root: str, bronze_root: str) -> dict[str, DataFrame]:
-    """Every gold table as a DataFrame (lazy); tables whose source is absent are left out."""
+def build_all(
+    spark: SparkSession, silver_root: str, bronze_root: str, pii_key: bytes
+) -> dict[str, DataFrame]:
+    """Every gold table as a DataFrame (lazy); tables whose source is absent are left out.
+    `pii_key` keys the pseudonymous user_key (dims.pseudonym)."""
 
     def load(path: str) -> DataFrame | None:
         return spark.read.format("delta").load(path) if is_delta(spark, path) else None
@@ -64,7 +75,8 @@ def build_all(spark: SparkSession, silver_root: str, bronze_root: str) -> dict[s
             "transactions and users (ingest those datasets and run bronze_to_silver first)"
         )
     out: dict[str, DataFrame] = {}
-    out["dim_users"] = dims.build_dim_users(users).cache()
+    out["dim_users"] = dims.build_dim_users(users, pii_key).cache()
+    out["user_pii"] = dims.build_user_pii(users, pii_key)
     out["fact_events"] = facts.build_fact_events(events).cache()
     out["fact_transactions"] = facts.build_fact_transactions(
         spark, transactions, out["dim_users"]
@@ -197,7 +209,16 @@ def largest_shuffle_bytes(spark: SparkSession) -> int | None:
     return max((s.get("shuffleWriteBytes", 0) for s in stages), default=0)
 
 
-ARGS = ["silver_root", "bronze_root", "gold_root", "export_root", "figures", "metrics_path"]
+# pii_key: a reference to the pseudonymisation key (env:<VAR> or a Secrets Manager ARN).
+ARGS = [
+    "silver_root",
+    "bronze_root",
+    "gold_root",
+    "export_root",
+    "figures",
+    "metrics_path",
+    "pii_key",
+]
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict:
@@ -205,7 +226,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     writes the stage's metrics and returns them; raises when an input or a check failed."""
     started = time.time()
     try:
-        tables = build_all(spark, args["silver_root"], args["bronze_root"])
+        pii_key = secret_text(args["pii_key"], "pseudonymisation key").encode()
+        tables = build_all(spark, args["silver_root"], args["bronze_root"], pii_key)
     except MissingInputs as exc:
         # Recorded as a failed check, so the task fails without retries (see dag_factory).
         check = {"check": "silver_inputs_present", "passed": False, "observed": str(exc)}

@@ -41,6 +41,9 @@ AWS_PROFILE_ENV = {
     "LAKEHOUSE_SOURCE_SECRET_ARN": (
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-source-MnOpQr"
     ),
+    "LAKEHOUSE_PII_KEY_SECRET_ARN": (
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakehouse-pii-key-StUvWx"
+    ),
     "LAKEHOUSE_SOURCE_SUBNET_ID": "subnet-0123456789abcdef0",
     "LAKEHOUSE_SOURCE_SECURITY_GROUP_ID": "sg-0123456789abcdef0",
     "LAKEHOUSE_SOURCE_AVAILABILITY_ZONE": "eu-west-1a",

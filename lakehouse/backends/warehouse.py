@@ -41,6 +41,7 @@ class Postgres(WarehouseBackend):
             "database": wh.database,
             "loader": wh.loader.user,
             "analyst": wh.analyst.user,
+            "pii_reader": wh.pii_reader.user,
         }
 
 
@@ -54,7 +55,12 @@ class Redshift(WarehouseBackend):
 
     def bootstrap_names(self) -> dict[str, str]:
         wh = self.cfg
-        return {"schema": wh.schema_name, "loader": wh.loader_user, "analyst": wh.analyst_role}
+        return {
+            "schema": wh.schema_name,
+            "loader": wh.loader_user,
+            "analyst": wh.analyst_role,
+            "pii_reader": wh.pii_role,
+        }
 
     def data_api_target(self, admin: bool = False) -> dict[str, str] | None:
         secret = self.cfg.secret_arn

@@ -29,8 +29,12 @@ from pydantic import (
 from lakehouse.paths import CONFIG_DIR, REPO_ROOT
 
 PROFILES_DIR = CONFIG_DIR / "profiles"
-# The variable through which a local launcher hands a Spark job a database login.
-JOB_LOGIN_VAR = "LAKEHOUSE_JDBC_LOGIN"
+# The variables through which a local launcher hands a Spark job a database login and the key
+# of GOLD's pseudonymous user_key. Their names hold "secret", so Airflow's secrets masker hides
+# their values in the operator's rendered fields (env_vars) and in task logs.
+JOB_LOGIN_VAR = "LAKEHOUSE_JDBC_LOGIN_SECRET"
+JOB_PII_KEY_VAR = "LAKEHOUSE_PII_KEY_SECRET"
+PII_KEY_MIN_CHARS = 32
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -199,12 +203,14 @@ class GlueSourceDB(_Strict):
 
 class PostgresWarehouse(PostgresDB):
     """`user` owns the databases and runs the bootstrap DDL; `loader` writes the analytics
-    schema and nothing else (the pipeline's login); `analyst` reads it."""
+    schema and its restricted schema and nothing else (the pipeline's login); `analyst` reads
+    the analytics schema; `pii_reader` reads the restricted one (personal data)."""
 
     kind: Literal["postgres"]
     schema_name: str = Field(alias="schema")
     loader: Login
     analyst: Login
+    pii_reader: Login
 
 
 class RedshiftWarehouse(_Strict):
@@ -222,11 +228,47 @@ class RedshiftWarehouse(_Strict):
     schema_name: str = Field(alias="schema")
     loader_user: str = "lakehouse_loader"
     analyst_role: str = "lakehouse_analyst"
+    pii_role: str = "lakehouse_pii_reader"  # reads the restricted schema (personal data)
 
     @field_validator("admin_secret_arn", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: Any) -> Any:
         return None if value == "" else value
+
+
+class Pseudonymisation(_Strict):
+    """The key of GOLD's pseudonymous user_key (HMAC-SHA256 of the user id): the key itself,
+    from the environment (local stacks; .env.example holds a throwaway default), or the ARN of
+    a Secrets Manager secret whose SecretString is the key (aws; the Glue job reads it). Never
+    written in code or in a job's arguments."""
+
+    key: str | None = None
+    secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:secretsmanager:")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_none(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: (None if v == "" else v) for k, v in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Pseudonymisation:
+        if (self.key is None) == (self.secret_arn is None):
+            raise ValueError("set exactly one of 'key' and 'secret_arn'")
+        if self.key is not None and len(self.key) < PII_KEY_MIN_CHARS:
+            raise ValueError(
+                f"'key' has {len(self.key)} characters; a keyed hash needs at least "
+                f"{PII_KEY_MIN_CHARS} (e.g. `openssl rand -hex 32`)"
+            )
+        return self
+
+    def job_key(self) -> tuple[str, dict[str, str]]:
+        """How a Spark job gets the key (spark_jobs.runtime.secret_text): a reference, and the
+        environment variable for the launcher to set (none on Glue)."""
+        if self.secret_arn:
+            return self.secret_arn, {}
+        return f"env:{JOB_PII_KEY_VAR}", {JOB_PII_KEY_VAR: str(self.key)}
 
 
 class AirflowSettings(_Strict):
@@ -271,6 +313,7 @@ class Profile(_Strict):
     source_db: PostgresDB | GlueSourceDB | None = None
     airflow: AirflowSettings = AirflowSettings()
     alerts: AlertTransport = AlertTransport()
+    pseudonymisation: Pseudonymisation
 
     def uri(self, zone: str, key: str = "") -> str:
         """The object-store URI of `key` in a zone, as boto3/pyarrow see it."""

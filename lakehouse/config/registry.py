@@ -34,6 +34,9 @@ class ColumnSpec(_Strict):
     required: bool = False
     values: list[str] | None = None
     range: tuple[float, float] | None = None
+    # Personal data: kept in SILVER and in the warehouse's restricted schema only; GOLD's
+    # analyst-readable tables carry the pseudonymous user_key instead (docs/pii.md).
+    pii: bool = False
 
     @model_validator(mode="after")
     def _values_for_enums(self) -> ColumnSpec:
@@ -100,6 +103,15 @@ class Registry(_Strict):
                 if ds.silver is not None
             ]
         )
+
+    def pii_columns(self) -> dict[str, list[str]]:
+        """The columns marked `pii: true`, per file dataset (datasets without any left out)."""
+        out = {}
+        for name, ds in sorted(self.file_datasets.items()):
+            marked = [c for c, spec in (ds.silver.columns if ds.silver else {}).items() if spec.pii]
+            if marked:
+                out[name] = marked
+        return out
 
     def source_tables_json(self) -> str:
         """The table specs as the db_to_bronze job takes them (one JSON argument)."""

@@ -210,6 +210,8 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
             },
             **timeout("bronze_to_silver"),
         )
+        # A reference to the key (an env variable locally, a Secrets Manager ARN on Glue).
+        pii_key_ref, pii_key_env = profile.pseudonymisation.job_key()
         gold = spark_job(
             profile,
             "silver_to_gold",
@@ -221,7 +223,9 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
                 "export_root": profile.spark_uri("gold", "_export"),
                 "figures": wsql.figures_spec_json(),
                 "metrics_path": profile.spark_uri("metrics", f"runs/{RUN_KEY}/silver_to_gold"),
+                "pii_key": pii_key_ref,
             },
+            env=pii_key_env or None,
             **timeout("silver_to_gold"),
         )
         with TaskGroup("warehouse", prefix_group_id=False, tooltip="GOLD -> warehouse, DQ gate"):

@@ -14,8 +14,9 @@
 4. validate live: the same figures on the live tables (the `validate_warehouse` task).
 
 Connects as the loader login (PostgreSQL) or the loader secret (Redshift): it can write the
-analytics schema and nothing else. `bootstrap()` creates the schema, the loader and analyst
-roles and their grants (run by the database owner).
+analytics schema and its restricted schema (tables of personal data, `restricted: true`) and
+nothing else. `bootstrap()` creates the schemas, the loader, analyst and pii reader roles and
+their grants (run by the database owner).
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ class PostgresLoader:
         table = export.table
         staging = wsql.staging_name(table.name)
         copy = pgsql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
-            pgsql.Identifier(self.schema),
+            pgsql.Identifier(wsql.schema_of(table, self.schema)),
             pgsql.Identifier(staging),
             pgsql.SQL(", ").join(pgsql.Identifier(c) for c in table.column_names),
         )
@@ -469,7 +470,7 @@ def _bootstrap_postgres(target: backend_roles.Postgres) -> list[str]:
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            for login in (wh.loader, wh.analyst):
+            for login in (wh.loader, wh.analyst, wh.pii_reader):
                 role = wsql.quote(login.user, "role")
                 cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login.user,))
                 verb = "ALTER" if cur.fetchone() else "CREATE"
@@ -481,23 +482,19 @@ def _bootstrap_postgres(target: backend_roles.Postgres) -> list[str]:
             grant = f"GRANT {wsql.quote(wh.loader.user)} TO CURRENT_USER"
             cur.execute(grant)
             ran.append(grant)
-            for statement in wsql.bootstrap(
-                "postgres",
-                schema=wh.schema_name,
-                database=wh.database,
-                loader=wh.loader.user,
-                analyst=wh.analyst.user,
-            ):
+            for statement in wsql.bootstrap("postgres", **target.bootstrap_names()):
                 cur.execute(statement)
                 ran.append(statement)
             # Tables created before the loader existed (older installs) pass to the loader.
+            schemas = [wh.schema_name, wsql.restricted_schema(wh.schema_name)]
             cur.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tableowner <> %s",
-                (wh.schema_name, wh.loader.user),
+                "SELECT schemaname, tablename FROM pg_tables "
+                "WHERE schemaname = ANY(%s) AND tableowner <> %s",
+                (schemas, wh.loader.user),
             )
-            for (name,) in cur.fetchall():
+            for schema, name in cur.fetchall():
                 statement = (
-                    f"ALTER TABLE {wsql.quote(wh.schema_name)}.{wsql.quote(name)} "
+                    f"ALTER TABLE {wsql.quote(schema)}.{wsql.quote(name)} "
                     f"OWNER TO {wsql.quote(wh.loader.user)}"
                 )
                 cur.execute(statement)

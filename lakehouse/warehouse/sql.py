@@ -4,7 +4,9 @@
 gold export's order (Redshift's Parquet COPY loads by position), logical types, primary key,
 Redshift layout (DISTSTYLE/DISTKEY/SORTKEY; PostgreSQL gets b-tree indexes on the same
 columns) and the figures the loader validates (row count, sums, distinct counts).
-`warehouse_sql/bootstrap/<dialect>.sql` holds the schema, grants and default privileges;
+A table marked `restricted: true` (personal data) lives in `<schema>_restricted`, which only
+the pii reader role may read (docs/pii.md); everything else in `<schema>`, read by analysts.
+`warehouse_sql/bootstrap/<dialect>.sql` holds the schemas, grants and default privileges;
 `warehouse_sql/procedures/redshift_swap.sql` the procedure that swaps Redshift's tables.
 
 Every identifier comes from config and must match IDENTIFIER before it is double-quoted;
@@ -41,6 +43,7 @@ _TYPE = re.compile(
 )
 _EXACT = ("bigint", "integer", "smallint", "decimal")
 STAGING_SUFFIX = "__staging"
+RESTRICTED_SUFFIX = "_restricted"  # <schema>_restricted: the restricted tables' schema
 # The Data API's BatchExecuteStatement takes 1 to 40 statements (its `Sqls` parameter).
 DATA_API_MAX_STATEMENTS = 40
 SWAP_PROCEDURE = "lakehouse_swap"  # warehouse_sql/procedures/redshift_swap.sql
@@ -117,6 +120,8 @@ class TableDef(BaseModel):
     primary_key: list[str] = Field(min_length=1)
     redshift: RedshiftLayout = RedshiftLayout()
     checks: Checks = Checks()
+    # Personal data: loaded into <schema>_restricted, which the analyst role cannot read.
+    restricted: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -240,6 +245,15 @@ def staging_name(table: str) -> str:
     return table + STAGING_SUFFIX
 
 
+def restricted_schema(schema: str) -> str:
+    return schema + RESTRICTED_SUFFIX
+
+
+def schema_of(table: TableDef, schema: str) -> str:
+    """The schema `table` lives in, given the warehouse's analytics schema."""
+    return restricted_schema(schema) if table.restricted else schema
+
+
 def _qualified(schema: str, table: str) -> str:
     return f"{quote(schema, 'schema')}.{quote(table, 'table name')}"
 
@@ -260,7 +274,7 @@ def create_table(table: TableDef, schema: str, dialect: Dialect, target: str | N
         # Redshift does not enforce primary keys; the planner uses them as hints.
         lines.append(f"    PRIMARY KEY ({_cols(table.primary_key)})")
     body = ",\n".join(lines)
-    sql = f"CREATE TABLE {_qualified(schema, target)} (\n{body}\n)"
+    sql = f"CREATE TABLE {_qualified(schema_of(table, schema), target)} (\n{body}\n)"
     if dialect == "redshift":
         layout = table.redshift
         sql += f"\nDISTSTYLE {layout.diststyle.upper()}"
@@ -274,6 +288,7 @@ def create_table(table: TableDef, schema: str, dialect: Dialect, target: str | N
 def postgres_keys(table: TableDef, schema: str, target: str | None = None) -> list[str]:
     """Primary key and indexes for a PostgreSQL table, named after `target`."""
     target = target or table.name
+    schema = schema_of(table, schema)
     out = []
     for suffix, cols in table.postgres_indexes().items():
         name = quote(f"{target}_{suffix}", "index name")
@@ -295,14 +310,14 @@ def ddl(table: TableDef, schema: str, dialect: Dialect, target: str | None = Non
 
 
 def drop_staging(table: TableDef, schema: str) -> str:
-    return f"DROP TABLE IF EXISTS {_qualified(schema, staging_name(table.name))}"
+    return f"DROP TABLE IF EXISTS {_qualified(schema_of(table, schema), staging_name(table.name))}"
 
 
 def redshift_copy(table: TableDef, schema: str, manifest_uri: str, iam_role: str) -> str:
     """COPY the export's Parquet files (listed in a manifest) into the staging table. Columnar
     COPY maps by position (no column list), hence the column order contract."""
     return (
-        f"COPY {_qualified(schema, staging_name(table.name))}\n"
+        f"COPY {_qualified(schema_of(table, schema), staging_name(table.name))}\n"
         f"FROM {literal(manifest_uri, S3_URI, 'manifest URI')}\n"
         f"IAM_ROLE {literal(iam_role, ROLE_ARN, 'IAM role')}\n"
         f"FORMAT AS PARQUET\nMANIFEST"
@@ -313,28 +328,45 @@ def swap(tables: list[TableDef], schema: str, dialect: Dialect) -> list[str]:
     """Replace each live table by its staging table. Run as one transaction: readers see every
     old table or every new one, never a mix or a partial table. PostgreSQL: a DROP and a RENAME
     per table (and its indexes' renames). Redshift: the swap procedure and CALLs of it, so the
-    statement count stays within one Data API batch whatever the table count."""
+    statement count stays within one Data API batch whatever the table count; restricted
+    tables, few and in their own schema, by a DROP and a RENAME each in the same batch."""
     if dialect == "redshift":
-        return redshift_swap([t.name for t in tables], schema)
+        restricted = [t for t in tables if t.restricted]
+        out = redshift_swap([t.name for t in tables if not t.restricted], schema)
+        out += [s for t in restricted for s in _rename_staging(t, schema)]
+        if len(out) > DATA_API_MAX_STATEMENTS:
+            raise ValueError(
+                f"{len(tables)} tables need {len(out)} statements to swap, more than one Data "
+                f"API batch takes ({DATA_API_MAX_STATEMENTS}): load them in several runs"
+            )
+        return out
     out = []
     for table in tables:
+        out += _rename_staging(table, schema)
         staging = staging_name(table.name)
-        out.append(f"DROP TABLE IF EXISTS {_qualified(schema, table.name)}")
-        out.append(
-            f"ALTER TABLE {_qualified(schema, staging)} RENAME TO {quote(table.name, 'table')}"
-        )
         for suffix in table.postgres_indexes():  # indexes keep their names through a rename
             out.append(
-                f"ALTER INDEX {_qualified(schema, f'{staging}_{suffix}')} "
+                f"ALTER INDEX {_qualified(schema_of(table, schema), f'{staging}_{suffix}')} "
                 f"RENAME TO {quote(f'{table.name}_{suffix}', 'index name')}"
             )
     return out
+
+
+def _rename_staging(table: TableDef, schema: str) -> list[str]:
+    schema = schema_of(table, schema)
+    return [
+        f"DROP TABLE IF EXISTS {_qualified(schema, table.name)}",
+        f"ALTER TABLE {_qualified(schema, staging_name(table.name))} "
+        f"RENAME TO {quote(table.name, 'table')}",
+    ]
 
 
 def redshift_swap(names: list[str], schema: str) -> list[str]:
     """CREATE OR REPLACE the swap procedure (warehouse_sql/procedures/redshift_swap.sql), then
     CALL it with the table names, NAMES_PER_CALL at a time (its argument is a VARCHAR(65535)).
     One statement list, meant to run as one Data API batch (one transaction)."""
+    if not names:
+        return []
     for name in names:
         quote(name, "table")  # validated: the names become a literal below
     calls = [
@@ -376,15 +408,17 @@ def figures_query(tables: list[TableDef], schema: str, staging: bool = False) ->
         joined = " || '|' || ".join(exprs)
         parts.append(
             f"SELECT '{table.name}' AS table_name, {joined} AS figures "
-            f"FROM {_qualified(schema, target)}"
+            f"FROM {_qualified(schema_of(table, schema), target)}"
         )
     return "\nUNION ALL\n".join(parts)
 
 
 def bootstrap(dialect: Dialect, **names: str) -> list[str]:
-    """The schema, grants and default privileges of warehouse_sql/bootstrap/<dialect>.sql, with
-    every placeholder (schema, database, loader, analyst) validated and quoted."""
+    """The schemas, grants and default privileges of warehouse_sql/bootstrap/<dialect>.sql,
+    with every placeholder (schema, database, loader, analyst, pii_reader; restricted, derived
+    from schema) validated and quoted."""
     text = (SQL_DIR / "bootstrap" / f"{dialect}.sql").read_text()
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    names = {**names, "restricted": restricted_schema(names["schema"])}
     quoted = {key: quote(value, key) for key, value in names.items()}
     return [s.strip().format(**quoted) for s in body.split(";") if s.strip()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -20,15 +22,27 @@ from pyspark.sql.types import (
 
 from spark_jobs.gold.reference import COUNTRIES, STATUSES
 
+# No personal data (the registry's `pii: true` columns): user_key, the pseudonymous key, stands
+# for the person wherever GOLD leaves the restricted schema; USER_PII holds the clear values.
 DIM_USERS = StructType(
     [
         StructField("user_sk", LongType(), False),
         StructField("user_id", LongType(), False),
-        StructField("email", StringType(), True),
-        StructField("full_name", StringType(), True),
+        StructField("user_key", StringType(), True),
         StructField("country", StringType(), True),
         StructField("status", StringType(), True),
         StructField("signup_ts", TimestampType(), True),
+        StructField("valid_from", TimestampType(), False),
+        StructField("valid_to", TimestampType(), True),
+        StructField("is_current", BooleanType(), False),
+    ]
+)
+USER_PII = StructType(
+    [
+        StructField("user_key", StringType(), False),
+        StructField("user_id", LongType(), False),
+        StructField("email", StringType(), True),
+        StructField("full_name", StringType(), True),
         StructField("valid_from", TimestampType(), False),
         StructField("valid_to", TimestampType(), True),
         StructField("is_current", BooleanType(), False),
@@ -90,18 +104,36 @@ UNKNOWN_USER_ID = -1
 UNKNOWN_VALID = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def build_dim_users(silver_users: DataFrame) -> DataFrame:
-    """One row per SCD2 version; the surrogate key is a stable hash of (user_id, valid_from);
-    plus the unknown member (UNKNOWN_USER_SK)."""
-    out = conform_to(
-        silver_users.withColumn("user_sk", F.xxhash64("user_id", "valid_from")), DIM_USERS
+def pseudonym(key: bytes):
+    """user_id -> user_key: hex HMAC-SHA256 under `key` of the id's decimal text; stable for a
+    person across versions and runs, and not reversible or recomputable without the key. A
+    Python UDF on purpose: the key travels to the executors inside the function, so it never
+    appears in a query plan, the Spark UI or an event log, as a literal in a built-in
+    function's arguments would."""
+    if len(key) < 32:
+        raise ValueError(f"the pseudonymisation key has {len(key)} bytes; at least 32 are needed")
+
+    def user_key(user_id: int | None) -> str | None:
+        if user_id is None:
+            return None
+        return hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+    return F.udf(user_key, StringType())
+
+
+def build_dim_users(silver_users: DataFrame, pii_key: bytes) -> DataFrame:
+    """One row per SCD2 version, without personal data; the surrogate key is a stable hash of
+    (user_id, valid_from), user_key the pseudonymous key; plus the unknown member
+    (UNKNOWN_USER_SK, no user_key)."""
+    keyed = silver_users.withColumn("user_sk", F.xxhash64("user_id", "valid_from")).withColumn(
+        "user_key", pseudonym(pii_key)(F.col("user_id"))
     )
+    out = conform_to(keyed, DIM_USERS)
     unknown = silver_users.sparkSession.createDataFrame(
         [
             (
                 UNKNOWN_USER_SK,
                 UNKNOWN_USER_ID,
-                None,
                 None,
                 None,
                 None,
@@ -114,6 +146,13 @@ def build_dim_users(silver_users: DataFrame) -> DataFrame:
         DIM_USERS,
     )
     return out.unionByName(unknown).orderBy("user_id", "valid_from")
+
+
+def build_user_pii(silver_users: DataFrame, pii_key: bytes) -> DataFrame:
+    """The clear personal data of every SCD2 version, by user_key: loaded only into the
+    warehouse's restricted schema (docs/pii.md)."""
+    keyed = silver_users.withColumn("user_key", pseudonym(pii_key)(F.col("user_id")))
+    return conform_to(keyed, USER_PII).orderBy("user_id", "valid_from")
 
 
 def build_dim_date(spark: SparkSession, first, last) -> DataFrame:

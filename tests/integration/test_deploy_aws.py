@@ -177,7 +177,7 @@ def test_a_job_reads_its_database_login_from_secrets_manager_or_the_environment(
 
     local = load_profile("local").source_db
     ref, env = local.job_login()
-    assert ref == "env:LAKEHOUSE_JDBC_LOGIN" and local.password not in ref
+    assert ref == "env:LAKEHOUSE_JDBC_LOGIN_SECRET" and local.password not in ref
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert login(ref) == (local.user, local.password)

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 import pytest
 from pyspark.sql import functions as F
 
+from harness.inprocess import pii_key
 from lakehouse.config.registry import load_registry
 from lakehouse.platform.pipeline import SAMPLE
 from spark_jobs.silver import batch as silver_batch
@@ -168,7 +169,9 @@ def test_gold_rebuild_is_identical(gold, silver_run):
 
     spark, tables = gold
     _, _, silver, _ = silver_run
-    again = silver_to_gold.build_all(spark, silver, silver.replace("lakehouse-silver", "x"))
+    again = silver_to_gold.build_all(
+        spark, silver, silver.replace("lakehouse-silver", "x"), pii_key()
+    )
 
     def digest(df):
         return df.select(F.sum(F.xxhash64(*df.columns)), F.count("*")).collect()[0]
@@ -184,7 +187,7 @@ def test_gold_without_its_silver_inputs_names_what_is_missing(gold, silver_run):
     _, _, silver, _ = silver_run
     empty = silver.replace("lakehouse-silver", "lakehouse-silver-empty")
     with pytest.raises(silver_to_gold.MissingInputs, match="events, transactions, users missing"):
-        silver_to_gold.build_all(spark, empty, empty)
+        silver_to_gold.build_all(spark, empty, empty, pii_key())
 
 
 # ----------------------------------------------------------------------------- the peer

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import psycopg2
 import pyarrow as pa
@@ -42,6 +42,7 @@ def wh(pg_profile: Profile, run_id: str, tmp_path):
     conn = psycopg2.connect(profile.warehouse.dsn())
     with conn, conn.cursor() as cur:
         cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        cur.execute(f'DROP SCHEMA IF EXISTS "{warehouse_sql.restricted_schema(schema)}" CASCADE')
     conn.close()
 
 
@@ -255,6 +256,72 @@ def test_the_loader_and_the_analyst_can_do_only_what_they_should(wh):
         with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
             psycopg2.connect(cfg.dsn(database="operational", login=login)).close()
     assert len(live(wh, cfg.analyst)) == 3
+
+
+def test_personal_data_is_refused_to_the_analyst_and_read_by_the_pii_reader(wh):
+    """dim_users (no personal data) and user_pii (email and name, restricted) loaded together:
+    the analyst's SELECT email fails on both (no such column; no privilege on the restricted
+    schema, also after the bootstrap runs again), the pii reader's succeeds and returns the
+    loaded values, and the pii reader reads nothing of the analytics schema."""
+    t0 = datetime(2026, 1, 1)
+    users = pa.table(
+        {
+            "user_sk": pa.array([-1, 11, 12], pa.int64()),
+            "user_id": pa.array([-1, 1, 2], pa.int64()),
+            "user_key": [None, "k" * 64, "j" * 64],
+            "country": [None, "DE", "US"],
+            "status": [None, "active", "closed"],
+            "signup_ts": pa.array([None, t0, t0], pa.timestamp("us")),
+            "valid_from": pa.array([datetime(1970, 1, 1), t0, t0], pa.timestamp("us")),
+            "valid_to": pa.array([datetime(1970, 1, 1), None, None], pa.timestamp("us")),
+            "is_current": [False, True, True],
+        }
+    )
+    pii = pa.table(
+        {
+            "user_key": ["k" * 64, "j" * 64],
+            "user_id": pa.array([1, 2], pa.int64()),
+            "email": ["a@example.com", "b@example.com"],
+            "full_name": ["Ann A", "Bob B"],
+            "valid_from": pa.array([t0, t0], pa.timestamp("us")),
+            "valid_to": pa.array([None, None], pa.timestamp("us")),
+            "is_current": [True, True],
+        }
+    )
+    write_export(wh, users, "dim_users")
+    write_export(wh, pii, "user_pii")
+    warehouse.load(wh, ["dim_users", "user_pii"])
+    warehouse.validate(wh, ["dim_users", "user_pii"])
+    cfg = wh.warehouse
+    schema, restricted = cfg.schema_name, warehouse_sql.restricted_schema(cfg.schema_name)
+
+    def run(login, statement: str) -> list[tuple]:
+        conn = psycopg2.connect(cfg.dsn(login=login))
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(statement)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    for attempt in (1, 2):  # and again after the bootstrap re-runs (it is idempotent)
+        with pytest.raises(psycopg2.errors.UndefinedColumn):
+            run(cfg.analyst, f'SELECT email FROM "{schema}"."dim_users"')
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            run(cfg.analyst, f'SELECT email FROM "{restricted}"."user_pii"')
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            run(cfg.pii_reader, f'SELECT user_key FROM "{schema}"."dim_users"')
+        assert run(cfg.analyst, f'SELECT user_key FROM "{schema}"."dim_users" ORDER BY 1') == [
+            ("j" * 64,),
+            ("k" * 64,),
+            (None,),
+        ]
+        assert run(
+            cfg.pii_reader,
+            f'SELECT user_key, email, full_name FROM "{restricted}"."user_pii" ORDER BY user_id',
+        ) == [("k" * 64, "a@example.com", "Ann A"), ("j" * 64, "b@example.com", "Bob B")]
+        if attempt == 1:
+            warehouse.bootstrap(wh)
 
 
 def test_an_unsafe_schema_name_is_rejected_before_any_sql(wh):

@@ -106,13 +106,18 @@ def test_load_issues_the_exact_data_api_calls(aws, moto):
     ]
 
     schema = profile.warehouse.schema_name
+    defs = warehouse_sql.table_defs()
+    restricted = warehouse_sql.restricted_schema(schema)
+    # Personal data (user_pii) is staged, swapped and read in the restricted schema.
+    where = {n: restricted if defs[n].restricted else schema for n in tables}
+    assert [n for n in tables if where[n] == restricted] == ["user_pii"]
     for name, call in zip(tables, calls, strict=False):  # stage: drop, create, COPY
         drop, create, copy = call.params["Sqls"]
-        assert drop == f'DROP TABLE IF EXISTS "{schema}"."{name}__staging"'
-        assert create.startswith(f'CREATE TABLE "{schema}"."{name}__staging" (')
+        assert drop == f'DROP TABLE IF EXISTS "{where[name]}"."{name}__staging"'
+        assert create.startswith(f'CREATE TABLE "{where[name]}"."{name}__staging" (')
         assert "DISTSTYLE" in create
         assert copy == (
-            f'COPY "{schema}"."{name}__staging"\n'
+            f'COPY "{where[name]}"."{name}__staging"\n'
             f"FROM 's3://{GOLD_BUCKET}/_manifests/{name}.manifest'\n"
             f"IAM_ROLE '{COPY_ROLE}'\nFORMAT AS PARQUET\nMANIFEST"
         )
@@ -137,10 +142,12 @@ def test_load_issues_the_exact_data_api_calls(aws, moto):
     swap = calls[-1].params["Sqls"]  # one batch = one transaction
     assert swap == [
         warehouse_sql.swap_procedure(schema),
-        f'CALL "{schema}"."lakehouse_swap"(\'{",".join(tables)}\')',
+        f'CALL "{schema}"."lakehouse_swap"(\'{",".join(n for n in tables if n != "user_pii")}\')',
+        f'DROP TABLE IF EXISTS "{restricted}"."user_pii"',
+        f'ALTER TABLE "{restricted}"."user_pii__staging" RENAME TO "user_pii"',
     ]
     for name in tables:  # live after the swap: every row the COPY read, nothing else
-        live = f'"{schema}"."{name}"'
+        live = f'"{where[name]}"."{name}"'
         assert copied.rows(live) == copied.rows_in_files(name) == report.tables[name]["rows"]
 
 
@@ -153,7 +160,8 @@ def test_a_copy_that_lost_rows_blocks_the_swap(aws, moto):
     assert sent[-1].action == "ExecuteStatement"  # the validation query, then nothing
     assert not any("lakehouse_swap" in s for c in sent for s in c.params.get("Sqls", []))
     schema = profile.warehouse.schema_name
-    assert copied.tables(schema) == {f"{n}__staging" for n in warehouse_sql.table_defs()}
+    staged = copied.tables(schema) | copied.tables(warehouse_sql.restricted_schema(schema))
+    assert staged == {f"{n}__staging" for n in warehouse_sql.table_defs()}
 
 
 def test_validate_reads_the_live_tables(aws, moto):

@@ -246,23 +246,28 @@ def delta_hashes(spark, root) -> dict[str, tuple[int, str]]:
 
 
 def warehouse_tables(profile, login) -> dict[str, list[tuple]]:
-    """Every warehouse table's rows (sorted), read with `login`."""
+    """Every warehouse table's rows (sorted), read with `login`; the restricted tables (personal
+    data, which `login` may not read) with the pii reader's login."""
     import psycopg2
 
     from lakehouse.warehouse import sql as warehouse_sql
 
     wh = profile.warehouse
-    conn = psycopg2.connect(wh.dsn(login=login))
     out = {}
-    try:
-        with conn, conn.cursor() as cur:
-            for name, table in sorted(warehouse_sql.table_defs().items()):
-                cols = ", ".join(warehouse_sql.quote(c) for c in table.column_names)
-                cur.execute(f'SELECT {cols} FROM "{wh.schema_name}"."{name}"')
-                out[name] = rows_sorted(cur.fetchall())
-    finally:
-        conn.close()
-    return out
+    for restricted, reader in ((False, login), (True, wh.pii_reader)):
+        conn = psycopg2.connect(wh.dsn(login=reader))
+        try:
+            with conn, conn.cursor() as cur:
+                for name, table in sorted(warehouse_sql.table_defs().items()):
+                    if table.restricted != restricted:
+                        continue
+                    cols = ", ".join(warehouse_sql.quote(c) for c in table.column_names)
+                    schema = warehouse_sql.schema_of(table, wh.schema_name)
+                    cur.execute(f'SELECT {cols} FROM "{schema}"."{name}"')
+                    out[name] = rows_sorted(cur.fetchall())
+        finally:
+            conn.close()
+    return dict(sorted(out.items()))
 
 
 def gold_export_tables(profile) -> dict[str, list[tuple]]:

@@ -18,6 +18,7 @@ import json
 
 import pytest
 
+from harness.inprocess import pii_key
 from lakehouse import ingest
 from lakehouse.cli import main as cli
 from lakehouse.config.registry import load_registry
@@ -250,7 +251,7 @@ def gold_and_warehouse(spark, profile) -> tuple[dict, dict]:
 
     r = roots(profile)
     spec = json.loads(figures_spec_json())
-    tables = silver_to_gold.build_all(spark, r["silver"], r["bronze"])
+    tables = silver_to_gold.build_all(spark, r["silver"], r["bronze"], pii_key())
     checks = {c["check"]: c for c in silver_to_gold.quality_checks(tables)}
     if all(c["passed"] for c in checks.values()):
         for name, df in tables.items():

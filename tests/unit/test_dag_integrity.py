@@ -262,8 +262,8 @@ def test_the_same_dag_file_runs_glue_jobs_with_the_same_arguments_on_aws(monkeyp
         .script_args["--jdbc_login"]
         .startswith("arn:aws:secretsmanager:")
     )
-    assert local.get_task("db_to_bronze").env_vars.keys() == {"LAKEHOUSE_JDBC_LOGIN"}
-    assert "env:LAKEHOUSE_JDBC_LOGIN" in local.get_task("db_to_bronze").application_args
+    assert local.get_task("db_to_bronze").env_vars.keys() == {"LAKEHOUSE_JDBC_LOGIN_SECRET"}
+    assert "env:LAKEHOUSE_JDBC_LOGIN_SECRET" in local.get_task("db_to_bronze").application_args
 
 
 def test_glue_runs_end_inside_their_tasks_and_are_stopped_with_them(monkeypatch, tmp_path):

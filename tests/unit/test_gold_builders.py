@@ -17,19 +17,66 @@ Txn = namedtuple(
     "Txn", "transaction_id user_id amount currency status payment_method transaction_ts"
 )
 T0 = datetime(2026, 1, 1)
+KEY = b"unit-test-pseudonymisation-key-0123456789"
+
+
+_SCHEMA = (
+    "user_id long, email string, full_name string, country string, status string, "
+    "signup_ts timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
+)
+
+
+def _versions():
+    return [
+        Version(1, "a@x.io", "A", "DE", "active", T0, T0, datetime(2026, 11, 2, 12), False),
+        Version(1, "a2@x.io", "A", "FR", "active", T0, datetime(2026, 11, 2, 12), None, True),
+        Version(2, "b@x.io", "B", "US", "closed", T0, T0, None, True),
+    ]
 
 
 def _users(spark):
-    rows = [
-        Version(1, "a@x.io", "A", "DE", "active", T0, T0, datetime(2026, 11, 2, 12), False),
-        Version(1, "a@x.io", "A", "FR", "active", T0, datetime(2026, 11, 2, 12), None, True),
-        Version(2, "b@x.io", "B", "US", "closed", T0, T0, None, True),
-    ]
-    schema = (
-        "user_id long, email string, full_name string, country string, status string, "
-        "signup_ts timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
+    return dims.build_dim_users(spark.createDataFrame(_versions(), _SCHEMA), KEY)
+
+
+def test_dim_users_carries_the_keyed_pseudonym_and_no_personal_data(spark):
+    """user_key is HMAC-SHA256 under the key of the id's decimal text (computed here with the
+    standard library), the same for every version of a person and different under another
+    key; no column the registry marks pii reaches dim_users; user_pii holds them by user_key."""
+    import hashlib
+    import hmac
+
+    from lakehouse.config.registry import registry
+
+    users = _users(spark)
+    marked = set(registry().pii_columns()["users"])
+    assert marked == {"email", "full_name"}
+    assert not marked & set(users.columns)
+    rows = users.where("user_id > 0").collect()
+    for row in rows:
+        expected = hmac.new(KEY, str(row.user_id).encode(), hashlib.sha256).hexdigest()
+        assert row.user_key == expected
+    assert len({r.user_key for r in rows if r.user_id == 1}) == 1
+    assert users.where("user_id = -1").first().user_key is None
+    other = dims.build_dim_users(
+        users.sparkSession.createDataFrame(_versions(), _SCHEMA), KEY[::-1]
     )
-    return dims.build_dim_users(spark.createDataFrame(rows, schema))
+    assert {r.user_key for r in other.collect()}.isdisjoint({r.user_key for r in rows})
+    pii = dims.build_user_pii(users.sparkSession.createDataFrame(_versions(), _SCHEMA), KEY)
+    by_key = {(r.user_key, r.valid_from): (r.email, r.full_name) for r in pii.collect()}
+    assert by_key == {
+        (next(r.user_key for r in rows if r.user_id == v.user_id), v.valid_from): (
+            v.email,
+            v.full_name,
+        )
+        for v in _versions()
+    }
+
+
+def test_a_short_pseudonymisation_key_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="at least 32"):
+        dims.pseudonym(b"too-short")
 
 
 def _txns(spark, rows):
@@ -80,7 +127,7 @@ def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_and_re_keyed_late
     )
     users = _users(spark)
     unknown = users.where(f"user_sk = {dims.UNKNOWN_USER_SK}").collect()
-    assert [(r.user_id, r.is_current, r.email) for r in unknown] == [
+    assert [(r.user_id, r.is_current, r.user_key) for r in unknown] == [
         (dims.UNKNOWN_USER_ID, False, None)
     ]
     sk = {r.user_id: r.user_sk for r in users.where("is_current").collect()}
@@ -99,16 +146,7 @@ def test_a_user_not_arrived_yet_is_keyed_to_the_unknown_member_and_re_keyed_late
     assert sorted(r.user_id for r in customers) == [1, 2]  # the unknown member is no customer
 
     arrived = Version(3, "c@x.io", "C", "US", "active", T0, datetime(2026, 11, 3), None, True)
-    schema = (
-        "user_id long, email string, full_name string, country string, status string, "
-        "signup_ts timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
-    )
-    users = (
-        users.where(f"user_sk != {dims.UNKNOWN_USER_SK}")
-        .drop("user_sk")
-        .unionByName(spark.createDataFrame([arrived], schema))
-    )
-    users = dims.build_dim_users(users)
+    users = dims.build_dim_users(spark.createDataFrame([*_versions(), arrived], _SCHEMA), KEY)
     again = {
         r.transaction_id: r.user_sk
         for r in facts.build_fact_transactions(spark, txns, users).collect()
@@ -174,7 +212,8 @@ def test_customer_360_retention_is_activity_in_the_month_after_the_first_order(s
         spark.createDataFrame(
             [Version(u, None, None, "DE", "active", T0, T0, None, True) for u in range(1, 6)],
             schema,
-        )
+        ),
+        KEY,
     )
     first_orders = {  # user -> first order day; user 5 never ordered
         1: date(2026, 9, 30),  # active Oct 1: retained

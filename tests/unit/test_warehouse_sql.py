@@ -85,10 +85,57 @@ def test_load_statements_parse_in_both_dialects(dialect):
         sqlglot.parse_one(statement, read=dialect)
     query = sqlglot.parse_one(wsql.figures_query(tables, SCHEMA, staging=True), read=dialect)
     assert len(list(query.find_all(exp.Select))) == len(tables)
-    names = {"schema": SCHEMA, "loader": "lakehouse_loader", "analyst": "lakehouse_analyst"}
-    if dialect == "postgres":
-        names["database"] = "warehouse"
-    assert len(wsql.bootstrap(dialect, **names)) >= 5
+    assert len(wsql.bootstrap(dialect, **NAMES[dialect])) >= 5
+
+
+NAMES = {
+    dialect: {
+        "schema": SCHEMA,
+        "loader": "lakehouse_loader",
+        "analyst": "lakehouse_analyst",
+        "pii_reader": "lakehouse_pii_reader",
+        **({"database": "warehouse"} if dialect == "postgres" else {}),
+    }
+    for dialect in wsql.DIALECTS
+}
+
+
+@pytest.mark.parametrize("dialect", wsql.DIALECTS)
+def test_personal_data_lives_in_the_restricted_schema_only_the_pii_reader_reads(dialect):
+    """In both dialects' DDL: every column the registry marks pii is in restricted tables only;
+    those are created, staged, swapped and counted in analytics_restricted; the bootstrap gives
+    the pii reader that schema and the analyst nothing in it (its grants and default
+    privileges name the analytics schema alone)."""
+    from lakehouse.config.registry import registry
+
+    marked = {c for cols in registry().pii_columns().values() for c in cols}
+    restricted = [t for t in DEFS.values() if t.restricted]
+    assert [t.name for t in restricted] == ["user_pii"]
+    for table in DEFS.values():
+        if not table.restricted:
+            assert not marked & set(table.column_names), table.name
+    assert marked <= set(DEFS["user_pii"].column_names)
+    pii = DEFS["user_pii"]
+    where = '"analytics_restricted"."user_pii'
+    assert where in wsql.ddl(pii, SCHEMA, dialect)[0]
+    assert all(where in s for s in wsql.swap([pii], SCHEMA, dialect))
+    assert where in wsql.figures_query([pii], SCHEMA)
+    assert '"analytics_restricted"' not in " ".join(wsql.ddl(DEFS["dim_users"], SCHEMA, dialect))
+    statements = wsql.bootstrap(dialect, **NAMES[dialect])
+    for statement in statements:
+        sqlglot.parse_one(statement, read=dialect)
+    on_restricted = [s for s in statements if '"analytics_restricted"' in s]
+    granted = [s for s in on_restricted if s.startswith(("GRANT", "ALTER DEFAULT"))]
+    assert granted and all(
+        '"lakehouse_pii_reader"' in s or s.endswith('TO "lakehouse_loader"') for s in granted
+    )
+    assert not any('"lakehouse_analyst"' in s for s in granted)
+    assert any(s.startswith("GRANT SELECT ON ALL TABLES") for s in granted)
+    assert any(s.startswith("ALTER DEFAULT PRIVILEGES") for s in granted)
+    analyst = [
+        s for s in statements if '"lakehouse_analyst"' in s and s.startswith(("GRANT", "ALTER"))
+    ]
+    assert analyst and all('"analytics_restricted"' not in s for s in analyst)
 
 
 def test_redshift_copy_names_the_role_and_parquet():
