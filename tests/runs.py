@@ -67,6 +67,53 @@ def assert_warehouse_matches(profile, manifest: dict) -> None:
             assert figures[name] == expected, name
 
 
+def assert_personal_data_protected(profile, manifest: dict) -> None:
+    """No clear personal data for the analyst: `SELECT email` on dim_users fails (no such
+    column) and on the restricted user_pii too (no privilege); the pii reader reads user_pii,
+    which holds every SCD2 version the manifest counts per user, an email on each, and user_key
+    equal to HMAC-SHA256 of the user id under the profile's key (computed here with the standard
+    library), the key dim_users carries for the same versions."""
+    import hashlib
+    import hmac
+    from collections import Counter
+
+    import pytest
+
+    from lakehouse.warehouse.sql import restricted_schema
+
+    wh = profile.warehouse
+    schema, restricted = wh.schema_name, restricted_schema(wh.schema_name)
+
+    def read(login, sql: str) -> list[tuple]:
+        conn = psycopg2.connect(wh.dsn(login=login))
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    with pytest.raises(psycopg2.errors.UndefinedColumn):
+        read(wh.analyst, f'SELECT email FROM "{schema}"."dim_users"')
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        read(wh.analyst, f'SELECT email FROM "{restricted}"."user_pii"')
+    pii = read(
+        wh.pii_reader,
+        f'SELECT user_id, valid_from, user_key, email FROM "{restricted}"."user_pii"',
+    )
+    expected = manifest["datasets"]["users"]["scd2"]["versions_per_user"]
+    assert Counter(str(user_id) for user_id, *_ in pii) == Counter(expected)
+    assert all(email and "@" in email for *_, email in pii)
+    key = str(profile.pseudonymisation.key).encode()
+    for user_id, _, user_key, _ in pii:
+        assert user_key == hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()
+    dim = read(
+        wh.analyst,
+        f'SELECT user_id, valid_from, user_key FROM "{schema}"."dim_users" WHERE user_id >= 0',
+    )
+    assert sorted(dim) == sorted(row[:3] for row in pii)
+
+
 def assert_retried_after_kill(profile, run_id: str, task_id: str) -> list[dict]:
     """The task a kill hit ran again and succeeded, its attempts one after another (never two
     at once); returns the attempts."""

@@ -23,6 +23,7 @@ from lakehouse.platform import pipeline
 from tests.compose.conftest import ROOT, compose, compose_env, make, make_command
 from tests.reliability.faults import warehouse_tables
 from tests.runs import (
+    assert_personal_data_protected,
     assert_retried_after_kill,
     assert_silver_matches,
     assert_warehouse_matches,
@@ -167,12 +168,14 @@ def test_the_master_run_survives_a_crashed_spark_worker_and_scheduler(profile, f
 
 
 def test_nothing_was_lost_or_doubled(profile, finished_run):
-    """SILVER's figures and the warehouse reconcile with the manifest; RAW is empty."""
+    """SILVER's figures and the warehouse reconcile with the manifest, personal data only for
+    the pii reader; RAW is empty."""
     manifest, run_id = finished_run["manifest"], finished_run["run_id"]
     silver = stage_metrics(profile, run_id, "bronze_to_silver")["datasets"]
     for dataset in DATASETS:
         assert_silver_matches(silver[dataset], manifest, dataset)
     assert_warehouse_matches(profile, manifest)
+    assert_personal_data_protected(profile, manifest)
     assert list(object_store(profile).list(profile.zones.raw)) == []
 
 

@@ -27,6 +27,7 @@ from lakehouse.platform import pipeline
 from lakehouse.platform.services import Stack
 from lakehouse.report.run_summary import run_key
 from tests.runs import (
+    assert_personal_data_protected,
     assert_retried_after_kill,
     assert_silver_matches,
     assert_warehouse_matches,
@@ -215,6 +216,11 @@ def test_silver_reconciles_with_the_manifest(profile, finished_run, dataset):
 def test_warehouse_matches_silver(profile, finished_run):
     manifest, _ = finished_run
     assert_warehouse_matches(profile, manifest)
+
+
+def test_personal_data_reaches_only_the_pii_reader(profile, finished_run):
+    manifest, _ = finished_run
+    assert_personal_data_protected(profile, manifest)
 
 
 def _when(value: str) -> datetime:
