@@ -67,6 +67,17 @@ def assert_warehouse_matches(profile, manifest: dict) -> None:
             assert figures[name] == expected, name
 
 
+def query_as(wh, login, sql: str) -> list[tuple]:
+    """The rows of `sql` run in the warehouse `wh` (a PostgreSQL profile section) as `login`."""
+    conn = psycopg2.connect(wh.dsn(login=login))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
 def assert_personal_data_protected(profile, manifest: dict) -> None:
     """No clear personal data for the analyst: `SELECT email` on dim_users fails (no such
     column) and on the restricted user_pii too (no privilege); the pii reader reads user_pii,
@@ -85,13 +96,7 @@ def assert_personal_data_protected(profile, manifest: dict) -> None:
     schema, restricted = wh.schema_name, restricted_schema(wh.schema_name)
 
     def read(login, sql: str) -> list[tuple]:
-        conn = psycopg2.connect(wh.dsn(login=login))
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return query_as(wh, login, sql)
 
     with pytest.raises(psycopg2.errors.UndefinedColumn):
         read(wh.analyst, f'SELECT email FROM "{schema}"."dim_users"')

@@ -236,14 +236,8 @@ class RedshiftWarehouse(_Strict):
         return None if value == "" else value
 
 
-class Pseudonymisation(_Strict):
-    """The key of GOLD's pseudonymous user_key (HMAC-SHA256 of the user id): the key itself,
-    from the environment (local stacks; .env.example holds a throwaway default), or the ARN of
-    a Secrets Manager secret whose SecretString is the key (aws; the Glue job reads it). Never
-    written in code or in a job's arguments."""
-
-    key: str | None = None
-    secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:secretsmanager:")
+class _EmptyIsUnset(_Strict):
+    """A section whose `${VAR:-}` values mean "not set" when the variable is empty."""
 
     @model_validator(mode="before")
     @classmethod
@@ -251,6 +245,16 @@ class Pseudonymisation(_Strict):
         if isinstance(data, dict):
             return {k: (None if v == "" else v) for k, v in data.items()}
         return data
+
+
+class Pseudonymisation(_EmptyIsUnset):
+    """The key of GOLD's pseudonymous user_key (HMAC-SHA256 of the user id): the key itself,
+    from the environment (local stacks; .env.example holds a throwaway default), or the ARN of
+    a Secrets Manager secret whose SecretString is the key (aws; the Glue job reads it). Never
+    written in code or in a job's arguments."""
+
+    key: str | None = None
+    secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z\-]*:secretsmanager:")
 
     @model_validator(mode="after")
     def _one_source(self) -> Pseudonymisation:
@@ -286,7 +290,7 @@ class AirflowSettings(_Strict):
     admin_password: str | None = None
 
 
-class AlertTransport(_Strict):
+class AlertTransport(_EmptyIsUnset):
     """Where alerts go in this environment (config/pipelines.yaml says who gets them)."""
 
     smtp_host: str | None = None
@@ -294,13 +298,6 @@ class AlertTransport(_Strict):
     smtp_starttls: bool = False
     webhook_url: str | None = None  # POSTed a JSON alert; empty means no webhook
     sns_topic_arn: str | None = None  # published a text alert (aws); empty means no SNS
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_none(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: (None if v == "" else v) for k, v in data.items()}
-        return data
 
 
 class Profile(_Strict):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from lakehouse.backends.storage import ObjectStore
 from lakehouse.config import Profile
@@ -107,3 +107,17 @@ def read_cutoff(store: ObjectStore, profile: Profile) -> datetime | None:
 def write_cutoff(store: ObjectStore, profile: Profile, cutoff: str, run_id: str) -> None:
     record = {"cutoff": cutoff, "run_id": run_id}
     store.put(profile.zones.metrics, CUTOFF_KEY, json.dumps(record).encode())
+
+
+def record_cutoff(store: ObjectStore, profile: Profile, summary: dict) -> None:
+    """The moment a run's SILVER began reading BRONZE (its metrics' start, in the run summary's
+    timeline, written when it finished or failed its checks): whatever landed before it was
+    read. A run whose SILVER did not get that far records nothing, so its landings still
+    start a run."""
+    started = next(
+        (s["started_at"] for s in summary.get("timeline", []) if s["stage"] == "bronze_to_silver"),
+        None,
+    )
+    if started is not None:
+        cutoff = datetime.fromtimestamp(started, UTC).isoformat()
+        write_cutoff(store, profile, cutoff, summary["run_id"])

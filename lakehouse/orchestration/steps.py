@@ -133,7 +133,13 @@ def summarise_run(dag_run, ti) -> dict:
         started,
         trigger,
     )
-    _record_cutoff(profile, summary)
+    try:
+        from lakehouse.backends.storage import object_store
+        from lakehouse.orchestration import landing
+
+        landing.record_cutoff(object_store(profile), profile, summary)
+    except Exception:  # only costs a run started by landings this run already read
+        log.exception("the landing cutoff could not be recorded")
     try:
         log.info("run report: %s", report.write(profile, summary))
     except Exception:  # the report is a view: its failure must not hide the run's
@@ -141,21 +147,3 @@ def summarise_run(dag_run, ti) -> dict:
     if summary["failed_tasks"]:
         raise AirflowFailException(f"run failed: {summary['failed_tasks']}")
     return summary
-
-
-def _record_cutoff(profile, summary: dict) -> None:
-    """The moment this run's SILVER began reading BRONZE (its metrics' start, written when it
-    finished or failed its checks): whatever landed before it was read. A run whose SILVER did
-    not get that far records nothing, so its landings still start a run."""
-    from datetime import UTC, datetime
-
-    from lakehouse.backends.storage import object_store
-    from lakehouse.orchestration import landing
-
-    started = next(
-        (s["started_at"] for s in summary.get("timeline", []) if s["stage"] == "bronze_to_silver"),
-        None,
-    )
-    if started is not None:
-        cutoff = datetime.fromtimestamp(started, UTC).isoformat()
-        landing.write_cutoff(object_store(profile), profile, cutoff, summary["run_id"])

@@ -162,6 +162,9 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
             assert args["--jdbc_login"] == profile.source_db.secret_arn
             for name in SOURCE_ARGS:
                 args[f"--{name}"] = local[task_id][name]
+        if task_id == "silver_to_gold":  # the key's secret, by ARN: never the key
+            assert args["--pii_key"] == profile.pseudonymisation.secret_arn
+            args["--pii_key"] = local[task_id]["pii_key"]
         assert _normalised(args, profile, run_key) == local[task_id], task_id
         assert args["--bronze_root"] == f"s3://{profile.zones.bronze}"  # Glue's s3://, no s3a
 

@@ -24,6 +24,7 @@ from lakehouse.config import FilesystemStore, Profile
 from lakehouse.paths import REPO_ROOT
 from lakehouse.warehouse import sql as warehouse_sql
 from tests.reliability import faults
+from tests.runs import query_as
 
 TABLE = "daily_event_counts"
 
@@ -296,13 +297,7 @@ def test_personal_data_is_refused_to_the_analyst_and_read_by_the_pii_reader(wh):
     schema, restricted = cfg.schema_name, warehouse_sql.restricted_schema(cfg.schema_name)
 
     def run(login, statement: str) -> list[tuple]:
-        conn = psycopg2.connect(cfg.dsn(login=login))
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(statement)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return query_as(cfg, login, statement)
 
     for attempt in (1, 2):  # and again after the bootstrap re-runs (it is idempotent)
         with pytest.raises(psycopg2.errors.UndefinedColumn):

@@ -293,10 +293,10 @@ def test_a_run_started_by_landings_settles_then_goes_or_is_skipped_when_nothing_
     # The cutoff: when the run's SILVER began reading BRONZE, from its metrics; a run that
     # stopped before SILVER (no such span in its timeline) records none.
     read_at = T0 + timedelta(minutes=3)
-    steps._record_cutoff(profile, {"run_id": "r1", "timeline": [_span("db_to_bronze", T0)]})
+    landing.record_cutoff(store, profile, {"run_id": "r1", "timeline": [_span("db_to_bronze", T0)]})
     assert landing.read_cutoff(store, profile) is None
-    steps._record_cutoff(
-        profile, {"run_id": "r1", "timeline": [_span("bronze_to_silver", read_at)]}
+    landing.record_cutoff(
+        store, profile, {"run_id": "r1", "timeline": [_span("bronze_to_silver", read_at)]}
     )
     cutoff = landing.read_cutoff(store, profile)
     assert cutoff == read_at
@@ -348,7 +348,7 @@ def test_a_run_whose_gold_stopped_at_its_inputs_is_summarised_and_records_its_cu
     still comes out (SILVER's rows, GOLD's failed check), and the cutoff is SILVER's start."""
     import lakehouse.config
     from lakehouse.backends.storage import object_store
-    from lakehouse.orchestration import landing, steps
+    from lakehouse.orchestration import landing
     from lakehouse.report.run_summary import collect
 
     profile = _embedded_at(tmp_path)
@@ -372,5 +372,5 @@ def test_a_run_whose_gold_stopped_at_its_inputs_is_summarised_and_records_its_cu
     summary = collect(profile, run_id, states)
     assert summary["rows"]["silver"]["users"]["rows_read"] == 1 and "gold" not in summary["rows"]
     assert summary["failed_checks"]["silver_to_gold"][0]["check"] == "silver_inputs_present"
-    steps._record_cutoff(profile, summary)
+    landing.record_cutoff(store, profile, summary)
     assert landing.read_cutoff(store, profile) == T0
