@@ -66,6 +66,9 @@ def spread(values: list[float]) -> dict[str, float]:
     }
 
 
+PSQL_SCHEMA = "bench_psql"
+
+
 def measure(lake, work: Path, runs: int, schema: str = "bench_loader") -> dict:
     """Loader and `psql \\copy` times of the lake's gold exports, `runs` times each, in schemas
     `schema` and bench_psql of the local profile's warehouse (never the pipeline's schema)."""
@@ -95,12 +98,14 @@ def measure(lake, work: Path, runs: int, schema: str = "bench_loader") -> dict:
         owner = psycopg2.connect(wh_cfg.dsn())
         owner.autocommit = True
         with owner.cursor() as cur:
-            cur.execute("DROP SCHEMA IF EXISTS bench_psql CASCADE; CREATE SCHEMA bench_psql")
+            for name in (PSQL_SCHEMA, warehouse_sql.restricted_schema(PSQL_SCHEMA)):
+                cur.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}")
             for name in exports:
-                cur.execute(warehouse_sql.create_table(defs[name], "bench_psql", "postgres"))
+                cur.execute(warehouse_sql.create_table(defs[name], PSQL_SCHEMA, "postgres"))
         owner.close()
         script = "".join(
-            f"\\copy bench_psql.{n} FROM '{csv_dir / n}.csv' WITH (FORMAT csv, HEADER true)\n"
+            f"\\copy {warehouse_sql.schema_of(defs[n], PSQL_SCHEMA)}.{n} "
+            f"FROM '{csv_dir / n}.csv' WITH (FORMAT csv, HEADER true)\n"
             for n in exports
         )
         (work / "copy.psql").write_text(script)

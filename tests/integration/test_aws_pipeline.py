@@ -186,11 +186,12 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
             wh.database,
             wh.secret_arn,
         )
-    for name, (_, _, params) in zip(tables, data_api, strict=False):
-        copy = params["Sqls"][-1]
-        assert copy.startswith(f'COPY "{wh.schema_name}"."{name}__staging"'), copy
-        assert f"IAM_ROLE '{wh.iam_role}'" in copy and "FORMAT AS PARQUET" in copy
     defs = [warehouse_sql.table_defs()[n] for n in tables]
+    for table, (_, _, params) in zip(defs, data_api, strict=False):
+        copy = params["Sqls"][-1]
+        schema = warehouse_sql.schema_of(table, wh.schema_name)  # personal data: restricted
+        assert copy.startswith(f'COPY "{schema}"."{table.name}__staging"'), copy
+        assert f"IAM_ROLE '{wh.iam_role}'" in copy and "FORMAT AS PARQUET" in copy
     assert data_api[-3][2]["Sql"] == warehouse_sql.figures_query(defs, wh.schema_name, True)
     assert data_api[-2][2]["Sqls"] == warehouse_sql.swap(defs, wh.schema_name, "redshift")
     assert data_api[-1][2]["Sql"] == warehouse_sql.figures_query(defs, wh.schema_name, False)

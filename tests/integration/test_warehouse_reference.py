@@ -21,12 +21,14 @@ def loaded(gold_export: Profile, pg_profile: Profile):
     owner = psycopg2.connect(profile.warehouse.dsn())
     owner.autocommit = True
     with owner.cursor() as cur:
-        cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        for name in (schema, warehouse_sql.restricted_schema(schema)):
+            cur.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     warehouse.bootstrap(profile)
     report = warehouse.load(profile)
     yield profile, report
     with owner.cursor() as cur:
-        cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        for name in (schema, warehouse_sql.restricted_schema(schema)):
+            cur.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     owner.close()
 
 
@@ -44,7 +46,8 @@ def test_table_equals_gold_row_for_row(loaded, table):
     gold = warehouse.read_export(profile, table)
     backend = warehouse.loader(profile)
     cols = ", ".join(warehouse_sql.quote(c) for c in definition.column_names)
-    rows = backend.query(f'SELECT {cols} FROM "{backend.schema}"."{table}"')
+    schema = warehouse_sql.schema_of(definition, backend.schema)
+    rows = backend.query(f'SELECT {cols} FROM "{schema}"."{table}"')
     expected = [tuple(r.values()) for r in gold.to_pylist()]
     assert len(rows) == len(expected)
     assert rows_sorted(rows) == rows_sorted(expected)

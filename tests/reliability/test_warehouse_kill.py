@@ -93,10 +93,11 @@ def test_a_loader_killed_at_the_swap_leaves_the_previous_tables_and_the_rerun_lo
     assert gold != before
 
     table = SWAP_ORDER[locked]
+    where = warehouse_sql.schema_of(warehouse_sql.table_defs()[table], schema)
     lock = _superuser(throwaway_pg)
     lock.autocommit = False
     with lock.cursor() as cur:
-        cur.execute(f'LOCK TABLE "{schema}"."{table}" IN ACCESS SHARE MODE')
+        cur.execute(f'LOCK TABLE "{where}"."{table}" IN ACCESS SHARE MODE')
     config = tmp_path / "profile.json"
     config.write_text(gold_profile.model_dump_json(by_alias=True))
     log = tmp_path / "loader.log"
@@ -118,15 +119,15 @@ def test_a_loader_killed_at_the_swap_leaves_the_previous_tables_and_the_rerun_lo
         lock.close()
     _gone(throwaway_pg, pid)
 
-    assert statement == f'DROP TABLE IF EXISTS "{schema}"."{table}"', log.read_text()
+    assert statement == f'DROP TABLE IF EXISTS "{where}"."{table}"', log.read_text()
     # The previous load, whole, for the analyst; the staged GOLD kept for the next load.
     assert warehouse_tables(gold_profile, wh.analyst) == before
     conn = psycopg2.connect(wh.dsn(login=wh.loader))
     try:
         with conn, conn.cursor() as cur:
             cur.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (schema,),
+                "SELECT table_name FROM information_schema.tables WHERE table_schema IN (%s, %s)",
+                (schema, warehouse_sql.restricted_schema(schema)),
             )
             names = {n for (n,) in cur.fetchall()}
     finally:
