@@ -58,7 +58,7 @@ def spark_submit(
     out = open(log, "w")  # noqa: SIM115 - the child owns it until it exits
     return subprocess.Popen(
         cmd,
-        env=airflow_environment(profile),
+        env={**airflow_environment(profile), **(task.env_vars or {})},  # as the operator does
         start_new_session=True,
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -70,12 +70,15 @@ def run_in_process(spark, profile: Profile, task_id: str, batch_id: str) -> dict
     pointed at the profile's object store): the job's own `run` with the arguments its
     SparkSubmitOperator passes. For the runs nobody kills: no driver of their own to start."""
     import importlib
+    import os
+    from unittest import mock
 
     from spark_jobs.runtime import parse_args
 
     task, args = _spark_task(profile, task_id, batch_id)
     job = importlib.import_module(f"spark_jobs.{task_id}")
-    return job.run(spark, parse_args(task_id, job.ARGS, [task.application, *args]))
+    with mock.patch.dict(os.environ, task.env_vars or {}):  # the operator's env_vars
+        return job.run(spark, parse_args(task_id, job.ARGS, [task.application, *args]))
 
 
 # ----------------------------------------------------------------------------- throwaway servers
