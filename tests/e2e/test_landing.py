@@ -19,6 +19,7 @@ from lakehouse.backends.storage import object_store, sha256
 from lakehouse.config.pipelines import MASTER_DAG_ID
 from lakehouse.platform import pipeline
 from lakehouse.report.run_summary import run_key
+from lakehouse.warehouse.sql import restricted_schema
 from seed_data.operational import load_batch
 
 WAIT_S = 1200  # ingestion (one sensor window at most), the settle, one master run
@@ -37,18 +38,22 @@ def _figures(loader, user_id: int) -> dict:
     """Events in the warehouse (all, and the test user's), the user's dimension rows and
     transactions; none before the first load has published the tables."""
     schema = loader.schema
+    restricted = restricted_schema(schema)  # the user's email: personal data, read as the loader
     ((published,),) = loader.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
-        f"'{schema}' AND table_name IN ('fact_events', 'dim_users', 'fact_transactions')"
+        "SELECT count(*) FROM information_schema.tables WHERE (table_schema = "
+        f"'{schema}' AND table_name IN ('fact_events', 'dim_users', 'fact_transactions')) "
+        f"OR (table_schema = '{restricted}' AND table_name = 'user_pii')"
     )
-    if published < 3:
+    if published < 4:
         return {"events": 0, "mine": 0, "users": [], "paid": []}
     ((events,),) = loader.query(f'SELECT count(*) FROM "{schema}"."fact_events"')
     ((mine,),) = loader.query(
         f'SELECT count(*) FROM "{schema}"."fact_events" WHERE user_id = {user_id}'
     )
     users = loader.query(
-        f'SELECT email, country, is_current FROM "{schema}"."dim_users" WHERE user_id = {user_id}'
+        f'SELECT p.email, d.country, d.is_current FROM "{schema}"."dim_users" d '
+        f'JOIN "{restricted}"."user_pii" p ON p.user_key = d.user_key '
+        f"AND p.valid_from = d.valid_from WHERE d.user_id = {user_id}"
     )
     paid = loader.query(
         f'SELECT transaction_id, amount, currency FROM "{schema}"."fact_transactions" '
