@@ -40,6 +40,7 @@ KEYS = {
     "fact_shipments": ("shipment_id",),
     "inventory_health": ("product_id", "warehouse_id"),
     "delivery_performance": ("carrier",),
+    "product_sales_daily": ("sales_date", "product_id"),
 }
 # SILVER's business keys (docs/datasets.md); users by version. Compared on the peer's columns
 # (the contract's), less `source_file`: of exact duplicates in two files, which file's copy is

@@ -70,6 +70,7 @@ GOLD_TABLES = (
     "fact_shipments",
     "inventory_health",
     "delivery_performance",
+    "product_sales_daily",
 )
 # The operational source's tables as it declares them (seed_data/operational.py's DDL).
 OPERATIONAL = {
@@ -438,6 +439,21 @@ GOLD_SQL = {
         FROM now JOIN hist USING (product_id, warehouse_id)
           JOIN sold USING (product_id, warehouse_id)
         ORDER BY product_id, warehouse_id""",
+    # A purchase at the unit price of the product's version in force at its time (an ASOF join
+    # over every version the source made), the first version's for a purchase before it.
+    "product_sales_daily": """WITH v AS (
+          SELECT product_id, unit_price, CAST(updated_at AS TIMESTAMP) AS since
+          FROM bronze_products),
+        p AS (SELECT e.event_date, e.product_id, greatest(e.event_ts, f.first_since) AS at
+              FROM fact_events e
+              JOIN (SELECT product_id, min(since) AS first_since FROM v GROUP BY ALL) f
+                USING (product_id)
+              WHERE e.event_type = 'purchase')
+        SELECT CAST(strftime(p.event_date, '%Y%m%d') AS INTEGER) AS date_key,
+          p.event_date AS sales_date, p.product_id, count(*) AS units,
+          CAST(sum(v.unit_price) AS DECIMAL(18, 2)) AS list_value
+        FROM p ASOF JOIN v ON p.product_id = v.product_id AND p.at >= v.since
+        GROUP BY ALL ORDER BY sales_date, product_id""",
     # The cost per order is the average to the cent, rounded half up (in whole cents, as
     # DuckDB's average of a decimal is a double).
     "delivery_performance": f"""SELECT carrier, count(*) AS shipments,

@@ -214,6 +214,9 @@ def peer_run(spark, lake, data: Path, batches: list[int], specs: dict, work: Pat
     """The DuckDB peer's SILVER and GOLD from the lake's BRONZE files and the operational
     source's upserts, timed, its GOLD figures, and every difference from Spark's tables row for
     row (SILVER and its quarantine written out as Parquet; GOLD's Parquet exports)."""
+    # The peer's SILVER is the file datasets'; it reads the operational tables' history from
+    # the upserts the source was loaded from (load_operational).
+    specs = {n: s for n, s in specs.items() if s["source"] == "files"}
     peer_dir = work / "peer"
     shutil.rmtree(peer_dir, ignore_errors=True)
     peer_dir.mkdir(parents=True)
@@ -475,7 +478,11 @@ def run_suite(
     started = time.monotonic()
     data = dataset(work, scale, batches)
     manifest = json.loads((data / "manifest.json").read_text())
-    specs = {s["dataset"]: s for s in json.loads(load_registry().silver_specs_json())}
+    specs = {  # the file datasets: the floors and the peer read their bronze files
+        s["dataset"]: s
+        for s in json.loads(load_registry().silver_specs_json())
+        if s["source"] == "files"
+    }
     local = load_profile("local")
     s3_profile = local.model_copy(update={"zones": BENCH_ZONES})
     sampler = RssSampler(service_pids(local))

@@ -104,7 +104,7 @@ def build_gold(spark, lake: Lake):
     """Every gold table as lazy DataFrames (not published)."""
     from spark_jobs import silver_to_gold
 
-    return silver_to_gold.build_all(spark, lake.uri("silver"), lake.uri("bronze"), pii_key())
+    return silver_to_gold.build_all(spark, lake.uri("silver"), pii_key())
 
 
 def publish_gold(spark, lake: Lake, tables=None) -> Lake:

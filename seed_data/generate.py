@@ -408,6 +408,8 @@ class Generator:
                 day = v["_event_ts"].strftime("%Y-%m-%d")
                 product = v["product_id"] if v["product_id"] is not NULL else None
                 self.gold.event(day, etype, v["user_id"], v["session_id"], v["country"], product)
+                if etype == "purchase" and product:
+                    self.gold.purchase(v["_event_ts"], product)
 
             return values, accept
 
@@ -663,6 +665,7 @@ class Generator:
                 "unit_price": f"{Decimal(rng.randint(199, 99_999)) / 100:.2f}",
                 "updated_at": stamp(),
             }
+            shop.price_changed(shop.products[pid])
             changed["products"].append(shop.products[pid])
             for wh in WAREHOUSES:
                 qty = rng.randint(0, 500)
@@ -672,6 +675,7 @@ class Generator:
             shop.products[pid] = dict(
                 shop.products[pid], unit_price=f"{price:.2f}", updated_at=stamp()
             )
+            shop.price_changed(shop.products[pid])
             changed["products"].append(shop.products[pid])
             qty = rng.randint(0, 500)
             count_stock(pid, rng.choice(WAREHOUSES), 0 if rng.random() < RATE_SOLD_OUT * 3 else qty)

@@ -208,6 +208,10 @@ def _operational(q: Callable[[str], list[tuple]]) -> dict[str, Any]:
            OR product_id IN (SELECT max(product_id) FROM {{p}}inventory_health)"""
     )
     carriers = q(f"SELECT carrier, {', '.join(CARRIER)} FROM {{p}}delivery_performance")
+    sales = q(
+        """SELECT sales_date, count(*), sum(units), sum(list_value)
+        FROM {p}product_sales_daily GROUP BY 1"""
+    )
     shipments = dict(zip(SHIPMENTS, shipped, strict=True))
     for name in ("rows", "delivered", "late", "readings", "temperature_excursions"):
         shipments[name] = int(shipments[name] or 0)  # sum() of integers is numeric in SQL
@@ -224,6 +228,14 @@ def _operational(q: Callable[[str], list[tuple]]) -> dict[str, Any]:
                 k: {"name": n, "category": c, "unit_price": _money(v)}
                 for k, n, c, v in sorted(named)
             },
+        },
+        "product_sales_daily": {
+            "rows": sum(n for _d, n, _u, _v in sales),
+            "units": sum(int(u) for _d, _n, u, _v in sales),
+        },
+        "product_price_history": {
+            "list_value": _money(sum((v for _d, _n, _u, v in sales), 0)),
+            "list_value_per_day": {str(d): _money(v) for d, _n, _u, v in sorted(sales)},
         },
         "fact_shipments": shipments,
         "delivery_performance": {

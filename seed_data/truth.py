@@ -7,14 +7,16 @@ decimal, distinct keys, per-day counts, and a few named rows in full. Floating-p
 (percentiles, rates, turnover) are rounded to six places here and by the reader
 (seed_data/gold_figures.py). Figures that depend on the operational source being read after
 every batch (the inventory's change history) are kept apart in `inventory_history`: a stack
-that loads all batches before its first run sees only each row's final version.
+that loads all batches before its first run sees only each row's final version; so are the
+values of purchases at the price of their day (`product_price_history`), which need every price
+the source held.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -23,7 +25,8 @@ from seed_data import rules
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 GMV_STATUSES = tuple(s for s, (_, _, gmv) in rules.STATUSES.items() if gmv)
-BATCHWISE = ("inventory_history",)  # figures that need the source read after every batch
+# figures that need the source read after every batch
+BATCHWISE = ("inventory_history", "product_price_history")
 
 
 def usd(amount: Decimal, currency: str) -> Decimal:
@@ -71,6 +74,7 @@ class Gold:
     countries: set[str] = field(default_factory=set)
     days: set[str] = field(default_factory=set)  # with an event or a transaction
     units: Counter = field(default_factory=Counter)  # product_id -> purchase events
+    purchases: list[tuple[datetime, str]] = field(default_factory=list)  # (event time, product)
     sales_days: set[str] = field(default_factory=set)  # with a transaction
 
     def event(
@@ -93,6 +97,12 @@ class Gold:
         self.countries.add(country.upper())
         if event_type == "purchase" and product_id:
             self.units[product_id] += 1
+
+    def purchase(self, ts: datetime, product_id: str) -> None:
+        """A purchase event SILVER keeps, at its UTC time (naive)."""
+        if ts.tzinfo is not None:
+            ts = ts.astimezone(UTC).replace(tzinfo=None)
+        self.purchases.append((ts, product_id))
 
     def transaction(
         self, day: str, status: str, currency: str, amount: Decimal, user_id: int
@@ -271,6 +281,10 @@ class Shop:
     inventory: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     inventory_history: list[dict[str, Any]] = field(default_factory=list)
     shipments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # product_id -> (since, unit price) of every version, in the order the source made them
+    prices: dict[str, list[tuple[datetime, Decimal]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     temperatures: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     def dim_product(self) -> dict[str, Any]:
@@ -285,6 +299,37 @@ class Shop:
                 k: {f: p[k][f] for f in ("name", "category", "unit_price")} for k in named
             },
         }
+
+    def price_changed(self, row: dict[str, Any]) -> None:
+        self.prices[row["product_id"]].append((_ts(row["updated_at"]), Decimal(row["unit_price"])))
+
+    def price_at(self, product_id: str, ts: datetime) -> Decimal | None:
+        """The unit price in force at `ts`: the last version made at or before it, or the first
+        version for a purchase before any (None for a product the source never had)."""
+        versions = sorted(self.prices.get(product_id, []))
+        if not versions:
+            return None
+        in_force = [price for since, price in versions if since <= ts]
+        return in_force[-1] if in_force else versions[0][1]
+
+    def product_sales(self, purchases: list[tuple[datetime, str]]) -> tuple[dict, dict]:
+        """(rows and units of product_sales_daily, the purchases' value at the price of their
+        day in total and per day)."""
+        units: Counter = Counter()
+        value: dict[str, Decimal] = defaultdict(Decimal)
+        for ts, pid in purchases:
+            price = self.price_at(pid, ts)
+            if price is None:
+                continue
+            day = ts.strftime("%Y-%m-%d")
+            units[day, pid] += 1
+            value[day] += price
+        sales = {"rows": len(units), "units": sum(units.values())}
+        history = {
+            "list_value": str(sum(value.values(), ZERO)),
+            "list_value_per_day": {d: str(v) for d, v in sorted(value.items())},
+        }
+        return sales, history
 
     def _hours(self, rows: dict[str, dict[str, Any]]) -> list[float]:
         """Delivery hours of the delivered shipments among `rows`."""
@@ -380,9 +425,12 @@ class Shop:
         }
         return stock, changes
 
-    def as_dict(self, units: Counter, days: int) -> dict[str, Any]:
-        stock, changes = self.inventory_health(units, days)
+    def as_dict(self, gold: Gold, days: int) -> dict[str, Any]:
+        stock, changes = self.inventory_health(gold.units, days)
+        sales, prices = self.product_sales(gold.purchases)
         return {
+            "product_sales_daily": sales,
+            "product_price_history": prices,
             "dim_product": self.dim_product(),
             "fact_shipments": self.fact_shipments(),
             "delivery_performance": self.delivery_performance(),
@@ -400,4 +448,4 @@ def figures(
 ) -> dict[str, Any]:
     """The manifest's `gold` section; `versions` are the SCD2 versions per user."""
     dims = gold.dimensions(versions)
-    return gold.as_dict(users) | dims | shop.as_dict(gold.units, dims["dim_date"]["rows"])
+    return gold.as_dict(users) | dims | shop.as_dict(gold, dims["dim_date"]["rows"])

@@ -79,6 +79,8 @@ class SourceTable(_Strict):
     watermark: str | None = None
     key: list[str] = Field(min_length=1)
     read_partitions: int = Field(default=1, ge=1, le=64)
+    # How SILVER types, checks and keys the table; each db_to_bronze write is one batch to it.
+    silver: SilverSpec | None = None
 
     @model_validator(mode="after")
     def _incremental_needs_watermark(self) -> SourceTable:
@@ -87,28 +89,44 @@ class SourceTable(_Strict):
         return self
 
     def job_spec(self, name: str) -> dict:
-        return {"table": name, **self.model_dump(by_alias=True)}
+        return {"table": name, **self.model_dump(by_alias=True, exclude={"silver"})}
 
 
 class Registry(_Strict):
     file_datasets: dict[str, FileDataset]
     source_tables: dict[str, SourceTable] = {}
 
+    @model_validator(mode="after")
+    def _one_name_per_dataset(self) -> Registry:
+        both = sorted(set(self.file_datasets) & set(self.source_tables))
+        if both:
+            raise ValueError(f"{both} named both a file dataset and a source table")
+        return self
+
+    def silver_specs(self) -> dict[str, tuple[str, SilverSpec]]:
+        """dataset -> (its bronze source: "files" or "table", its SILVER spec), file datasets
+        first, each group by name."""
+        out: dict[str, tuple[str, SilverSpec]] = {}
+        for source, entries in (("files", self.file_datasets), ("table", self.source_tables)):
+            for name, entry in sorted(entries.items()):
+                if entry.silver is not None:
+                    out[name] = (source, entry.silver)
+        return out
+
     def silver_specs_json(self) -> str:
         """The SILVER specs as the bronze_to_silver job takes them (one JSON argument)."""
         return json.dumps(
             [
-                {"dataset": name, **ds.silver.model_dump(mode="json")}
-                for name, ds in sorted(self.file_datasets.items())
-                if ds.silver is not None
+                {"dataset": name, "source": source, **spec.model_dump(mode="json")}
+                for name, (source, spec) in self.silver_specs().items()
             ]
         )
 
     def pii_columns(self) -> dict[str, list[str]]:
-        """The columns marked `pii: true`, per file dataset (datasets without any left out)."""
+        """The columns marked `pii: true`, per dataset (datasets without any left out)."""
         out = {}
-        for name, ds in sorted(self.file_datasets.items()):
-            marked = [c for c, spec in (ds.silver.columns if ds.silver else {}).items() if spec.pii]
+        for name, (_source, spec) in self.silver_specs().items():
+            marked = [c for c, col in spec.columns.items() if col.pii]
             if marked:
                 out[name] = marked
         return out

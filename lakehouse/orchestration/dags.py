@@ -218,7 +218,6 @@ def build_master(profile: Profile, registry: Registry, pipelines: Pipelines):
             "silver_to_gold.py",
             {
                 "silver_root": profile.spark_uri("silver").rstrip("/"),
-                "bronze_root": profile.spark_uri("bronze").rstrip("/"),
                 "gold_root": profile.spark_uri("gold").rstrip("/"),
                 "export_root": profile.spark_uri("gold", "_export"),
                 "figures": wsql.figures_spec_json(),

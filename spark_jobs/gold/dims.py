@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     BooleanType,
@@ -191,8 +191,6 @@ def build_dim_status(spark: SparkSession) -> DataFrame:
     return spark.createDataFrame(rows, DIM_STATUS).orderBy("status")
 
 
-def build_dim_product(bronze_products: DataFrame) -> DataFrame:
-    """The latest version of each product from the operational source's change history."""
-    w = Window.partitionBy("product_id").orderBy(F.col("updated_at").desc())
-    latest = bronze_products.withColumn("_r", F.row_number().over(w)).where("_r = 1")
-    return conform_to(latest, DIM_PRODUCT).orderBy("product_id")
+def build_dim_product(silver_products: DataFrame) -> DataFrame:
+    """The current version of each product (SILVER keeps its price and category history)."""
+    return conform_to(silver_products.where("is_current"), DIM_PRODUCT).orderBy("product_id")

@@ -147,14 +147,15 @@ def build_fact_user_activity(fact_events: DataFrame, fact_transactions: DataFram
 
 
 def latest(df: DataFrame, key: list[str], order_by: str) -> DataFrame:
-    """The newest row per key from a change history (bronze operational tables)."""
+    """The newest row per key from a change history (e.g. SILVER's stock counts)."""
     w = Window.partitionBy(*key).orderBy(F.col(order_by).desc())
     return df.withColumn("_r", F.row_number().over(w)).where("_r = 1").drop("_r")
 
 
-def build_fact_shipments(bronze_shipments: DataFrame, silver_tracking: DataFrame) -> DataFrame:
-    """Shipments with delivery time and the cold-chain readings of their IoT devices."""
-    ships = latest(bronze_shipments, ["shipment_id"], "updated_at")
+def build_fact_shipments(silver_shipments: DataFrame, silver_tracking: DataFrame) -> DataFrame:
+    """Shipments (SILVER keeps the latest version of each) with delivery time and the
+    cold-chain readings of their IoT devices."""
+    ships = silver_shipments
     readings = silver_tracking.groupBy("shipment_id").agg(
         F.count(F.lit(1)).alias("readings"),
         F.max("temperature_c").alias("max_temperature_c"),

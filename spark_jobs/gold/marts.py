@@ -12,6 +12,10 @@ Rules (also in the README):
   active (an event or a completed order) in the calendar month after it, null for a user with no
   order or whose month after has not begun by the last day with data.
 - delivery: late when delivery takes more than 48 hours.
+- product sales: a purchase event is valued at the unit price of the product's version in force
+  at the event's time (SILVER keeps products as SCD2); a purchase before the product's first
+  known version takes that first version's price. Purchases of products never seen are left
+  out (reported by the late_arriving:fact_events.product_id figure).
 """
 
 from __future__ import annotations
@@ -109,6 +113,15 @@ INVENTORY_HEALTH = StructType(
         StructField("units_sold", LongType(), False),
         StructField("turnover", DoubleType(), True),
         StructField("days_on_hand", DoubleType(), True),
+    ]
+)
+PRODUCT_SALES_DAILY = StructType(
+    [
+        StructField("date_key", IntegerType(), False),
+        StructField("sales_date", DateType(), False),
+        StructField("product_id", StringType(), False),
+        StructField("units", LongType(), False),
+        StructField("list_value", MONEY, False),
     ]
 )
 DELIVERY_PERFORMANCE = StructType(
@@ -239,13 +252,14 @@ def build_customer_360(
     return conform_to(out, CUSTOMER_360).orderBy("user_id")
 
 
-def build_inventory_health(bronze_inventory: DataFrame, fact_events: DataFrame, days: int):
-    """Stock per product and warehouse: out-of-stock incidents over the change history, units
-    sold (purchase events, spread evenly over warehouses), turnover and days on hand."""
+def build_inventory_health(silver_inventory: DataFrame, fact_events: DataFrame, days: int):
+    """Stock per product and warehouse: out-of-stock incidents over the stock-count history
+    (SILVER keeps every count), units sold (purchase events, spread evenly over warehouses),
+    turnover and days on hand."""
     from spark_jobs.gold.facts import latest
 
-    now = latest(bronze_inventory, ["product_id", "warehouse_id"], "updated_at")
-    incidents = bronze_inventory.groupBy("product_id", "warehouse_id").agg(
+    now = latest(silver_inventory, ["product_id", "warehouse_id"], "updated_at")
+    incidents = silver_inventory.groupBy("product_id", "warehouse_id").agg(
         count_if(F.col("quantity_on_hand") == 0).alias("out_of_stock_incidents"),
         F.avg("quantity_on_hand").alias("avg_qty"),
     )
@@ -272,6 +286,27 @@ def build_inventory_health(bronze_inventory: DataFrame, fact_events: DataFrame, 
         )
     )
     return conform_to(out, INVENTORY_HEALTH).orderBy("product_id", "warehouse_id")
+
+
+def build_product_sales_daily(silver_products: DataFrame, fact_events: DataFrame) -> DataFrame:
+    """Units and their value at the price of their day, per day and product (module rules)."""
+    versions = silver_products.select("product_id", "unit_price", "valid_from", "valid_to")
+    first = versions.groupBy("product_id").agg(F.min("valid_from").alias("first_from"))
+    purchases = (
+        fact_events.where("event_type = 'purchase' AND product_id IS NOT NULL")
+        .select("event_date", "event_ts", "product_id")
+        .join(first, "product_id")
+        .withColumn("_at", F.greatest("event_ts", "first_from"))
+    )
+    in_force = (F.col("_at") >= F.col("valid_from")) & (
+        F.col("valid_to").isNull() | (F.col("_at") < F.col("valid_to"))
+    )
+    priced = purchases.join(versions, ["product_id"]).where(in_force)
+    out = priced.groupBy(F.col("event_date").alias("sales_date"), "product_id").agg(
+        F.count(F.lit(1)).alias("units"), F.sum("unit_price").cast(MONEY).alias("list_value")
+    )
+    out = out.withColumn("date_key", date_key("sales_date"))
+    return conform_to(out, PRODUCT_SALES_DAILY).orderBy("sales_date", "product_id")
 
 
 def build_delivery_performance(fact_shipments: DataFrame) -> DataFrame:

@@ -124,7 +124,7 @@ def process_dataset(
 ) -> dict:
     dataset = spec["dataset"]
     path = f"{silver_root}/{dataset}"
-    files = pending_files(spark, bronze_root, silver_root, dataset)
+    files = pending_files(spark, bronze_root, silver_root, dataset, spec.get("source", "files"))
     metrics: dict[str, Any] = {"dataset": dataset, "files": len(files)}
     if not files:
         return {**metrics, "rows_read": 0, "skipped": "no new bronze files"}

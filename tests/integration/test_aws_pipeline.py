@@ -166,7 +166,9 @@ def test_the_master_dag_on_the_aws_profile_makes_the_expected_calls(
             assert args["--pii_key"] == profile.pseudonymisation.secret_arn
             args["--pii_key"] = local[task_id]["pii_key"]
         assert _normalised(args, profile, run_key) == local[task_id], task_id
-        assert args["--bronze_root"] == f"s3://{profile.zones.bronze}"  # Glue's s3://, no s3a
+        for zone in ("bronze", "silver"):  # Glue's s3://, no s3a
+            expected = f"s3://{getattr(profile.zones, zone)}"
+            assert args.get(f"--{zone}_root", expected) == expected
 
     # Redshift Data API: stage + COPY per table, staged figures, one-batch swap, live figures.
     data_api = [

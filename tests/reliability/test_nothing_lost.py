@@ -251,7 +251,7 @@ def gold_and_warehouse(spark, profile) -> tuple[dict, dict]:
 
     r = roots(profile)
     spec = json.loads(figures_spec_json())
-    tables = silver_to_gold.build_all(spark, r["silver"], r["bronze"], pii_key())
+    tables = silver_to_gold.build_all(spark, r["silver"], pii_key())
     checks = {c["check"]: c for c in silver_to_gold.quality_checks(tables)}
     if all(c["passed"] for c in checks.values()):
         for name, df in tables.items():

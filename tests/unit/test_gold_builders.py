@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from spark_jobs.gold import dims, facts, marts
 
@@ -273,3 +274,53 @@ def test_dim_date_covers_the_range(spark):
     cal = dims.build_dim_date(spark, date(2026, 10, 30), date(2026, 11, 2)).collect()
     assert [r.date_key for r in cal] == [20261030, 20261031, 20261101, 20261102]
     assert [r.is_weekend for r in cal] == [False, True, True, False]  # Sat 31 Oct, Sun 1 Nov
+
+
+def test_purchases_are_valued_at_the_price_in_force_at_their_time(spark):
+    """A product's SCD2 versions (10.00 from 09:00, 12.50 from 15:00 the same day): a purchase
+    before the first version takes the first price, one at 15:00 exactly the new one; a product
+    with no version at all is left out; dim_product holds the current version only."""
+    versions = spark.createDataFrame(
+        [
+            (
+                "p1",
+                "P",
+                "toys",
+                Decimal("10.00"),
+                datetime(2026, 1, 1, 9),
+                datetime(2026, 1, 1, 15),
+                False,
+            ),
+            ("p1", "P", "toys", Decimal("12.50"), datetime(2026, 1, 1, 15), None, True),
+            ("p2", "Q", "food", Decimal("3.00"), datetime(2026, 1, 2, 0), None, True),
+        ],
+        "product_id string, name string, category string, unit_price decimal(18,2), "
+        "valid_from timestamp, valid_to timestamp, is_current boolean",
+    ).withColumn("updated_at", F.col("valid_from"))
+    purchases = [  # (when, product): the price each one must take, written out by hand
+        (datetime(2026, 1, 1, 8), "p1"),  # before the first version: 10.00
+        (datetime(2026, 1, 1, 14, 59), "p1"),  # 10.00
+        (datetime(2026, 1, 1, 15), "p1"),  # 12.50
+        (datetime(2026, 1, 2, 1), "p1"),  # 12.50
+        (datetime(2026, 1, 2, 1), "p2"),  # 3.00
+        (datetime(2026, 1, 2, 2), "p9"),  # never seen: left out
+    ]
+    events = spark.createDataFrame(
+        [("purchase", ts.date(), ts, pid) for ts, pid in purchases]
+        + [("product_view", date(2026, 1, 1), datetime(2026, 1, 1, 10), "p1")],
+        "event_type string, event_date date, event_ts timestamp, product_id string",
+    )
+    got = {
+        (str(r.sales_date), r.product_id): (r.units, r.list_value, r.date_key)
+        for r in marts.build_product_sales_daily(versions, events).collect()
+    }
+    assert got == {
+        ("2026-01-01", "p1"): (3, Decimal("32.50"), 20260101),
+        ("2026-01-02", "p1"): (1, Decimal("12.50"), 20260102),
+        ("2026-01-02", "p2"): (1, Decimal("3.00"), 20260102),
+    }
+    current = dims.build_dim_product(versions).collect()
+    assert [(r.product_id, r.unit_price) for r in current] == [
+        ("p1", Decimal("12.50")),
+        ("p2", Decimal("3.00")),
+    ]
