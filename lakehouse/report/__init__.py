@@ -76,11 +76,13 @@ def row_flow(summary: dict) -> list[dict]:
     """Per dataset: RAW files this run's raw_to_bronze took, the files new in BRONZE since the
     previous run whoever ingested them (the pending files SILVER read: a sensor-led
     `ingest_<dataset>` DAG may have landed them before the run), files quarantined, SILVER rows
-    read, inserted and quarantined."""
+    read, inserted and quarantined. An operational table has rows written into BRONZE by
+    db_to_bronze (`bronze_table_rows`) instead of files, and SILVER reads its new writes."""
     ingestion = {i["dataset"]: i for i in summary.get("ingestion", [])}
     silver = summary.get("rows", {}).get("silver", {})
+    tables = summary.get("rows", {}).get("bronze_tables", {})
     out = []
-    for name in sorted(set(ingestion) | set(silver)):
+    for name in sorted(set(ingestion) | set(silver) | set(tables)):
         files, rows = ingestion.get(name, {}), silver.get(name, {})
         quarantined = rows.get("rows_quarantined") or {}
         out.append(
@@ -96,39 +98,42 @@ def row_flow(summary: dict) -> list[dict]:
                 "silver_rows": rows.get("rows_inserted", rows.get("scd2_new_versions")),
                 "quarantined_rows": sum(quarantined.values()),
                 "reasons": quarantined,
+                "bronze_table_rows": tables.get(name) if name in tables else None,
             }
         )
     return out
 
 
-def _from_files(files: int | None) -> str:
-    return "" if files is None else f" from {_esc(files)} BRONZE files"
+def _from_files(files: int | None, what: str = "BRONZE files") -> str:
+    return "" if files is None else f" from {_esc(files)} {what}"
+
+
+def _flow_row(f: dict) -> list[str]:
+    arrow = "&rarr;"
+    table = f["bronze_table_rows"] is not None
+    read_from = _from_files(f["silver_files"], "db_to_bronze writes" if table else "BRONZE files")
+    silver = [
+        arrow,
+        f"{_esc(f['silver_read'])} rows read{read_from}<br><small>"
+        f"{_esc(f['quarantined_rows'])} rows quarantined</small>",
+        arrow,
+        f"{_esc(f['silver_rows'])} rows merged",
+    ]
+    if table:
+        name = f"<b>{_esc(f['dataset'])}</b> (operational DB)"
+        return [name, "", "", f"{_esc(f['bronze_table_rows'])} rows", *silver]
+    return [
+        f"<b>{_esc(f['dataset'])}</b>",
+        f"{_esc(f['raw_files'])} files",
+        arrow,
+        f"{_esc(f['bronze_new'])} new files<br><small>{_esc(f['bronze_files'])} from this "
+        f"run's RAW, {_esc(f['quarantined_files'])} quarantined</small>",
+        *silver,
+    ]
 
 
 def _flow_section(summary: dict) -> str:
-    flow = row_flow(summary)
-    arrow = "&rarr;"
-    rows = [
-        [
-            f"<b>{_esc(f['dataset'])}</b>",
-            f"{_esc(f['raw_files'])} files",
-            arrow,
-            f"{_esc(f['bronze_new'])} new files<br><small>{_esc(f['bronze_files'])} from this "
-            f"run's RAW, {_esc(f['quarantined_files'])} quarantined</small>",
-            arrow,
-            f"{_esc(f['silver_read'])} rows read{_from_files(f['silver_files'])}<br><small>"
-            f"{_esc(f['quarantined_rows'])} rows quarantined</small>",
-            arrow,
-            f"{_esc(f['silver_rows'])} rows merged",
-        ]
-        for f in flow
-    ]
-    tables = summary.get("rows", {}).get("bronze_tables", {})
-    if tables:
-        rows += [
-            [f"<b>{_esc(t)}</b> (operational DB)", "", "", f"{_esc(n)} rows", "", "", "", ""]
-            for t, n in sorted(tables.items())
-        ]
+    rows = [_flow_row(f) for f in row_flow(summary)]
     gold = summary.get("rows", {}).get("gold", {})
     loaded = summary.get("warehouse", {}).get("tables", {})
     gold_rows = [

@@ -49,27 +49,34 @@ def merge_latest(
 
 
 def merge_scd2(spark: SparkSession, good: DataFrame, path: str, spec: dict) -> int:
-    """Close the current version of changed keys and add the new versions, in one MERGE."""
+    """Add the batch's new versions and move the ends of the stored versions they fall after
+    (closing the current one, or one in the history for a late older version), in one MERGE.
+    Returns the number of new versions."""
     key = spec["key"]
-    if is_delta(spark, path):
-        current = spark.read.format("delta").load(path).where("is_current")
+    exists = is_delta(spark, path)
+    if exists:
+        stored = spark.read.format("delta").load(path)
+        history = stored.join(good.select(*key).distinct(), key, "left_semi")
     else:
-        current = good.limit(0).withColumn("_scd_hash", T.row_hash(spec, spec["scd2_tracked"]))
-    new = T.scd2_versions(good, current, spec).cache()
+        history = (
+            good.limit(0)
+            .withColumn("_scd_hash", T.row_hash(spec, spec["scd2_tracked"]))
+            .withColumn("valid_to", F.col(spec["order_by"]))
+        )
+    new, moved = T.scd2_versions(good, history, spec)
+    # Materialised before the MERGE: a Delta read re-resolves to the newest version when it
+    # runs again, and the MERGE's own commit would change what they say.
+    new, moved = new.cache(), moved.cache()
     count = new.count()
-    if not is_delta(spark, path):
+    if not exists:
         new.write.format("delta").mode("overwrite").save(path)
+        new.unpersist(), moved.unpersist()
         return count
-    closes = (
-        new.groupBy(*key)
-        .agg(F.min("valid_from").alias("_close_at"))
-        .join(current.select(*key), key)
-        .withColumn("_action", F.lit("close"))
-    )
+    moved.count()
     staged = new.withColumn("_action", F.lit("insert")).unionByName(
-        closes, allowMissingColumns=True
+        moved.withColumn("_action", F.lit("close")), allowMissingColumns=True
     )
-    cond = "t.is_current AND s._action = 'close' AND " + " AND ".join(
+    cond = "s._action = 'close' AND t.valid_from = s._valid_from AND " + " AND ".join(
         f"t.`{k}` = s.`{k}`" for k in key
     )
     columns = list(new.columns)
@@ -77,11 +84,11 @@ def merge_scd2(spark: SparkSession, good: DataFrame, path: str, spec: dict) -> i
         DeltaTable.forPath(spark, path)
         .alias("t")
         .merge(staged.alias("s"), cond)
-        .whenMatchedUpdate(set={"valid_to": "s._close_at", "is_current": "false"})
+        .whenMatchedUpdate(set={"valid_to": "s._close_at", "is_current": "s._close_at IS NULL"})
         .whenNotMatchedInsert(
             condition="s._action = 'insert'", values={c: f"s.`{c}`" for c in columns}
         )
         .execute()
     )
-    new.unpersist()
+    new.unpersist(), moved.unpersist()
     return count

@@ -235,25 +235,46 @@ def duplicate_counts(valid_rows: DataFrame, spec: dict) -> tuple[int, int]:
     return stats.rows - stats.distinct_rows, stats.distinct_rows - stats.keys
 
 
-def scd2_versions(incoming: DataFrame, current: DataFrame, spec: dict) -> DataFrame:
-    """New SCD2 versions from a batch: rows whose tracked attributes differ from the previous
-    version of the same key (in the batch or the current silver row), with valid_from/valid_to
-    among themselves. Re-sent unchanged records produce nothing."""
+def scd2_versions(
+    incoming: DataFrame, history: DataFrame, spec: dict
+) -> tuple[DataFrame, DataFrame]:
+    """(new SCD2 versions, validity changes of stored versions) from a batch and the stored
+    versions (`history`: every version of the batch's keys). A row opens a version when its
+    tracked attributes differ from the version before it in time, stored or in the batch, so
+    re-sent unchanged records produce nothing and a version older than the current one (a
+    snapshot that arrived late) is placed between its neighbours instead of becoming current.
+    Each version is valid until the next one begins; a stored version whose end moves is
+    returned as (key, `_valid_from`, `_close_at`, null when it becomes current again)."""
     key, order_by = spec["key"], spec["order_by"]
-    tracked = spec["scd2_tracked"]
-    batch = incoming.dropDuplicates([*key, "_row_hash"]).withColumn(
-        "_scd_hash", row_hash(spec, tracked)
+    batch = (
+        incoming.dropDuplicates([*key, "_row_hash"])
+        .withColumn("_scd_hash", row_hash(spec, spec["scd2_tracked"]))
+        .withColumn("_known", F.lit(False))
     )
-    known = current.select(*key, order_by, F.col("_scd_hash"), F.lit(True).alias("_known"))
-    both = batch.withColumn("_known", F.lit(False)).unionByName(known, allowMissingColumns=True)
+    known = history.select(
+        *key,
+        order_by,
+        "_scd_hash",
+        F.col("valid_to").alias("_stored_to"),
+        F.lit(True).alias("_known"),
+    )
+    # At an equal time the stored version comes first: the same record sent again is no change.
     w = Window.partitionBy(*key).orderBy(F.col(order_by), F.col("_known").desc())
-    changed = both.withColumn("_prev", F.lag("_scd_hash").over(w)).where(
-        ~F.col("_known") & (F.col("_prev").isNull() | (F.col("_prev") != F.col("_scd_hash")))
+    prev = F.lag("_scd_hash").over(w)
+    timeline = (
+        batch.unionByName(known, allowMissingColumns=True)
+        .withColumn("_opens", prev.isNull() | (prev != F.col("_scd_hash")))
+        .where(F.col("_known") | F.col("_opens"))
+        .withColumn("_next", F.lead(order_by).over(w))
     )
-    w_new = Window.partitionBy(*key).orderBy(order_by)
-    return (
-        changed.drop("_prev", "_known")
+    new = (
+        timeline.where(~F.col("_known"))
         .withColumn("valid_from", F.col(order_by))
-        .withColumn("valid_to", F.lead(order_by).over(w_new))
+        .withColumn("valid_to", F.col("_next"))
         .withColumn("is_current", F.col("valid_to").isNull())
+        .drop("_known", "_stored_to", "_opens", "_next")
+    )
+    moved = timeline.where(F.col("_known") & ~F.col("_next").eqNullSafe(F.col("_stored_to")))
+    return new, moved.select(
+        *key, F.col(order_by).alias("_valid_from"), F.col("_next").alias("_close_at")
     )

@@ -198,13 +198,21 @@ def test_raw_is_empty_and_every_file_landed_where_expected(profile, finished_run
         assert store.exists(bucket, record["target_key"])
 
 
-def test_operational_tables_reached_bronze(profile, finished_run):
+def test_operational_tables_reached_bronze_and_silver(profile, finished_run):
     manifest, run_id = finished_run
     metrics = stage_metrics(profile, run_id, "db_to_bronze")
     # All batches were loaded before the run: the first read sees each table's final rows.
-    assert {t["table"]: t["rows_inserted"] for t in metrics["tables"]} == manifest["operational"][
-        "final_rows"
-    ]
+    final = manifest["operational"]["final_rows"]
+    assert {t["table"]: t["rows_inserted"] for t in metrics["tables"]} == final
+    # SILVER read that one write of each table whole: one price version per product, one stock
+    # count per product and warehouse, one row per shipment; nothing quarantined. (Rows in
+    # SILVER, current ones for products: a retried task re-merges without adding any.)
+    silver = stage_metrics(profile, run_id, "bronze_to_silver")["datasets"]
+    assert {t: silver[t]["silver_rows_total"] for t in final} == final
+    for table in final:
+        assert silver[table]["files"] == 1 and silver[table]["rows_read"] == final[table]
+        assert silver[table]["rows_quarantined"] == {}, table
+        assert all(check["passed"] for check in silver[table]["dq"]), table
 
 
 @pytest.mark.parametrize("dataset", DATASETS)

@@ -237,7 +237,8 @@ def test_a_summary_without_a_timeline_still_lists_stage_durations():
 
 
 def test_the_flow_counts_come_from_the_summary():
-    (events,) = report.row_flow(SUMMARY)
+    events, products = report.row_flow(SUMMARY)
+    assert products["bronze_table_rows"] == 30 and products["silver_read"] is None
     assert events == {
         "dataset": "events",
         "raw_files": 6,
@@ -249,7 +250,25 @@ def test_the_flow_counts_come_from_the_summary():
         "silver_rows": 3334,
         "quarantined_rows": 27,
         "reasons": {"invalid_timestamp": 20, "unknown_enum": 7},
+        "bronze_table_rows": None,
     }
+
+
+def test_an_operational_table_flows_from_the_db_through_silver_in_one_row():
+    summary = json.loads(json.dumps(SUMMARY))
+    summary["rows"]["silver"]["products"] = {
+        "files": 2,
+        "rows_read": 33,
+        "scd2_new_versions": 32,
+        "rows_quarantined": {"negative_amount": 1},
+    }
+    (row,) = [r for r in report.row_flow(summary) if r["dataset"] == "products"]
+    assert (row["bronze_table_rows"], row["silver_read"], row["silver_rows"]) == (30, 33, 32)
+    page = report.render(summary, MARTS)
+    cells = re.search(r"<tr><td><b>products</b> \(operational DB\)</td>(.*?)</tr>", page)
+    assert cells, "no operational row in the flow table"
+    assert "30 rows" in cells[1] and "33 rows read from 2 db_to_bronze writes" in cells[1]
+    assert "1 rows quarantined" in cells[1] and "32 rows merged" in cells[1]
 
 
 def test_write_then_fetch_the_latest(tmp_path, monkeypatch):
@@ -296,7 +315,7 @@ def test_files_a_sensor_dag_ingested_before_the_run_count_as_new_in_bronze():
     ones SILVER read, whoever ingested them."""
     summary = json.loads(json.dumps(SUMMARY))
     summary["ingestion"][0].update(files_in=0, files_bronze=0, files_quarantine=0)
-    (events,) = report.row_flow(summary)
+    events, _products = report.row_flow(summary)
     assert (events["raw_files"], events["bronze_files"], events["bronze_new"]) == (0, 0, 5)
     page = report.render(summary, MARTS)
     assert "5 new files<br><small>0 from this run's RAW, 0 quarantined" in page

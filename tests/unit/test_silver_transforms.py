@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from lakehouse.config.registry import load_registry
 from spark_jobs.silver import transforms as T
@@ -247,11 +248,51 @@ def test_scd2_versions_open_only_on_change(spark):
         {**base, "country": "FR", "updated_at": "2026-11-03T00:00:00Z"},  # a change
     ]
     good = T.valid(T.clean(_raw(spark, spec, rows), spec), spec)
-    current = good.limit(0).withColumn("_scd_hash", T.row_hash(spec, spec["scd2_tracked"]))
-    new = T.scd2_versions(good, current, spec).orderBy("valid_from").collect()
+    stored = (
+        good.limit(0)
+        .withColumn("_scd_hash", T.row_hash(spec, spec["scd2_tracked"]))
+        .withColumn("valid_to", F.col("updated_at"))
+    )
+    new, moved = T.scd2_versions(good, stored, spec)
+    assert moved.count() == 0
+    new = new.orderBy("valid_from").collect()
     assert [
         (r.country, r.valid_from.day, r.valid_to and r.valid_to.day, r.is_current) for r in new
     ] == [("DE", 1, 3, False), ("FR", 3, None, True)]
+
+
+def test_an_older_version_arriving_late_joins_the_history_and_keeps_the_current_one(
+    spark, tmp_path
+):
+    """SCD2 MERGE with a version older than the current one (a snapshot that arrived late):
+    it is placed in the history between its neighbours, the current version stays current;
+    the whole history sent again adds and changes nothing."""
+    from spark_jobs.silver.merge import merge_scd2
+
+    spec, path = USERS, str(tmp_path / "users")
+    base = {"user_id": "1", "email": "a@example.com", "status": "active"}
+    de = {**base, "country": "DE", "updated_at": "2026-11-01T00:00:00Z"}
+    fr = {**base, "country": "FR", "updated_at": "2026-11-05T00:00:00Z"}
+    pl = {**base, "country": "PL", "updated_at": "2026-11-03T00:00:00Z"}
+
+    def merge(rows: list[dict]) -> int:
+        return merge_scd2(spark, T.valid(T.clean(_raw(spark, spec, rows), spec), spec), path, spec)
+
+    def history() -> list[tuple]:
+        table = spark.read.format("delta").load(path)
+        return sorted(
+            (r.country, r.valid_from.day, r.valid_to and r.valid_to.day, r.is_current)
+            for r in table.collect()
+        )
+
+    assert merge([de, fr]) == 2
+    assert merge([pl]) == 1
+    expected = [("DE", 1, 3, False), ("FR", 5, None, True), ("PL", 3, 5, False)]
+    assert history() == expected
+    assert merge([de, pl, fr]) == 0
+    assert history() == expected
+    assert merge([{**base, "country": "ES", "updated_at": "2026-11-07T00:00:00Z"}]) == 1
+    assert history() == [*expected[:1], ("ES", 7, None, True), ("FR", 5, 7, False), expected[2]]
 
 
 def test_silver_schema_types_money_as_decimal():
