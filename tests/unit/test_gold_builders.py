@@ -324,3 +324,39 @@ def test_purchases_are_valued_at_the_price_in_force_at_their_time(spark):
         ("p1", Decimal("12.50")),
         ("p2", Decimal("3.00")),
     ]
+
+
+def test_a_run_without_purchases_publishes_an_empty_product_sales_table(spark):
+    """product_sales_daily is rightly empty when no purchase event names a known product (a run
+    on files without purchases): its row count is reported, not failed; an empty table of
+    any other kind still fails the build."""
+    from spark_jobs.silver_to_gold import quality_checks
+
+    def frame(rows, schema):
+        return spark.createDataFrame(rows, schema)
+
+    tables = {
+        "dim_users": frame([(1, 10)], "user_sk long, user_id long"),
+        "dim_date": frame([(20260101,)], "date_key int"),
+        "dim_product": frame([("p1",)], "product_id string"),
+        "fact_events": frame(
+            [(10, None, 20260101)], "user_id long, product_id string, date_key int"
+        ),
+        "fact_transactions": frame([(1, 20260101)], "user_sk long, date_key int"),
+        "fact_user_activity": frame([(20260101,)], "date_key int"),
+        "daily_revenue": frame(
+            [(Decimal("1.00"), Decimal("1.00"))], "net decimal(18,2), net_usd decimal(18,2)"
+        ),
+        "product_sales_daily": frame([], "date_key int, product_id string"),
+    }
+    checks = {c["check"]: c for c in quality_checks(tables)}
+    assert checks["rows>0:product_sales_daily"] == {
+        "check": "rows>0:product_sales_daily",
+        "observed": 0,
+        "passed": True,
+        "blocking": False,
+    }
+    assert all(c["passed"] for c in checks.values())
+    tables["dim_product"] = tables["dim_product"].limit(0)
+    failed = [c["check"] for c in quality_checks(tables) if not c["passed"]]
+    assert failed == ["rows>0:dim_product"]
