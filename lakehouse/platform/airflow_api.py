@@ -118,6 +118,11 @@ class AirflowApi:
         path = f"/api/v2/dags/{_quote(dag_id)}/dagRuns/{_quote(run_id)}/taskInstances?limit=100"
         return self._call(path)["task_instances"]
 
+    def queued_asset_events(self, dag_id: str) -> list[dict]:
+        """Asset events waiting to start a run of the DAG (a run is created from them once the
+        DAG is below max_active_runs): asset id and when each was queued."""
+        return self._call(f"/api/v2/dags/{_quote(dag_id)}/assets/queuedEvents")["queued_events"]
+
     def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict]:
         """The asset events a run was started by (source DAG and run of each)."""
         path = f"/api/v2/dags/{_quote(dag_id)}/dagRuns/{_quote(run_id)}/upstreamAssetEvents"

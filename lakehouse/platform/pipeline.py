@@ -72,10 +72,22 @@ def latest_runs(profile: Profile, dag_id: str = MASTER_DAG_ID, limit: int = 5) -
 def wait_until_idle(
     profile: Profile, dag_id: str = MASTER_DAG_ID, timeout: float = 1500, poll: float = 5
 ) -> None:
-    """Wait until no run of the DAG is queued or running: one started by landings in BRONZE
-    may still be going when a test or the demo is about to reset the lake under it."""
+    """Wait until no run of the DAG is queued or running and no asset event waits to start one:
+    a run started by landings in BRONZE may still be going when a test or the demo is about to
+    reset the lake under it, and landings that came during a run start the next one only once
+    it has ended (max_active_runs), a scheduler loop later."""
+    client = airflow(profile)
     deadline = time.monotonic() + timeout
-    while busy := [r["run_id"] for r in latest_runs(profile, dag_id, 20) if r["state"] in ACTIVE]:
+    while True:
+        # The queue first: the scheduler turns queued events into a queued run in one
+        # transaction, so read in this order, the one in between is seen in either.
+        busy = [
+            f"asset {e['asset_id']} event queued at {e['created_at']}"
+            for e in client.queued_asset_events(dag_id)
+        ]
+        busy += [r["run_id"] for r in latest_runs(profile, dag_id, 20) if r["state"] in ACTIVE]
+        if not busy:
+            return
         if time.monotonic() > deadline:
             raise PipelineError(f"{dag_id} still has runs going after {timeout:.0f}s: {busy}")
         time.sleep(poll)
