@@ -98,6 +98,10 @@ class SparkCluster(_Strict):
     driver_memory: str = "1g"
     executor_memory: str = "1g"
     executor_cores: int = 1
+    # Extra JVM options of each job's driver and of its executors (spark-submit's
+    # spark.driver/executor.extraJavaOptions), e.g. the JIT settings of short-lived jobs.
+    driver_java_options: str = ""
+    executor_java_options: str = ""
 
     def location(self, store: S3Store | FilesystemStore, bucket: str, key: str = "") -> str:
         return store.spark_uri(bucket, key)

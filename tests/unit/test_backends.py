@@ -111,3 +111,23 @@ def test_no_module_tests_which_kind_a_profile_names():
             if compare and node.left.attr == "kind" and path.parent.name != "backends":
                 found.append(where)
     assert found == []
+
+
+def test_the_profiles_jvm_options_reach_the_driver_and_the_executors():
+    local = load_profile("local")
+    options = {"driver_java_options": "-Xss4m", "executor_java_options": " -XX:+UseSerialGC "}
+    conf = spark.SparkSubmit(local.spark.model_copy(update=options), backends(local).store).conf()
+    # The driver keeps its log configuration next to the profile's options.
+    assert conf["spark.driver.extraJavaOptions"] == (
+        f"-Dlog4j.configurationFile={spark.DRIVER_LOG_CONFIG} -Xss4m"
+    )
+    assert conf["spark.executor.extraJavaOptions"] == "-XX:+UseSerialGC"
+
+    bare = spark.SparkSubmit(
+        local.spark.model_copy(update={"driver_java_options": "", "executor_java_options": ""}),
+        backends(local).store,
+    ).conf()
+    assert bare["spark.driver.extraJavaOptions"] == (
+        f"-Dlog4j.configurationFile={spark.DRIVER_LOG_CONFIG}"
+    )
+    assert "spark.executor.extraJavaOptions" not in bare
