@@ -30,21 +30,23 @@ class SparkSubmit(SparkRunner):
         return f"spark.kind={self.cfg.kind} ({self.cfg.master})"
 
     def conf(self) -> dict[str, str]:
-        driver_options = f"-Dlog4j.configurationFile={DRIVER_LOG_CONFIG}"
+        driver_options = (
+            f"-Dlog4j.configurationFile={DRIVER_LOG_CONFIG} {self.cfg.driver_java_options}"
+        )
         conf = {
             **DELTA_CONF,
             "spark.ui.showConsoleProgress": "false",
             "spark.driver.memory": self.cfg.driver_memory,
-            "spark.driver.extraJavaOptions": f"{driver_options} {self.cfg.driver_java_options}",
+            "spark.driver.extraJavaOptions": driver_options.strip(),
             "spark.executor.memory": self.cfg.executor_memory,
             "spark.executor.cores": str(self.cfg.executor_cores),
             "spark.cores.max": str(CLUSTER_CORES),
             **parallelism(CLUSTER_CORES),
             **self.store.spark_conf(),
         }
-        if self.cfg.executor_java_options:
-            conf["spark.executor.extraJavaOptions"] = self.cfg.executor_java_options
-        return {k: v.strip() for k, v in conf.items()}
+        if executor_options := self.cfg.executor_java_options.strip():
+            conf["spark.executor.extraJavaOptions"] = executor_options
+        return conf
 
     def airflow_connections(self) -> dict[str, dict[str, Any]]:
         master = self.cfg.master
